@@ -1,0 +1,274 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestProductRead(t *testing.T) {
+	p, r := getProduct(t, 1)
+	if p.ID != 1 || p.SKU != "FC-0000001" || p.Name == "" {
+		t.Fatalf("product 1 = %+v", p)
+	}
+	if r.header.Get("X-Request-ID") == "" {
+		t.Error("no X-Request-ID on the response")
+	}
+	list := call(t, http.MethodGet, "/api/v1/products?limit=5", nil, nil)
+	var page struct {
+		Items     []product `json:"items"`
+		NextAfter int64     `json:"next_after"`
+	}
+	list.json(t, &page)
+	if list.status != 200 || len(page.Items) != 5 || page.Items[0].ID != 1 || page.NextAfter != 5 {
+		t.Fatalf("first page: %d %s", list.status, list.body)
+	}
+	next := call(t, http.MethodGet, "/api/v1/products?limit=5&after=5", nil, nil)
+	next.json(t, &page)
+	if page.Items[0].ID != 6 {
+		t.Fatalf("second page starts at %d, want 6", page.Items[0].ID)
+	}
+}
+
+func TestReadsSpreadOverEveryCatalogInstance(t *testing.T) {
+	want := catalogInstances(t)
+	seen := map[string]int{}
+	for range 10 * want {
+		_, r := getProduct(t, 2)
+		seen[r.header.Get("X-Served-By")]++
+	}
+	t.Logf("requests per catalog instance: %v", seen)
+	if len(seen) != want {
+		t.Fatalf("reads reached %d instances, want all %d: %v", len(seen), want, seen)
+	}
+}
+
+func TestRepeatedReadIsACacheHitThatSkipsPostgres(t *testing.T) {
+	const id = 3
+	getProduct(t, id) // fills the cache if it was cold
+	before := productReads(t)
+	for range 20 {
+		_, r := getProduct(t, id)
+		if got := r.header.Get("X-Cache"); got != "hit" {
+			t.Fatalf("X-Cache = %q, want hit", got)
+		}
+	}
+	after := productReads(t)
+	for _, node := range dbNodes {
+		if after[node] != before[node] {
+			t.Errorf("%s ran the product query %d times during 20 cached reads", node, after[node]-before[node])
+		}
+	}
+}
+
+func TestReadsAreServedByBothReplicas(t *testing.T) {
+	before := productReads(t)
+	// Ids no other test reads, so every one is a cache miss.
+	for id := int64(100); id < 160; id++ {
+		if _, r := getProduct(t, id); r.header.Get("X-Cache") != "miss" {
+			t.Fatalf("product %d: X-Cache = %q, want miss", id, r.header.Get("X-Cache"))
+		}
+	}
+	after := productReads(t)
+	delta := map[string]int{}
+	for _, node := range dbNodes {
+		delta[node] = after[node] - before[node]
+	}
+	t.Logf("product reads per node for 60 cache misses: %v", delta)
+	if delta["postgres-replica-1"] == 0 || delta["postgres-replica-2"] == 0 {
+		t.Errorf("both replicas should serve reads: %v", delta)
+	}
+	if delta["postgres-primary"] != 0 {
+		t.Errorf("the primary served %d reads that replicas should have", delta["postgres-primary"])
+	}
+}
+
+func TestReplicationStreamsToBothReplicas(t *testing.T) {
+	if n := psqlInt(t, "postgres-primary", `SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'`); n != 2 {
+		t.Fatalf("pg_stat_replication shows %d streaming replicas, want 2", n)
+	}
+	sku := fmt.Sprintf("E2E-REPL-%d", time.Now().UnixNano())
+	psql(t, "postgres-primary", fmt.Sprintf(
+		`INSERT INTO products (sku, name, price_cents) VALUES ('%s', 'Replication probe', 100)`, sku))
+	for _, replica := range dbNodes[1:] {
+		eventually(t, 5*time.Second, "row visible on "+replica, func() bool {
+			return psql(t, replica, fmt.Sprintf(`SELECT count(*) FROM products WHERE sku = '%s'`, sku)) == "1"
+		})
+	}
+}
+
+func TestPgBouncerMultiplexesClientConnections(t *testing.T) {
+	// A burst of concurrent cache misses makes every catalog instance open several pool connections.
+	var wg sync.WaitGroup
+	errs := make(chan string, 200)
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Get(fmt.Sprintf("%s/api/v1/products?limit=20&after=%d", baseURL, 200+i*3))
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				errs <- resp.Status
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("burst request failed: %s", e)
+	}
+	count := func(show string) int {
+		out := compose(t, "exec", "-T", "pgbouncer", "sh", "-c",
+			`PGPASSWORD="$PG_MONITOR_PASSWORD" psql -XAtq -h 127.0.0.1 -p 6432 -U monitor -d pgbouncer -c "`+show+`"`)
+		n := 0
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, "flashcrowd") { // rows of the app databases, not the console
+				n++
+			}
+		}
+		return n
+	}
+	clients, servers := count("SHOW CLIENTS"), count("SHOW SERVERS")
+	t.Logf("PgBouncer: %d client connections on %d server connections", clients, servers)
+	if clients <= servers {
+		t.Fatalf("PgBouncer should multiplex: %d clients, %d servers", clients, servers)
+	}
+}
+
+func TestAdminWriteNeedsCredentialsAndReachesEveryInstance(t *testing.T) {
+	const id = 4
+	path := fmt.Sprintf("/api/v1/admin/products/%d", id)
+	r := call(t, http.MethodPatch, path, map[string]any{"price_cents": 1}, nil)
+	if r.status != http.StatusUnauthorized || r.header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("PATCH without credentials: %d %s", r.status, r.header.Get("Content-Type"))
+	}
+
+	old, _ := getProduct(t, id)
+	for range 3 * catalogInstances(t) { // every instance has it cached
+		getProduct(t, id)
+	}
+	price := old.PriceCents + 101
+	r = call(t, http.MethodPatch, path, map[string]any{"price_cents": price}, admin())
+	if r.status != http.StatusOK {
+		t.Fatalf("PATCH: %d %s", r.status, r.body)
+	}
+	if got := psql(t, "postgres-primary", fmt.Sprintf(`SELECT price_cents FROM products WHERE id = %d`, id)); got != fmt.Sprint(price) {
+		t.Fatalf("primary has price %s, want %d", got, price)
+	}
+	seen := map[string]bool{}
+	for range 10 * catalogInstances(t) {
+		p, r := getProduct(t, id)
+		if p.PriceCents != price || p.Version != old.Version+1 {
+			t.Fatalf("%s served price %d version %d after the write, want %d version %d",
+				r.header.Get("X-Served-By"), p.PriceCents, p.Version, price, old.Version+1)
+		}
+		seen[r.header.Get("X-Served-By")] = true
+	}
+	if len(seen) != catalogInstances(t) {
+		t.Errorf("only %d instances answered: %v", len(seen), seen)
+	}
+}
+
+func TestImageUploadMakesAThumbnail(t *testing.T) {
+	const id = 5
+	r := call(t, http.MethodPost, fmt.Sprintf("/api/v1/admin/products/%d/image-uploads", id),
+		map[string]string{"content_type": "image/png"}, admin())
+	if r.status != http.StatusCreated {
+		t.Fatalf("upload request: %d %s", r.status, r.body)
+	}
+	var up struct{ Key, Method, URL string }
+	r.json(t, &up)
+	if !strings.HasPrefix(up.URL, baseURL+"/media/") {
+		t.Fatalf("upload URL %q is not on the edge", up.URL)
+	}
+
+	img := image.NewRGBA(image.Rect(0, 0, 800, 400))
+	for x := range 800 {
+		for y := range 400 {
+			img.Set(x, y, color.RGBA{uint8(x), uint8(y), 90, 255})
+		}
+	}
+	var png_ bytes.Buffer
+	if err := png.Encode(&png_, img); err != nil {
+		t.Fatal(err)
+	}
+	r = call(t, up.Method, up.URL, png_.Bytes(), map[string]string{"Content-Type": "image/png"})
+	if r.status != http.StatusOK {
+		t.Fatalf("presigned PUT: %d %s", r.status, r.body)
+	}
+
+	r = call(t, http.MethodPut, fmt.Sprintf("/api/v1/admin/products/%d/image", id), map[string]string{"key": up.Key}, admin())
+	if r.status != http.StatusOK {
+		t.Fatalf("attach image: %d %s", r.status, r.body)
+	}
+	var p product
+	r.json(t, &p)
+	if got := call(t, http.MethodGet, p.ImageURL, nil, nil); got.status != 200 || !bytes.Equal(got.body, png_.Bytes()) {
+		t.Fatalf("GET %s: %d, %d bytes; want the uploaded %d bytes", p.ImageURL, got.status, len(got.body), png_.Len())
+	}
+
+	var thumb response
+	eventually(t, 30*time.Second, "the worker's thumbnail", func() bool {
+		thumb = call(t, http.MethodGet, p.ThumbnailURL, nil, nil)
+		return thumb.status == http.StatusOK
+	})
+	decoded, err := jpeg.Decode(bytes.NewReader(thumb.body))
+	if err != nil {
+		t.Fatalf("thumbnail is not a JPEG: %v", err)
+	}
+	if b := decoded.Bounds(); b.Dx() != 320 || b.Dy() != 160 {
+		t.Fatalf("thumbnail is %dx%d, want 320x160", b.Dx(), b.Dy())
+	}
+	if got, _ := getProduct(t, id); got.ThumbnailURL != p.ThumbnailURL {
+		t.Errorf("product shows thumbnail %q, want %q", got.ThumbnailURL, p.ThumbnailURL)
+	}
+}
+
+func TestMalformedInputGetsAProblem(t *testing.T) {
+	big := []byte(`{"name":"` + strings.Repeat("a", 70_000) + `"}`)
+	tests := []struct {
+		name, method, path string
+		body               any
+		want               int
+	}{
+		{"bad json", http.MethodPatch, "/api/v1/admin/products/6", []byte(`{"price_cents":`), 400},
+		{"unknown field", http.MethodPatch, "/api/v1/admin/products/6", map[string]any{"colour": "red"}, 400},
+		{"wrong type", http.MethodPatch, "/api/v1/admin/products/6", map[string]any{"price_cents": "cheap"}, 400},
+		{"negative price", http.MethodPatch, "/api/v1/admin/products/6", map[string]any{"price_cents": -5}, 422},
+		{"invalid utf-8", http.MethodPatch, "/api/v1/admin/products/6", []byte("{\"name\":\"\xff\"}"), 400},
+		{"oversized body", http.MethodPatch, "/api/v1/admin/products/6", big, 413},
+		{"bad id", http.MethodGet, "/api/v1/products/abc", nil, 400},
+		{"negative id", http.MethodGet, "/api/v1/products/-1", nil, 400},
+		{"missing product", http.MethodGet, "/api/v1/products/999999999", nil, 404},
+		{"huge page", http.MethodGet, "/api/v1/products?limit=100000", nil, 400},
+		{"bad cursor", http.MethodGet, "/api/v1/products?after=x", nil, 400},
+		{"bad upload type", http.MethodPost, "/api/v1/admin/products/6/image-uploads", map[string]string{"content_type": "text/html"}, 422},
+		{"foreign image key", http.MethodPut, "/api/v1/admin/products/6/image", map[string]string{"key": "products/7/x.png"}, 422},
+		{"unknown path", http.MethodGet, "/api/v2/nothing", nil, 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := call(t, tt.method, tt.path, tt.body, admin())
+			if r.status != tt.want {
+				t.Errorf("status %d, want %d: %s", r.status, tt.want, r.body)
+			}
+			if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Errorf("content type %q, want application/problem+json", ct)
+			}
+		})
+	}
+}

@@ -1,0 +1,182 @@
+//go:build e2e
+
+// Package e2e drives the composed stack as a user would: every request goes through HAProxy's
+// edge on 127.0.0.1, and the database facts are read from the project's own containers.
+// Run it with `make test` (which brings the stack up first) or, against a running stack,
+// `go test -tags e2e ./e2e/` from the gateway module.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	baseURL    = getenv("FLASHCROWD_URL", "http://127.0.0.1:8080")
+	adminToken = getenv("ADMIN_TOKEN", dotenv("ADMIN_TOKEN"))
+	client     = &http.Client{Timeout: 15 * time.Second}
+)
+
+func getenv(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// dotenv reads a default from the repository's .env, the file compose itself reads.
+func dotenv(key string) string {
+	b, err := os.ReadFile("../../.env")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// call sends one request through the edge. body may be nil, a []byte, or a value to encode as JSON.
+func call(t *testing.T, method, path string, body any, header map[string]string) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	url := path
+	if strings.HasPrefix(path, "/") {
+		url = baseURL + path
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+func admin() map[string]string { return map[string]string{"Authorization": "Bearer " + adminToken} }
+
+// compose runs docker compose in the repository root and returns its trimmed output.
+func compose(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("docker", append([]string{"compose"}, args...)...)
+	cmd.Dir = "../.."
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker compose %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// psql runs a query inside a Postgres container over its local socket.
+func psql(t *testing.T, service, query string) string {
+	t.Helper()
+	return compose(t, "exec", "-T", service, "psql", "-XAtq", "-d", "flashcrowd", "-c", query)
+}
+
+func psqlInt(t *testing.T, service, query string) int {
+	t.Helper()
+	out := psql(t, service, query)
+	n, err := strconv.Atoi(out)
+	if err != nil {
+		t.Fatalf("%s: %q is not a number", query, out)
+	}
+	return n
+}
+
+var dbNodes = []string{"postgres-primary", "postgres-replica-1", "postgres-replica-2"}
+
+// productReads counts, per database node, executions of the catalog's read of one product.
+func productReads(t *testing.T) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, node := range dbNodes {
+		out[node] = psqlInt(t, node, `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements
+			WHERE query LIKE 'SELECT id, sku,%FROM products WHERE id = $1%'`)
+	}
+	return out
+}
+
+func eventually(t *testing.T, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true within %v", what, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type product struct {
+	ID           int64  `json:"id"`
+	SKU          string `json:"sku"`
+	Name         string `json:"name"`
+	PriceCents   int64  `json:"price_cents"`
+	Version      int    `json:"version"`
+	ImageURL     string `json:"image_url"`
+	ThumbnailURL string `json:"thumbnail_url"`
+}
+
+func getProduct(t *testing.T, id int64) (product, response) {
+	t.Helper()
+	r := call(t, http.MethodGet, fmt.Sprintf("/api/v1/products/%d", id), nil, nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("GET product %d: %d %s", id, r.status, r.body)
+	}
+	var p product
+	r.json(t, &p)
+	return p, r
+}
+
+func catalogInstances(t *testing.T) int {
+	t.Helper()
+	return len(strings.Fields(compose(t, "ps", "-q", "catalog")))
+}

@@ -1,0 +1,127 @@
+// Package edge is the gateway's HTTP API: the public face of the platform behind HAProxy. It
+// authenticates admin calls and forwards API calls to the internal services over one shared,
+// tuned connection pool.
+package edge
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/flashcrowd/flashcrowd/services/foundation/web"
+)
+
+// Deps is everything the gateway needs.
+type Deps struct {
+	Log        *slog.Logger
+	Metrics    *web.Metrics
+	Upstream   *url.URL // HAProxy's internal frontend, which balances over the catalog instances
+	Transport  http.RoundTripper
+	AdminToken string
+	Scrape     http.Handler
+}
+
+// NewServer returns the gateway's handler.
+func NewServer(d Deps) http.Handler {
+	proxy := newProxy(d.Upstream, d.Transport)
+	r := chi.NewRouter()
+	r.Use(web.Stack(d.Log, d.Metrics))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		web.WriteProblem(w, r, web.NewProblem(http.StatusNotFound, "no such resource"))
+	})
+
+	r.Method(http.MethodGet, "/healthz", web.Healthz())
+	r.Method(http.MethodGet, "/readyz", web.Readyz(map[string]web.Check{"upstream": upstreamCheck(d.Upstream, d.Transport)}))
+	r.Method(http.MethodGet, "/metrics", d.Scrape)
+
+	r.With(requireBearer(d.AdminToken)).Handle("/api/v1/admin/*", proxy)
+	r.Handle("/api/*", proxy)
+	return r
+}
+
+// NewTransport is the one transport all proxied requests share. Go's default keeps 2 idle
+// connections per host, so under concurrency it would open and close a connection for
+// almost every request; idle connections are sized to the expected concurrency instead.
+func NewTransport(maxIdle int) *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil, // in-network traffic never goes through an outbound proxy
+		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          maxIdle,
+		MaxIdleConnsPerHost:   maxIdle,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 15 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+func newProxy(upstream *url.URL, transport http.RoundTripper) http.Handler {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(upstream)
+			pr.SetXForwarded()
+		},
+		Transport: transport,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			switch {
+			case errors.Is(err, context.Canceled):
+				return // the client went away; nobody is left to answer
+			case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+				web.WriteProblem(w, r, web.NewProblem(http.StatusGatewayTimeout, "the service did not answer in time"))
+			default:
+				web.Log(r.Context()).Warn("upstream failed", "err", err)
+				web.WriteProblem(w, r, web.NewProblem(http.StatusBadGateway, "the service is unavailable"))
+			}
+		},
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// requireBearer refuses requests without "Authorization: Bearer <token>", in constant time.
+func requireBearer(token string) func(http.Handler) http.Handler {
+	want := []byte(token)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="flashcrowd-admin"`)
+				web.WriteProblem(w, r, web.NewProblem(http.StatusUnauthorized, "admin calls need a valid bearer token"))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// upstreamCheck asks the internal load balancer for any healthy service instance.
+func upstreamCheck(upstream *url.URL, transport http.RoundTripper) web.Check {
+	client := &http.Client{Transport: transport, Timeout: time.Second}
+	target := upstream.JoinPath("/healthz").String()
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New("upstream answered " + resp.Status)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,84 @@
+package edge
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flashcrowd/flashcrowd/services/foundation/web"
+)
+
+const token = "test-admin-token-0123456789"
+
+func newGateway(t *testing.T, upstream string) http.Handler {
+	t.Helper()
+	u, err := url.Parse(upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewServer(Deps{
+		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Metrics:    web.NewMetrics(prometheus.NewRegistry()),
+		Upstream:   u,
+		Transport:  NewTransport(8),
+		AdminToken: token,
+		Scrape:     http.NotFoundHandler(),
+	})
+}
+
+func TestGatewayForwardsAndAuthenticates(t *testing.T) {
+	var seen []string
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Method+" "+r.URL.Path+" id="+r.Header.Get(web.RequestIDHeader))
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	defer upstream.Close()
+	gw := newGateway(t, upstream.URL)
+
+	tests := []struct {
+		method, path, auth string
+		want               int
+	}{
+		{http.MethodGet, "/api/v1/products/1", "", http.StatusTeapot},
+		{http.MethodPatch, "/api/v1/admin/products/1", "", http.StatusUnauthorized},
+		{http.MethodPatch, "/api/v1/admin/products/1", "Bearer wrong", http.StatusUnauthorized},
+		{http.MethodPatch, "/api/v1/admin/products/1", token, http.StatusUnauthorized}, // scheme missing
+		{http.MethodPatch, "/api/v1/admin/products/1", "Bearer " + token, http.StatusTeapot},
+		{http.MethodGet, "/metrics-not-here", "", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(tt.method, tt.path, strings.NewReader("{}"))
+		req.Header.Set(web.RequestIDHeader, "rid-1")
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		rec := httptest.NewRecorder()
+		gw.ServeHTTP(rec, req)
+		if rec.Code != tt.want {
+			t.Errorf("%s %s auth=%q: status %d, want %d", tt.method, tt.path, tt.auth, rec.Code, tt.want)
+		}
+		if tt.want == http.StatusUnauthorized && rec.Header().Get("Content-Type") != "application/problem+json" {
+			t.Errorf("401 is not problem+json")
+		}
+	}
+	want := []string{"GET /api/v1/products/1 id=rid-1", "PATCH /api/v1/admin/products/1 id=rid-1"}
+	if strings.Join(seen, "|") != strings.Join(want, "|") {
+		t.Errorf("upstream saw %q, want %q", seen, want)
+	}
+}
+
+func TestGatewayAnswersProblemWhenUpstreamIsDown(t *testing.T) {
+	upstream := httptest.NewServer(http.NotFoundHandler())
+	upstream.Close() // nothing listens there now
+	rec := httptest.NewRecorder()
+	newGateway(t, upstream.URL).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/products", nil))
+	if rec.Code != http.StatusBadGateway || rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("got %d %s, want 502 problem+json", rec.Code, rec.Header().Get("Content-Type"))
+	}
+}

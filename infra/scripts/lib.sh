@@ -1,0 +1,17 @@
+# Shared helpers for the scripts in this folder; sourced, not run.
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# The host's own Debian mirror, read from its apt sources, so no script names a package host.
+debian_mirror() {
+  local uri
+  uri=$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -E '/debian/?$' | head -1 || true)
+  [ -n "$uri" ] || uri=$(grep -hE '^deb[[:space:]]' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | grep -E '/debian/?$' | head -1 || true)
+  [ -n "$uri" ] || { echo "no Debian mirror found in this host's apt sources" >&2; return 1; }
+  printf '%s\n' "${uri%/}"
+}
+
+apt_install() {
+  if [ -z "${_apt_updated:-}" ]; then apt-get update -qq; _apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# make test: static checks and unit tests, then the composed stack, the end-to-end suite
+# against it through the edge, and teardown (also when a step fails).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. infra/scripts/lib.sh
+
+log "go vet"
+make --no-print-directory vet
+log "unit tests"
+make --no-print-directory unit
+
+teardown() {
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then
+    log "failure: service states and recent logs"
+    docker compose ps --all || true
+    docker compose logs --tail=40 --no-color || true
+  fi
+  log "stack down"
+  docker compose down --volumes --remove-orphans >/dev/null 2>&1 || true
+  exit "$rc"
+}
+trap teardown EXIT
+
+log "stack up"
+docker compose down --volumes --remove-orphans >/dev/null 2>&1 || true  # start from empty volumes
+make --no-print-directory up
+log "end-to-end suite"
+make --no-print-directory e2e

@@ -1,0 +1,159 @@
+// Package catalog holds the product catalog's domain: products, the changes an admin may make
+// to them, and the rules those changes must follow. It knows nothing of storage or transport.
+package catalog
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Errors the storage layer returns, mapped to HTTP statuses by the API.
+var (
+	ErrNotFound = errors.New("product not found")
+	ErrConflict = errors.New("product conflicts with an existing one")
+)
+
+// Product is one item for sale. Prices are in minor units (cents) of Currency.
+type Product struct {
+	ID          int64     `json:"id"`
+	SKU         string    `json:"sku"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	PriceCents  int64     `json:"price_cents"`
+	Currency    string    `json:"currency"`
+	Stock       int32     `json:"stock"`
+	ImageKey    string    `json:"image_key,omitempty"`
+	Version     int32     `json:"version"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Page is one page of a listing in id order; NextAfter is the cursor for the next page, 0 at the end.
+type Page struct {
+	Items     []Product `json:"items"`
+	NextAfter int64     `json:"next_after,omitempty"`
+}
+
+// Limits on what a product may hold.
+const (
+	MaxNameLen        = 200
+	MaxDescriptionLen = 5000
+	MaxPriceCents     = 100_000_000_00 // a hundred million in major units
+	MaxStock          = 1_000_000_000
+)
+
+var (
+	skuPattern      = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{2,31}$`)
+	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+)
+
+// NewProduct is what an admin sends to create a product.
+type NewProduct struct {
+	SKU         string `json:"sku"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	PriceCents  int64  `json:"price_cents"`
+	Currency    string `json:"currency"`
+	Stock       int32  `json:"stock"`
+}
+
+// Valid reports field → problem; empty when the product may be created.
+func (n NewProduct) Valid() map[string]string {
+	errs := map[string]string{}
+	if !skuPattern.MatchString(n.SKU) {
+		errs["sku"] = "must be 3 to 32 upper-case letters, digits or dashes"
+	}
+	checkName(errs, n.Name)
+	checkDescription(errs, n.Description)
+	checkPrice(errs, n.PriceCents)
+	if !currencyPattern.MatchString(n.Currency) {
+		errs["currency"] = "must be a three-letter ISO 4217 code such as EUR"
+	}
+	checkStock(errs, n.Stock)
+	return errs
+}
+
+// ProductPatch is a partial update: nil fields stay as they are.
+type ProductPatch struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	PriceCents  *int64  `json:"price_cents"`
+	Stock       *int32  `json:"stock"`
+}
+
+// Valid reports field → problem; empty when the patch may be applied.
+func (p ProductPatch) Valid() map[string]string {
+	errs := map[string]string{}
+	if p.Name == nil && p.Description == nil && p.PriceCents == nil && p.Stock == nil {
+		errs["body"] = "change at least one of name, description, price_cents, stock"
+	}
+	if p.Name != nil {
+		checkName(errs, *p.Name)
+	}
+	if p.Description != nil {
+		checkDescription(errs, *p.Description)
+	}
+	if p.PriceCents != nil {
+		checkPrice(errs, *p.PriceCents)
+	}
+	if p.Stock != nil {
+		checkStock(errs, *p.Stock)
+	}
+	return errs
+}
+
+func checkName(errs map[string]string, name string) {
+	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n == 0 || n > MaxNameLen {
+		errs["name"] = "must be 1 to 200 characters"
+	}
+}
+
+func checkDescription(errs map[string]string, d string) {
+	if utf8.RuneCountInString(d) > MaxDescriptionLen {
+		errs["description"] = "must be at most 5000 characters"
+	}
+}
+
+func checkPrice(errs map[string]string, cents int64) {
+	if cents < 0 || cents > MaxPriceCents {
+		errs["price_cents"] = "must be between 0 and 10000000000"
+	}
+}
+
+func checkStock(errs map[string]string, stock int32) {
+	if stock < 0 || stock > MaxStock {
+		errs["stock"] = "must be between 0 and 1000000000"
+	}
+}
+
+// ImageUpload asks for a presigned URL to upload one product image.
+type ImageUpload struct {
+	ContentType string `json:"content_type"`
+}
+
+// ImageTypes maps the accepted upload media types to their file extensions.
+var ImageTypes = map[string]string{"image/jpeg": ".jpg", "image/png": ".png"}
+
+// Valid reports field → problem.
+func (u ImageUpload) Valid() map[string]string {
+	if _, ok := ImageTypes[u.ContentType]; !ok {
+		return map[string]string{"content_type": "must be image/jpeg or image/png"}
+	}
+	return nil
+}
+
+// ImageAttach records an uploaded image on its product.
+type ImageAttach struct {
+	Key string `json:"key"`
+}
+
+// Valid reports field → problem; it cannot know the product, so the API checks the key's prefix.
+func (a ImageAttach) Valid() map[string]string {
+	if a.Key == "" || len(a.Key) > 200 {
+		return map[string]string{"key": "must be the key returned by the upload request"}
+	}
+	return nil
+}

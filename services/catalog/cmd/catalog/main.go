@@ -1,0 +1,200 @@
+// Command catalog serves the product catalog API. Subcommands:
+//
+//	catalog            serve the API (the default)
+//	catalog migrate    apply schema migrations, seed products and make the media bucket; then exit
+//	catalog healthcheck  probe this container's /healthz (the image has no shell or curl)
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/minio/minio-go/v7"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
+	"github.com/flashcrowd/flashcrowd/services/catalog/httpapi"
+	"github.com/flashcrowd/flashcrowd/services/catalog/postgres"
+	"github.com/flashcrowd/flashcrowd/services/foundation/db"
+	"github.com/flashcrowd/flashcrowd/services/foundation/env"
+	"github.com/flashcrowd/flashcrowd/services/foundation/objstore"
+	"github.com/flashcrowd/flashcrowd/services/foundation/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "catalog:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 1 {
+		cmd = args[1]
+	}
+	switch cmd {
+	case "healthcheck":
+		return web.Probe(ctx, env.New(getenv).String("HTTP_ADDR", ":8080"), "/healthz")
+	case "migrate":
+		return migrate(ctx, getenv, stdout)
+	case "serve":
+		return serve(ctx, getenv, stdout)
+	}
+	return fmt.Errorf("unknown command %q: want serve, migrate or healthcheck", cmd)
+}
+
+// mediaConfig is the object store configuration both serve and migrate read.
+type mediaConfig struct{ endpoint, publicURL, access, secret, bucket string }
+
+func loadMedia(e *env.Reader) mediaConfig {
+	return mediaConfig{
+		endpoint:  e.String("S3_ENDPOINT", "http://minio:9000"),
+		publicURL: e.String("S3_PUBLIC_URL", "http://127.0.0.1:8080"),
+		access:    e.Required("S3_ACCESS_KEY"),
+		secret:    e.Required("S3_SECRET_KEY"),
+		bucket:    e.String("S3_BUCKET", "media"),
+	}
+}
+
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	e := env.New(getenv)
+	var (
+		httpAddr  = e.String("HTTP_ADDR", ":8080")
+		logLevel  = e.String("LOG_LEVEL", "info")
+		dbURL     = e.Required("DATABASE_URL")
+		dbReadURL = e.String("DATABASE_READ_URL", getenv("DATABASE_URL"))
+		maxConns  = e.Int("DB_MAX_CONNS", 10, 1, 1000)
+		redisAddr = e.String("REDIS_ADDR", "redis:6379")
+		redisPass = e.String("REDIS_PASSWORD", "")
+		cacheTTL  = e.Duration("CACHE_TTL", time.Minute)
+		drain     = e.Duration("SHUTDOWN_TIMEOUT", 10*time.Second)
+		mc        = loadMedia(e)
+	)
+	if err := e.Err(); err != nil {
+		return err
+	}
+	log, err := web.NewLogger(stdout, "catalog", logLevel)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	dbm := db.NewMetrics(reg)
+	primary, err := db.Open(ctx, dbURL, db.Primary, maxConns, dbm)
+	if err != nil {
+		return err
+	}
+	defer primary.Close()
+	replica, err := db.Open(ctx, dbReadURL, db.Replica, maxConns, dbm)
+	if err != nil {
+		return err
+	}
+	defer replica.Close()
+	store := postgres.NewStore(primary, replica, reg)
+
+	// Short timeouts: when Redis is down, reads must fall through to the database quickly.
+	rdb := redis.NewClient(&redis.Options{
+		Addr: redisAddr, Password: redisPass,
+		DialTimeout: time.Second, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond,
+	})
+	defer rdb.Close()
+	queue := asynq.NewClientFromRedisClient(rdb)
+
+	media, err := newMedia(mc)
+	if err != nil {
+		return err
+	}
+	instance, _ := os.Hostname()
+	h := httpapi.NewServer(httpapi.Deps{
+		Log:      log,
+		Metrics:  web.NewMetrics(reg),
+		Store:    store,
+		Cache:    cache.New(rdb, cacheTTL, log, reg),
+		Media:    media,
+		Queue:    queue,
+		Instance: instance,
+		// Redis is left out on purpose: without it reads still work, from the database.
+		Ready:  map[string]web.Check{"database": store.Ping},
+		Scrape: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+	})
+	return web.Serve(ctx, log, httpAddr, h, drain, nil)
+}
+
+func newMedia(mc mediaConfig) (httpapi.Media, error) {
+	store, err := objstore.New(mc.endpoint, mc.access, mc.secret)
+	if err != nil {
+		return httpapi.Media{}, err
+	}
+	presign, err := objstore.New(mc.publicURL, mc.access, mc.secret)
+	if err != nil {
+		return httpapi.Media{}, fmt.Errorf("S3_PUBLIC_URL: %w", err)
+	}
+	return httpapi.Media{Store: store, Presign: presign, Bucket: mc.bucket, PublicURL: mc.publicURL}, nil
+}
+
+// migrate prepares the stores before any app instance starts: schema, seed data, media bucket.
+func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	e := env.New(getenv)
+	var (
+		url  = e.Required("MIGRATE_DATABASE_URL")
+		seed = e.Int("SEED_PRODUCTS", 1000, 0, 10_000_000)
+		mc   = loadMedia(e)
+	)
+	if err := e.Err(); err != nil {
+		return err
+	}
+	log, err := web.NewLogger(stdout, "catalog-migrate", "info")
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	applied, err := postgres.Migrate(ctx, url, seed)
+	if err != nil {
+		return err
+	}
+	log.Info("database ready", "applied", applied, "seed_products", seed, "took", time.Since(start).String())
+
+	media, err := newMedia(mc)
+	if err != nil {
+		return err
+	}
+	if err := ensureBucket(ctx, media.Store, mc.bucket); err != nil {
+		return err
+	}
+	log.Info("media bucket ready", "bucket", mc.bucket)
+	return nil
+}
+
+// ensureBucket makes the media bucket and lets anyone read it: product images are public.
+func ensureBucket(ctx context.Context, s *minio.Client, bucket string) error {
+	ok, err := s.BucketExists(ctx, bucket)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", bucket, err)
+	}
+	if !ok {
+		err := s.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: objstore.Region})
+		if err != nil && minio.ToErrorResponse(err).Code != "BucketAlreadyOwnedByYou" {
+			return fmt.Errorf("make bucket %s: %w", bucket, err)
+		}
+	}
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["*"]},` +
+		`"Action":["s3:GetObject"],"Resource":["arn:aws:s3:::` + bucket + `/*"]}]}`
+	if err := s.SetBucketPolicy(ctx, bucket, policy); err != nil {
+		return fmt.Errorf("bucket %s policy: %w", bucket, err)
+	}
+	return nil
+}
+

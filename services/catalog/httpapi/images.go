@@ -1,0 +1,151 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/minio/minio-go/v7"
+
+	"github.com/flashcrowd/flashcrowd/services/catalog"
+	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
+	"github.com/flashcrowd/flashcrowd/services/catalog/postgres"
+	"github.com/flashcrowd/flashcrowd/services/foundation/web"
+	"github.com/flashcrowd/flashcrowd/worker/images"
+	"github.com/flashcrowd/flashcrowd/worker/tasks"
+)
+
+// uploadTTL is how long a presigned upload URL stays valid.
+const uploadTTL = 15 * time.Minute
+
+// Media is the object store as the API uses it.
+type Media struct {
+	Store *minio.Client // in-network endpoint, for checking uploads
+	// Presign signs URLs for the public endpoint: a signature covers the host, so a URL signed
+	// for the in-network name would be refused when a browser uses it.
+	Presign   *minio.Client
+	Bucket    string
+	PublicURL string // where clients reach the bucket, e.g. http://127.0.0.1:8080
+}
+
+func (m Media) url(key string) string { return m.PublicURL + "/" + m.Bucket + "/" + key }
+
+func (m Media) view(p catalog.Product) productView {
+	v := productView{Product: p}
+	if p.ImageKey != "" {
+		v.ImageURL = m.url(p.ImageKey)
+		v.ThumbnailURL = m.url(tasks.ThumbnailKey(p.ImageKey))
+	}
+	return v
+}
+
+type uploadView struct {
+	Key       string    `json:"key"`
+	Method    string    `json:"method"`
+	URL       string    `json:"url"`
+	Headers   any       `json:"headers"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// handleImageUpload hands out a presigned PUT URL for a new image of an existing product.
+func handleImageUpload(store *postgres.Store, c *cache.Cache, media Media) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := productID(r)
+		if err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		var in catalog.ImageUpload
+		if err := web.Decode(w, r, &in); err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		if _, _, err := c.Product(r.Context(), id, store.Product); err != nil {
+			web.Fail(w, r, storeProblem(err))
+			return
+		}
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		key := imagePrefix(id) + hex.EncodeToString(b[:]) + catalog.ImageTypes[in.ContentType]
+		u, err := media.Presign.PresignedPutObject(r.Context(), media.Bucket, key, uploadTTL)
+		if err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		web.Respond(w, http.StatusCreated, uploadView{
+			Key: key, Method: http.MethodPut, URL: u.String(),
+			Headers:   map[string]string{"Content-Type": in.ContentType},
+			ExpiresAt: time.Now().Add(uploadTTL).UTC(),
+		})
+	})
+}
+
+// handleAttachImage records an uploaded image on its product and queues its thumbnail.
+// Calling it again with the same key is harmless: the task id derives from the key.
+func handleAttachImage(store *postgres.Store, c *cache.Cache, media Media, queue *asynq.Client) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := productID(r)
+		if err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		var in catalog.ImageAttach
+		if err := web.Decode(w, r, &in); err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		if !strings.HasPrefix(in.Key, imagePrefix(id)) {
+			web.Fail(w, r, web.Invalid(map[string]string{"key": "is not an upload of this product"}))
+			return
+		}
+		if err := checkUpload(r.Context(), media, in.Key); err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		p, lsn, err := store.SetImage(r.Context(), id, in.Key)
+		if err != nil {
+			web.Fail(w, r, storeProblem(err))
+			return
+		}
+		invalidate(r.Context(), c, id, lsn)
+
+		task, err := tasks.NewThumbnailTask(id, in.Key)
+		if err == nil {
+			_, err = queue.EnqueueContext(r.Context(), task)
+		}
+		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			web.Log(r.Context()).Error("enqueue thumbnail", "product_id", id, "err", err)
+			p := web.NewProblem(http.StatusServiceUnavailable, "the image is recorded but its thumbnail could not be queued; send this request again")
+			w.Header().Set("Retry-After", "5")
+			web.WriteProblem(w, r, p)
+			return
+		}
+		web.Respond(w, http.StatusOK, media.view(p))
+	})
+}
+
+// checkUpload makes sure the object exists, is an accepted image type and is not too large.
+func checkUpload(ctx context.Context, media Media, key string) error {
+	info, err := media.Store.StatObject(ctx, media.Bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return web.Invalid(map[string]string{"key": "nothing was uploaded under this key"})
+		}
+		return err
+	}
+	if _, ok := catalog.ImageTypes[info.ContentType]; !ok {
+		return web.Invalid(map[string]string{"key": "the upload is not image/jpeg or image/png"})
+	}
+	if info.Size > images.MaxUploadBytes {
+		return web.NewProblem(http.StatusRequestEntityTooLarge, "images may be at most %d bytes", images.MaxUploadBytes)
+	}
+	return nil
+}
+
+func imagePrefix(id int64) string { return "products/" + strconv.FormatInt(id, 10) + "/" }

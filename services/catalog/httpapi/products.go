@@ -1,0 +1,163 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/flashcrowd/flashcrowd/services/catalog"
+	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
+	"github.com/flashcrowd/flashcrowd/services/catalog/postgres"
+	"github.com/flashcrowd/flashcrowd/services/foundation/web"
+)
+
+// Listing limits.
+const (
+	defaultLimit = 20
+	maxLimit     = 100
+)
+
+// productView is a product as the API shows it, with URLs for its images.
+type productView struct {
+	catalog.Product
+	ImageURL     string `json:"image_url,omitempty"`
+	ThumbnailURL string `json:"thumbnail_url,omitempty"`
+}
+
+type pageView struct {
+	Items     []productView `json:"items"`
+	NextAfter int64         `json:"next_after,omitempty"`
+}
+
+func handleGetProduct(store *postgres.Store, c *cache.Cache, media Media) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := productID(r)
+		if err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		p, hit, err := c.Product(r.Context(), id, store.Product)
+		if err != nil {
+			web.Fail(w, r, storeProblem(err))
+			return
+		}
+		setCacheHeader(w, hit)
+		web.Respond(w, http.StatusOK, media.view(p))
+	})
+}
+
+func handleListProducts(store *postgres.Store, c *cache.Cache, media Media) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		after, err := queryInt(q.Get("after"), "after", 0, 0, 1<<62)
+		if err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		limit, err := queryInt(q.Get("limit"), "limit", defaultLimit, 1, maxLimit)
+		if err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		page, hit, err := c.Products(r.Context(), after, int(limit), store.Products)
+		if err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		out := pageView{Items: make([]productView, len(page.Items)), NextAfter: page.NextAfter}
+		for i, p := range page.Items {
+			out.Items[i] = media.view(p)
+		}
+		setCacheHeader(w, hit)
+		web.Respond(w, http.StatusOK, out)
+	})
+}
+
+func handleCreateProduct(store *postgres.Store, c *cache.Cache, media Media) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in catalog.NewProduct
+		if err := web.Decode(w, r, &in); err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		p, lsn, err := store.Create(r.Context(), in)
+		if err != nil {
+			web.Fail(w, r, storeProblem(err))
+			return
+		}
+		invalidate(r.Context(), c, p.ID, lsn)
+		w.Header().Set("Location", "/api/v1/products/"+strconv.FormatInt(p.ID, 10))
+		web.Respond(w, http.StatusCreated, media.view(p))
+	})
+}
+
+func handleUpdateProduct(store *postgres.Store, c *cache.Cache, media Media) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := productID(r)
+		if err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		var patch catalog.ProductPatch
+		if err := web.Decode(w, r, &patch); err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		p, lsn, err := store.Update(r.Context(), id, patch)
+		if err != nil {
+			web.Fail(w, r, storeProblem(err))
+			return
+		}
+		invalidate(r.Context(), c, id, lsn)
+		web.Respond(w, http.StatusOK, media.view(p))
+	})
+}
+
+// invalidate drops cached copies after a write. The write has landed either way, so a Redis
+// failure is logged, not returned: the stale copies expire with their TTL.
+func invalidate(ctx context.Context, c *cache.Cache, id int64, lsn string) {
+	if err := c.Invalidate(ctx, id, lsn); err != nil {
+		web.Log(ctx).Warn("cache invalidation failed", "product_id", id, "err", err)
+	}
+}
+
+func setCacheHeader(w http.ResponseWriter, hit bool) {
+	if hit {
+		w.Header().Set("X-Cache", "hit")
+	} else {
+		w.Header().Set("X-Cache", "miss")
+	}
+}
+
+// storeProblem maps storage errors to problems; anything unknown stays an error (a 500).
+func storeProblem(err error) error {
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		return web.NewProblem(http.StatusNotFound, "no such product")
+	case errors.Is(err, catalog.ErrConflict):
+		return web.NewProblem(http.StatusConflict, "%v", err)
+	}
+	return err
+}
+
+func productID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, web.NewProblem(http.StatusBadRequest, "product id must be a positive integer")
+	}
+	return id, nil
+}
+
+func queryInt(s, name string, def, lo, hi int64) (int64, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, web.NewProblem(http.StatusBadRequest, "query parameter %s must be an integer from %d to %d", name, lo, hi)
+	}
+	return n, nil
+}

@@ -1,0 +1,67 @@
+// Package httpapi is the catalog's HTTP API. routes.go lists all of it; each handler is a
+// maker function closing over what it needs.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/hibiken/asynq"
+
+	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
+	"github.com/flashcrowd/flashcrowd/services/catalog/postgres"
+	"github.com/flashcrowd/flashcrowd/services/foundation/web"
+)
+
+// Deps is everything the API needs.
+type Deps struct {
+	Log      *slog.Logger
+	Metrics  *web.Metrics
+	Store    *postgres.Store
+	Cache    *cache.Cache
+	Media    Media
+	Queue    *asynq.Client
+	Instance string // answers in X-Served-By, so a learner sees the load balancer at work
+	Ready    map[string]web.Check
+	Scrape   http.Handler // Prometheus metrics
+}
+
+// NewServer returns the catalog API. Admin routes are authenticated by the gateway, the only
+// way in from outside the private network.
+func NewServer(d Deps) http.Handler {
+	r := chi.NewRouter()
+	r.Use(web.Stack(d.Log, d.Metrics), servedBy(d.Instance))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		web.WriteProblem(w, r, web.NewProblem(http.StatusNotFound, "no such resource"))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		web.WriteProblem(w, r, web.NewProblem(http.StatusMethodNotAllowed, "method %s not allowed here", r.Method))
+	})
+
+	r.Method(http.MethodGet, "/healthz", web.Healthz())
+	r.Method(http.MethodGet, "/readyz", web.Readyz(d.Ready))
+	r.Method(http.MethodGet, "/metrics", d.Scrape)
+
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Method(http.MethodGet, "/products", handleListProducts(d.Store, d.Cache, d.Media))
+		r.Method(http.MethodGet, "/products/{id}", handleGetProduct(d.Store, d.Cache, d.Media))
+
+		r.Route("/admin/products", func(r chi.Router) {
+			r.Method(http.MethodPost, "/", handleCreateProduct(d.Store, d.Cache, d.Media))
+			r.Method(http.MethodPatch, "/{id}", handleUpdateProduct(d.Store, d.Cache, d.Media))
+			r.Method(http.MethodPost, "/{id}/image-uploads", handleImageUpload(d.Store, d.Cache, d.Media))
+			r.Method(http.MethodPut, "/{id}/image", handleAttachImage(d.Store, d.Cache, d.Media, d.Queue))
+		})
+	})
+	return r
+}
+
+func servedBy(instance string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Served-By", instance)
+			next.ServeHTTP(w, r)
+		})
+	}
+}

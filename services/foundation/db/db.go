@@ -1,0 +1,104 @@
+// Package db opens pgx connection pools the way every Flashcrowd service needs them: sized per
+// instance (PgBouncer multiplexes them onto few server connections), with every query counted by
+// role so a load test can read database queries per second, and pool saturation exported.
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Role names the server a pool talks to; it is the "role" label on the metrics.
+type Role string
+
+const (
+	Primary Role = "primary"
+	Replica Role = "replica"
+)
+
+// Metrics counts queries per role and exposes pool statistics.
+type Metrics struct {
+	queries *prometheus.CounterVec
+	reg     prometheus.Registerer
+}
+
+// NewMetrics registers the query counter with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	return &Metrics{
+		queries: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+			Name: "flashcrowd_db_queries_total",
+			Help: "Queries sent to the database, by role (primary or replica).",
+		}, []string{"role"}),
+		reg: reg,
+	}
+}
+
+// Open connects a pool to url and checks it with a ping. maxConns bounds this instance's share.
+func Open(ctx context.Context, url string, role Role, maxConns int, m *Metrics) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("db %s: parse url: %w", role, err)
+	}
+	cfg.MaxConns = int32(maxConns)
+	cfg.MinConns = 0
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	cfg.HealthCheckPeriod = 30 * time.Second
+	cfg.ConnConfig.ConnectTimeout = 3 * time.Second
+	cfg.ConnConfig.Tracer = queryCounter{m.queries.WithLabelValues(string(role))}
+
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("db %s: %w", role, err)
+	}
+	if err := m.reg.Register(poolCollector{pool: pool, role: string(role)}); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("db %s: register pool metrics: %w", role, err)
+	}
+	return pool, nil
+}
+
+// queryCounter is a pgx tracer that counts every query the pool sends.
+type queryCounter struct{ c prometheus.Counter }
+
+func (q queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	q.c.Inc()
+	return ctx
+}
+
+func (queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+var (
+	poolConnsDesc = prometheus.NewDesc("flashcrowd_db_pool_connections",
+		"Connections in this instance's pool by state (acquired, idle) and its maximum.", []string{"role", "state"}, nil)
+	poolWaitsDesc = prometheus.NewDesc("flashcrowd_db_pool_acquire_waits_total",
+		"Acquires that had to wait for a free connection: the pool was saturated.", []string{"role"}, nil)
+	poolWaitDesc = prometheus.NewDesc("flashcrowd_db_pool_acquire_wait_seconds_total",
+		"Time spent waiting for a free connection.", []string{"role"}, nil)
+)
+
+// poolCollector reads pgxpool's own statistics at scrape time.
+type poolCollector struct {
+	pool *pgxpool.Pool
+	role string
+}
+
+func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- poolConnsDesc
+	ch <- poolWaitsDesc
+	ch <- poolWaitDesc
+}
+
+func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.pool.Stat()
+	ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(s.AcquiredConns()), c.role, "acquired")
+	ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(s.IdleConns()), c.role, "idle")
+	ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(s.MaxConns()), c.role, "max")
+	ch <- prometheus.MustNewConstMetric(poolWaitsDesc, prometheus.CounterValue, float64(s.EmptyAcquireCount()), c.role)
+	ch <- prometheus.MustNewConstMetric(poolWaitDesc, prometheus.CounterValue, s.EmptyAcquireWaitTime().Seconds(), c.role)
+}
