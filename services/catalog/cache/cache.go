@@ -157,4 +157,3 @@ func (c *Cache) set(ctx context.Context, key string, v any) {
 		c.log.Debug("cache fill failed", "key", key, "err", err)
 	}
 }
-

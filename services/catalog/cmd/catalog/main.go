@@ -197,4 +197,3 @@ func ensureBucket(ctx context.Context, s *minio.Client, bucket string) error {
 	}
 	return nil
 }
-
