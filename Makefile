@@ -5,8 +5,10 @@ SHELL := bash
 
 COMPOSE ?= docker compose
 MODULES := services/foundation services/catalog gateway worker
+# Compose reads .env; so does make, for the passwords the integration tests need.
+include .env
 
-.PHONY: help up down logs ps test vet unit e2e offline-images
+.PHONY: help up down logs ps test vet unit integration e2e offline-images
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,14 +30,26 @@ ps: ## Show the services and their health
 offline-images: ## Make the two base images locally when they cannot be pulled
 	@infra/scripts/offline-images.sh
 
-vet: ## go vet every module
-	@for m in $(MODULES); do (cd $$m && go vet ./... && go vet -tags e2e ./...); done
+vet: ## gofmt check and go vet of every module
+	@unformatted=$$(gofmt -l $(MODULES)); [ -z "$$unformatted" ] || { echo "gofmt needed: $$unformatted"; exit 1; }
+	@for m in $(MODULES); do (cd $$m && go vet ./... && go vet -tags integration,e2e ./...); done
 
 unit: ## Unit tests of every module
 	@for m in $(MODULES); do (cd $$m && go test -race -count=1 ./...); done
 
+# Runs in a container on the stack's network, where Postgres (through PgBouncer) and Redis are;
+# it shares this host's Go module and build caches, so it compiles no more than `make unit` did.
+integration: ## Integration tests against the running stack's PgBouncer, Postgres and Redis
+	docker run --rm --network flashcrowd_default \
+	  -v "$(CURDIR)":/src:ro -w /src/services/catalog \
+	  -v "$$(go env GOMODCACHE)":/go/pkg/mod -v "$$(go env GOCACHE)":/root/.cache/go-build \
+	  -e DATABASE_URL=postgres://flashcrowd_app:$(PG_APP_PASSWORD)@pgbouncer:6432/flashcrowd \
+	  -e DATABASE_READ_URL=postgres://flashcrowd_app:$(PG_APP_PASSWORD)@pgbouncer:6432/flashcrowd_ro \
+	  -e REDIS_ADDR=redis:6379 \
+	  golang:1.26-trixie go test -tags integration -count=1 ./...
+
 e2e: ## End-to-end suite against a running stack (make up first)
 	cd gateway && go test -tags e2e -count=1 -v ./e2e/
 
-test: ## vet + unit tests, then the stack up, the end-to-end suite, and the stack down again
+test: ## vet + unit tests, then the stack up, integration and end-to-end suites, and the stack down
 	@infra/scripts/test.sh

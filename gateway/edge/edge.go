@@ -70,6 +70,11 @@ func newProxy(upstream *url.URL, transport http.RoundTripper) http.Handler {
 			pr.SetXForwarded()
 		},
 		Transport: transport,
+		// The gateway already answers with the request's id; drop the upstream's copy of it.
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Header.Del(web.RequestIDHeader)
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			switch {
 			case errors.Is(err, context.Canceled):

@@ -36,6 +36,7 @@ func TestGatewayForwardsAndAuthenticates(t *testing.T) {
 	var seen []string
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen = append(seen, r.Method+" "+r.URL.Path+" id="+r.Header.Get(web.RequestIDHeader))
+		w.Header().Set(web.RequestIDHeader, r.Header.Get(web.RequestIDHeader)) // as every service does
 		w.WriteHeader(http.StatusTeapot)
 	}))
 	defer upstream.Close()
@@ -62,6 +63,9 @@ func TestGatewayForwardsAndAuthenticates(t *testing.T) {
 		gw.ServeHTTP(rec, req)
 		if rec.Code != tt.want {
 			t.Errorf("%s %s auth=%q: status %d, want %d", tt.method, tt.path, tt.auth, rec.Code, tt.want)
+		}
+		if ids := rec.Header().Values(web.RequestIDHeader); len(ids) != 1 || ids[0] != "rid-1" {
+			t.Errorf("%s %s: X-Request-ID %q, want exactly [rid-1]", tt.method, tt.path, ids)
 		}
 		if tt.want == http.StatusUnauthorized && rec.Header().Get("Content-Type") != "application/problem+json" {
 			t.Errorf("401 is not problem+json")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make test: static checks and unit tests, then the composed stack, the end-to-end suite
-# against it through the edge, and teardown (also when a step fails).
+# make test: static checks and unit tests, then the composed stack, integration tests against
+# its servers, the end-to-end suite through the edge, and teardown (also when a step fails).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . infra/scripts/lib.sh
@@ -26,5 +26,7 @@ trap teardown EXIT
 log "stack up"
 docker compose down --volumes --remove-orphans >/dev/null 2>&1 || true  # start from empty volumes
 make --no-print-directory up
+log "integration tests"
+make --no-print-directory integration
 log "end-to-end suite"
 make --no-print-directory e2e

@@ -6,6 +6,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,20 +23,22 @@ const (
 	Replica Role = "replica"
 )
 
-// Metrics counts queries per role and exposes pool statistics.
+// Metrics counts queries per role and exposes the statistics of every pool opened with it.
 type Metrics struct {
 	queries *prometheus.CounterVec
-	reg     prometheus.Registerer
+	pools   *poolCollector
 }
 
-// NewMetrics registers the query counter with reg.
+// NewMetrics registers the query counter and the pool statistics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	pools := &poolCollector{pools: map[Role]*pgxpool.Pool{}}
+	reg.MustRegister(pools)
 	return &Metrics{
 		queries: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 			Name: "flashcrowd_db_queries_total",
 			Help: "Queries sent to the database, by role (primary or replica).",
 		}, []string{"role"}),
-		reg: reg,
+		pools: pools,
 	}
 }
 
@@ -56,10 +59,7 @@ func Open(ctx context.Context, url string, role Role, maxConns int, m *Metrics) 
 	if err != nil {
 		return nil, fmt.Errorf("db %s: %w", role, err)
 	}
-	if err := m.reg.Register(poolCollector{pool: pool, role: string(role)}); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("db %s: register pool metrics: %w", role, err)
-	}
+	m.pools.add(role, pool)
 	return pool, nil
 }
 
@@ -84,21 +84,31 @@ var (
 
 // poolCollector reads pgxpool's own statistics at scrape time.
 type poolCollector struct {
-	pool *pgxpool.Pool
-	role string
+	mu    sync.Mutex
+	pools map[Role]*pgxpool.Pool
 }
 
-func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c *poolCollector) add(role Role, p *pgxpool.Pool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pools[role] = p
+}
+
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- poolConnsDesc
 	ch <- poolWaitsDesc
 	ch <- poolWaitDesc
 }
 
-func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.pool.Stat()
-	ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(s.AcquiredConns()), c.role, "acquired")
-	ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(s.IdleConns()), c.role, "idle")
-	ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(s.MaxConns()), c.role, "max")
-	ch <- prometheus.MustNewConstMetric(poolWaitsDesc, prometheus.CounterValue, float64(s.EmptyAcquireCount()), c.role)
-	ch <- prometheus.MustNewConstMetric(poolWaitDesc, prometheus.CounterValue, s.EmptyAcquireWaitTime().Seconds(), c.role)
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for role, p := range c.pools {
+		s, r := p.Stat(), string(role)
+		ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(s.AcquiredConns()), r, "acquired")
+		ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(s.IdleConns()), r, "idle")
+		ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(s.MaxConns()), r, "max")
+		ch <- prometheus.MustNewConstMetric(poolWaitsDesc, prometheus.CounterValue, float64(s.EmptyAcquireCount()), r)
+		ch <- prometheus.MustNewConstMetric(poolWaitDesc, prometheus.CounterValue, s.EmptyAcquireWaitTime().Seconds(), r)
+	}
 }
