@@ -57,7 +57,7 @@ func NewTransport(maxIdle int) *http.Transport {
 		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          maxIdle,
 		MaxIdleConnsPerHost:   maxIdle,
-		IdleConnTimeout:       90 * time.Second,
+		IdleConnTimeout:       60 * time.Second, // below HAProxy's internal keep-alive timeout (75 s)
 		ResponseHeaderTimeout: 15 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}

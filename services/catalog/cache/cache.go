@@ -1,159 +1,397 @@
-// Package cache is the catalog's Redis cache-aside layer. Reads look here first and fill it
-// on a miss; writes invalidate it. It also remembers the commit LSN of recent writes so a
-// cache fill never reads from a replica that has not seen them. When Redis is down, every
-// call degrades to a miss and the caller reads the database.
+// Package cache is the catalog's two-level read cache.
+//
+//	L1  a small in-process LRU per instance with a short TTL: no network hop at all.
+//	L2  Redis, shared by every instance (cache-aside, TTL with jitter, negative entries for 404s).
+//
+// A cold key is loaded from the database once, not once per request: requests in one instance
+// share a load (singleflight), and across instances a short Redis lease lets one instance load
+// while the others wait for its result. Writes invalidate both levels everywhere: Redis keys
+// are deleted (listing pages by bumping a generation number, never by scanning keys) and a
+// pub/sub message makes every instance drop its L1 copies. Writes also record their commit
+// LSN, so a fill never reads a replica that has not replayed them. When Redis is down every
+// call degrades to a database read.
 package cache
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	mrand "math/rand/v2"
+	"strconv"
+	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/flashcrowd/flashcrowd/services/catalog"
 )
 
-// Keys. Listing pages carry a generation number that every write bumps, so invalidating all
-// pages is one INCR instead of a scan over keys.
+// Redis keys and the invalidation channel.
 const (
 	productKey = "catalog:product:%d"
 	productLSN = "catalog:product:%d:lsn"
 	listGen    = "catalog:products:gen"
 	listLSN    = "catalog:products:lsn"
 	listKey    = "catalog:products:%s:%d:%d" // generation, after, limit
+	leaseKey   = "%s:lease"
+	channel    = "catalog:invalidations"
 )
 
-// lsnTTL outlives any replica lag we tolerate: past it, every replica has the write.
-const lsnTTL = time.Minute
+const (
+	// lsnTTL outlives any replica lag we tolerate: past it, every replica has the write.
+	lsnTTL = time.Minute
+	// leaseTTL bounds how long one instance may hold the right to fill a key.
+	leaseTTL = 3 * time.Second
+	// awaitFor is how long an instance waits for another one's fill before loading itself.
+	awaitFor = 500 * time.Millisecond
+	// loadTimeout bounds a shared load, which outlives the request that started it.
+	loadTimeout = 5 * time.Second
+	// breakFor is how long Redis is skipped after it failed: while it is down, each request
+	// would otherwise wait out a connection attempt before reading the database.
+	breakFor = time.Second
+)
 
-// Cache is a Redis-backed product cache.
-type Cache struct {
-	rdb           *redis.Client
-	ttl           time.Duration
-	log           *slog.Logger
-	requests      *prometheus.CounterVec
-	invalidations prometheus.Counter
+// notFound is cached for products that do not exist; it is not JSON, so it cannot collide.
+var notFound = []byte("!404")
+
+// Source says where an answer came from; the API shows it in the X-Cache header.
+type Source string
+
+const (
+	L1Hit    Source = "l1-hit"
+	RedisHit Source = "redis-hit"
+	Miss     Source = "miss"
+)
+
+// Config sizes the cache.
+type Config struct {
+	TTL         time.Duration // Redis entries (±10%)
+	NotFoundTTL time.Duration // Redis entries for products that do not exist
+	LocalTTL    time.Duration // L1 entries
+	LocalSize   int           // L1 entries per kind (products, listing pages)
 }
 
-// New returns a cache whose entries live for ttl, ±10% so keys filled together do not expire together.
-func New(rdb *redis.Client, ttl time.Duration, log *slog.Logger, reg prometheus.Registerer) *Cache {
+// Cache is the two-level product cache.
+type Cache struct {
+	rdb      *redis.Client
+	cfg      Config
+	log      *slog.Logger
+	products *expirable.LRU[int64, []byte]
+	pages    *expirable.LRU[string, []byte]
+	group    singleflight.Group
+	// epoch counts invalidations seen here: a load that started before one must not fill L1.
+	epoch atomic.Uint64
+	// skipUntil (Unix nanoseconds) is when to try Redis again after a failure.
+	skipUntil atomic.Int64
+
+	requests      *prometheus.CounterVec
+	coalesced     *prometheus.CounterVec
+	invalidations *prometheus.CounterVec
+}
+
+// New returns a cache over rdb. Run Listen to receive other instances' invalidations.
+func New(rdb *redis.Client, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Cache {
 	f := promauto.With(reg)
 	return &Cache{
-		rdb: rdb,
-		ttl: ttl,
-		log: log,
+		rdb:      rdb,
+		cfg:      cfg,
+		log:      log,
+		products: expirable.NewLRU[int64, []byte](cfg.LocalSize, nil, cfg.LocalTTL),
+		pages:    expirable.NewLRU[string, []byte](cfg.LocalSize, nil, cfg.LocalTTL),
 		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "flashcrowd_cache_requests_total",
-			Help: "Cache look-ups by layer and result (hit, miss, or error when the cache was unreachable).",
+			Help: "Cache look-ups by layer (l1, redis) and result (hit, miss, or error when Redis was unreachable).",
 		}, []string{"layer", "result"}),
-		invalidations: f.NewCounter(prometheus.CounterOpts{
+		coalesced: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "flashcrowd_cache_coalesced_total",
+			Help: "Misses answered without a database load of their own: sharing another request's load in this instance (singleflight) or waiting for another instance's fill (lease).",
+		}, []string{"how"}),
+		invalidations: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "flashcrowd_cache_invalidations_total",
-			Help: "Writes that invalidated cached products and listings.",
-		}),
+			Help: "Invalidations applied, by source: a write in this instance, or a message from another one.",
+		}, []string{"source"}),
 	}
 }
 
-// Product returns product id from the cache, or loads it with load and caches it. load gets
-// the LSN of the last write to this product, if recent. hit reports whether Redis answered.
+// Product returns product id from L1, Redis or, on a miss, from load.
 func (c *Cache) Product(ctx context.Context, id int64,
 	load func(ctx context.Context, id int64, minLSN string) (catalog.Product, error),
-) (p catalog.Product, hit bool, err error) {
-	key := fmt.Sprintf(productKey, id)
-	vals, rerr := c.rdb.MGet(ctx, key, fmt.Sprintf(productLSN, id)).Result()
-	var minLSN string
-	if rerr == nil {
-		if s, ok := vals[0].(string); ok && json.Unmarshal([]byte(s), &p) == nil {
-			c.requests.WithLabelValues("redis", "hit").Inc()
-			return p, true, nil
+) (catalog.Product, Source, error) {
+	var p catalog.Product
+	b, src, err := get(ctx, c, c.products, id, "product:"+strconv.FormatInt(id, 10), func(ctx context.Context) ([]byte, Source, error) {
+		key := fmt.Sprintf(productKey, id)
+		vals, err := c.mget(ctx, key, fmt.Sprintf(productLSN, id))
+		if err != nil {
+			return c.loadWithoutRedis(ctx, err, func(ctx context.Context) (any, error) { return load(ctx, id, "") })
 		}
-		minLSN, _ = vals[1].(string)
-	}
-	c.miss(rerr)
-	p, err = load(ctx, id, minLSN)
+		if s, ok := vals[0].(string); ok {
+			c.requests.WithLabelValues("redis", "hit").Inc()
+			return []byte(s), RedisHit, nil
+		}
+		minLSN, _ := vals[1].(string)
+		return c.fill(ctx, key, c.cfg.TTL, func(ctx context.Context) (any, error) { return load(ctx, id, minLSN) })
+	})
 	if err != nil {
-		return p, false, err
+		return p, src, err
 	}
-	if rerr == nil {
-		c.set(ctx, key, p)
+	if string(b) == string(notFound) {
+		return p, src, catalog.ErrNotFound
 	}
-	return p, false, nil
+	return p, src, json.Unmarshal(b, &p)
 }
 
-// Products returns a listing page from the cache, or loads it and caches it.
+// Products returns a listing page from L1, Redis or, on a miss, from load.
 func (c *Cache) Products(ctx context.Context, after int64, limit int,
 	load func(ctx context.Context, after int64, limit int, minLSN string) (catalog.Page, error),
-) (page catalog.Page, hit bool, err error) {
-	vals, rerr := c.rdb.MGet(ctx, listGen, listLSN).Result()
-	var key, minLSN string
-	if rerr == nil {
+) (catalog.Page, Source, error) {
+	var page catalog.Page
+	local := strconv.FormatInt(after, 10) + ":" + strconv.Itoa(limit)
+	b, src, err := get(ctx, c, c.pages, local, "page:"+local, func(ctx context.Context) ([]byte, Source, error) {
+		vals, err := c.mget(ctx, listGen, listLSN)
+		if err != nil {
+			return c.loadWithoutRedis(ctx, err, func(ctx context.Context) (any, error) { return load(ctx, after, limit, "") })
+		}
 		gen, _ := vals[0].(string)
 		if gen == "" {
 			gen = "0"
 		}
-		minLSN, _ = vals[1].(string)
-		key = fmt.Sprintf(listKey, gen, after, limit)
-		s, gerr := c.rdb.Get(ctx, key).Result()
-		if gerr == nil && json.Unmarshal([]byte(s), &page) == nil {
+		minLSN, _ := vals[1].(string)
+		key := fmt.Sprintf(listKey, gen, after, limit)
+		s, err := c.rdb.Get(ctx, key).Result()
+		switch {
+		case err == nil:
 			c.requests.WithLabelValues("redis", "hit").Inc()
-			return page, true, nil
+			return []byte(s), RedisHit, nil
+		case !errors.Is(err, redis.Nil):
+			c.tripped(err)
+			return c.loadWithoutRedis(ctx, err, func(ctx context.Context) (any, error) { return load(ctx, after, limit, minLSN) })
 		}
-		if !errors.Is(gerr, redis.Nil) {
-			rerr = gerr
-		}
-	}
-	c.miss(rerr)
-	page, err = load(ctx, after, limit, minLSN)
+		return c.fill(ctx, key, c.cfg.TTL, func(ctx context.Context) (any, error) { return load(ctx, after, limit, minLSN) })
+	})
 	if err != nil {
-		return page, false, err
+		return page, src, err
 	}
-	if rerr == nil {
-		c.set(ctx, key, page)
-	}
-	return page, false, nil
+	return page, src, json.Unmarshal(b, &page)
 }
 
-// Invalidate drops product id and every listing page after a write that committed at lsn.
-// An error means cached copies may stay stale until their TTL runs out.
+// get answers from L1, or runs remote once for all concurrent callers of the same key in
+// this instance and keeps its answer in L1.
+func get[K comparable](ctx context.Context, c *Cache, l1 *expirable.LRU[K, []byte], key K, flight string,
+	remote func(ctx context.Context) ([]byte, Source, error),
+) ([]byte, Source, error) {
+	if b, ok := l1.Get(key); ok {
+		c.requests.WithLabelValues("l1", "hit").Inc()
+		return b, L1Hit, nil
+	}
+	c.requests.WithLabelValues("l1", "miss").Inc()
+	epoch := c.epoch.Load()
+	type answer struct {
+		b   []byte
+		src Source
+	}
+	v, err, shared := c.group.Do(flight, func() (any, error) {
+		// The load is shared, so it must not die with the request that happened to start it.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
+		defer cancel()
+		b, src, err := remote(lctx)
+		return answer{b, src}, err
+	})
+	if shared {
+		c.coalesced.WithLabelValues("singleflight").Inc()
+	}
+	if err != nil {
+		return nil, Miss, err
+	}
+	a := v.(answer)
+	if c.epoch.Load() == epoch {
+		l1.Add(key, a.b)
+	}
+	return a.b, a.src, nil
+}
+
+// fill runs after a Redis miss on key. One instance takes a short lease and loads from the
+// database; the others wait briefly for its result. The filler writes Redis only if it still
+// holds the lease: a write in between deletes the lease, so a value read before that write
+// is never cached after it.
+func (c *Cache) fill(ctx context.Context, key string, ttl time.Duration,
+	load func(ctx context.Context) (any, error),
+) ([]byte, Source, error) {
+	c.requests.WithLabelValues("redis", "miss").Inc()
+	lease := fmt.Sprintf(leaseKey, key)
+	token := newToken()
+	leased, err := c.rdb.SetNX(ctx, lease, token, leaseTTL).Result()
+	c.tripped(err)
+	if err == nil && !leased {
+		if b, ok := c.await(ctx, key); ok {
+			c.coalesced.WithLabelValues("lease").Inc()
+			return b, RedisHit, nil
+		}
+	}
+	b, err := encode(ctx, load)
+	if err != nil {
+		if leased {
+			c.rdb.Del(context.WithoutCancel(ctx), lease) // let another instance try at once
+		}
+		return nil, Miss, err
+	}
+	if leased {
+		if string(b) == string(notFound) {
+			ttl = c.cfg.NotFoundTTL
+		}
+		ttl += time.Duration(mrand.Int64N(int64(ttl)/5+1)) - ttl/10 // ±10%: keys filled together expire apart
+		if err := fillScript.Run(ctx, c.rdb, []string{lease, key}, token, b, ttl.Milliseconds()).Err(); err != nil {
+			c.log.Debug("cache fill failed", "key", key, "err", err)
+		}
+	}
+	return b, Miss, nil
+}
+
+// fillScript sets KEYS[2] only while the caller's token still holds the lease KEYS[1].
+var fillScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0`)
+
+// await polls key until another instance has filled it or awaitFor has passed.
+func (c *Cache) await(ctx context.Context, key string) ([]byte, bool) {
+	deadline := time.Now().Add(awaitFor)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-time.After(10 * time.Millisecond):
+		}
+		if s, err := c.rdb.Get(ctx, key).Result(); err == nil {
+			return []byte(s), true
+		}
+	}
+	return nil, false
+}
+
+// errRedisSkipped stands for the failure that tripped the breaker while Redis is skipped.
+var errRedisSkipped = errors.New("redis skipped after a recent failure")
+
+// mget asks Redis for keys unless it failed within the last breakFor.
+func (c *Cache) mget(ctx context.Context, keys ...string) ([]any, error) {
+	if time.Now().UnixNano() < c.skipUntil.Load() {
+		return nil, errRedisSkipped
+	}
+	vals, err := c.rdb.MGet(ctx, keys...).Result()
+	c.tripped(err)
+	return vals, err
+}
+
+// tripped starts skipping Redis after a failure to reach it.
+func (c *Cache) tripped(err error) {
+	if err != nil && !errors.Is(err, redis.Nil) {
+		c.skipUntil.Store(time.Now().Add(breakFor).UnixNano())
+	}
+}
+
+// loadWithoutRedis reads the database when Redis could not be asked: the request still succeeds.
+func (c *Cache) loadWithoutRedis(ctx context.Context, rerr error, load func(ctx context.Context) (any, error)) ([]byte, Source, error) {
+	c.requests.WithLabelValues("redis", "error").Inc()
+	c.log.Debug("cache unreachable, reading the database", "err", rerr)
+	b, err := encode(ctx, load)
+	return b, Miss, err
+}
+
+// encode runs load and returns its JSON, or the not-found marker.
+func encode(ctx context.Context, load func(ctx context.Context) (any, error)) ([]byte, error) {
+	v, err := load(ctx)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return notFound, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+// Invalidate drops product id and every listing page, here and in every instance, after a
+// write that committed at lsn. An error means Redis copies may stay stale until their TTL.
 func (c *Cache) Invalidate(ctx context.Context, id int64, lsn string) error {
+	c.dropLocal(id)
+	c.invalidations.WithLabelValues("write").Inc()
+	key := fmt.Sprintf(productKey, id)
 	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		if lsn != "" {
-			p.Set(ctx, fmt.Sprintf(productLSN, id), lsn, lsnTTL)
-			p.Set(ctx, listLSN, lsn, lsnTTL)
+			// Writes may finish out of order: keep the highest LSN, never an older one.
+			// Eval, not EvalSha: a pipeline cannot fall back when Redis does not know the script yet.
+			keepMax.Eval(ctx, p, []string{fmt.Sprintf(productLSN, id), listLSN}, lsn, lsnTTL.Milliseconds())
 		}
-		p.Del(ctx, fmt.Sprintf(productKey, id))
+		p.Del(ctx, key, fmt.Sprintf(leaseKey, key))
 		p.Incr(ctx, listGen)
+		p.Publish(ctx, channel, strconv.FormatInt(id, 10))
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("invalidate product %d: %w", id, err)
 	}
-	c.invalidations.Inc()
 	return nil
 }
 
-func (c *Cache) miss(err error) {
-	if err != nil && !errors.Is(err, redis.Nil) {
-		c.requests.WithLabelValues("redis", "error").Inc()
-		c.log.Debug("cache unreachable, reading the database", "err", err)
-		return
+// keepMax sets each key to ARGV[1] (an LSN as a number of bytes) unless it holds a higher one,
+// and renews its TTL either way.
+var keepMax = redis.NewScript(`
+for _, key in ipairs(KEYS) do
+  local cur = tonumber(redis.call('GET', key) or '0')
+  if tonumber(ARGV[1]) > cur then
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+  else
+    redis.call('PEXPIRE', key, ARGV[2])
+  end
+end
+return 0`)
+
+// Listen applies other instances' invalidations to L1 until ctx ends. Messages sent while
+// the subscription was down are lost, so on every resubscription it drops all of L1.
+func (c *Cache) Listen(ctx context.Context) {
+	sub := c.rdb.Subscribe(ctx, channel)
+	defer sub.Close()
+	msgs := sub.ChannelWithSubscriptions()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-msgs:
+			if !ok {
+				return
+			}
+			switch m := m.(type) {
+			case *redis.Subscription:
+				c.epoch.Add(1)
+				c.products.Purge()
+				c.pages.Purge()
+			case *redis.Message:
+				if id, err := strconv.ParseInt(m.Payload, 10, 64); err == nil {
+					c.dropLocal(id)
+					c.invalidations.WithLabelValues("pubsub").Inc()
+				}
+			}
+		}
 	}
-	c.requests.WithLabelValues("redis", "miss").Inc()
 }
 
-func (c *Cache) set(ctx context.Context, key string, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return
-	}
-	jitter := time.Duration(rand.Int64N(int64(c.ttl)/5)) - c.ttl/10
-	if err := c.rdb.Set(ctx, key, b, c.ttl+jitter).Err(); err != nil {
-		c.log.Debug("cache fill failed", "key", key, "err", err)
-	}
+func (c *Cache) dropLocal(id int64) {
+	c.epoch.Add(1)
+	c.products.Remove(id)
+	c.pages.Purge() // any page may hold the product, and pages are few
+}
+
+func newToken() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -4,9 +4,12 @@ package cache_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,70 +20,176 @@ import (
 	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
 )
 
-func newCache(t *testing.T, addr string) *cache.Cache {
+// newInstance is one catalog instance's cache against the stack's real Redis.
+func newInstance(t *testing.T, addr string) *cache.Cache {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 300 * time.Millisecond, MaxRetries: -1})
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 300 * time.Millisecond, MaxRetries: -1, PoolSize: 50})
 	t.Cleanup(func() { rdb.Close() })
-	return cache.New(rdb, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	cfg := cache.Config{TTL: time.Minute, NotFoundTTL: 10 * time.Second, LocalTTL: 5 * time.Second, LocalSize: 100}
+	return cache.New(rdb, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
 }
 
-// loader counts database loads and records the minimum LSN each was asked for.
-type loader struct {
-	calls  int
-	minLSN string
-	price  int64
-}
-
-func (l *loader) product(_ context.Context, id int64, minLSN string) (catalog.Product, error) {
-	l.calls++
-	l.minLSN = minLSN
-	return catalog.Product{ID: id, PriceCents: l.price}, nil
-}
-
-func TestCacheAsideWithInvalidation(t *testing.T) {
+func redisAddr(t *testing.T) string {
+	t.Helper()
 	addr := os.Getenv("REDIS_ADDR")
 	if addr == "" {
 		t.Fatal("integration tests need REDIS_ADDR (make integration sets it)")
 	}
-	c := newCache(t, addr)
-	ctx := context.Background()
-	id := time.Now().UnixNano() // a key no one else uses
-	l := &loader{price: 100}
+	return addr
+}
 
-	if _, hit, err := c.Product(ctx, id, l.product); err != nil || hit {
-		t.Fatalf("first read: hit=%v err=%v, want a miss", hit, err)
+// loader stands in for the database: it counts loads and records the LSN it was asked for.
+type loader struct {
+	calls   atomic.Int64
+	price   atomic.Int64
+	missing atomic.Bool
+	delay   time.Duration
+	mu      sync.Mutex
+	minLSN  string
+}
+
+func (l *loader) product(_ context.Context, id int64, minLSN string) (catalog.Product, error) {
+	l.calls.Add(1)
+	l.mu.Lock()
+	l.minLSN = minLSN
+	l.mu.Unlock()
+	time.Sleep(l.delay)
+	if l.missing.Load() {
+		return catalog.Product{}, catalog.ErrNotFound
 	}
-	p, hit, err := c.Product(ctx, id, l.product)
-	if err != nil || !hit || p.PriceCents != 100 || l.calls != 1 {
-		t.Fatalf("second read: %+v hit=%v err=%v loads=%d, want a hit and one load", p, hit, err, l.calls)
+	return catalog.Product{ID: id, PriceCents: l.price.Load()}, nil
+}
+
+func uniqueID() int64 { return time.Now().UnixNano() } // keys no other test or run uses
+
+func TestTwoLevelsAndInvalidationEverywhere(t *testing.T) {
+	addr := redisAddr(t)
+	a, b := newInstance(t, addr), newInstance(t, addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go b.Listen(ctx)
+	time.Sleep(100 * time.Millisecond) // let b subscribe
+
+	id := uniqueID()
+	l := &loader{}
+	l.price.Store(100)
+	steps := []struct {
+		c    *cache.Cache
+		want cache.Source
+	}{{a, cache.Miss}, {a, cache.L1Hit}, {b, cache.RedisHit}, {b, cache.L1Hit}}
+	for i, s := range steps {
+		p, src, err := s.c.Product(ctx, id, l.product)
+		if err != nil || src != s.want || p.PriceCents != 100 {
+			t.Fatalf("step %d: %+v from %s (%v), want price 100 from %s", i, p, src, err, s.want)
+		}
+	}
+	if n := l.calls.Load(); n != 1 {
+		t.Fatalf("%d database loads, want 1", n)
 	}
 
-	l.price = 200
-	if err := c.Invalidate(ctx, id, "0/16B3748"); err != nil {
+	// A write through instance a must reach b's L1 through pub/sub, well within a second.
+	l.price.Store(200)
+	if err := a.Invalidate(ctx, id, "23803720"); err != nil {
 		t.Fatal(err)
 	}
-	p, hit, err = c.Product(ctx, id, l.product)
-	if err != nil || hit || p.PriceCents != 200 {
-		t.Fatalf("read after invalidation: %+v hit=%v err=%v, want a fresh miss", p, hit, err)
+	deadline := time.Now().Add(time.Second)
+	for {
+		p, _, err := b.Product(ctx, id, l.product)
+		if err == nil && p.PriceCents == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance b still serves %+v (%v) a second after the write", p, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	if l.minLSN != "0/16B3748" {
-		t.Fatalf("load after a write got minLSN %q, want the write's LSN", l.minLSN)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.minLSN != "23803720" {
+		t.Fatalf("the load after the write got minLSN %q, want the write's LSN", l.minLSN)
+	}
+}
+
+// 500 concurrent requests for one cold key, spread over three instances, must not become
+// 500 database queries: singleflight joins them inside an instance, the lease across instances.
+func TestStampedeOnAColdKey(t *testing.T) {
+	addr := redisAddr(t)
+	instances := []*cache.Cache{newInstance(t, addr), newInstance(t, addr), newInstance(t, addr)}
+	id := uniqueID()
+	l := &loader{delay: 50 * time.Millisecond} // a database that takes a moment to answer
+	l.price.Store(300)
+
+	var wg sync.WaitGroup
+	var failures atomic.Int64
+	for i := range 500 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, _, err := instances[i%3].Product(context.Background(), id, l.product)
+			if err != nil || p.PriceCents != 300 {
+				failures.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("500 concurrent requests over 3 instances: %d database loads", l.calls.Load())
+	if failures.Load() > 0 {
+		t.Fatalf("%d requests failed", failures.Load())
+	}
+	if n := l.calls.Load(); n > 3 {
+		t.Fatalf("%d database loads for one cold key, want at most 3", n)
+	}
+}
+
+func TestMissingProductsAreCachedToo(t *testing.T) {
+	addr := redisAddr(t)
+	a, b := newInstance(t, addr), newInstance(t, addr)
+	l := &loader{}
+	l.missing.Store(true)
+	id := uniqueID()
+	for _, c := range []*cache.Cache{a, b} {
+		if _, _, err := c.Product(context.Background(), id, l.product); !errors.Is(err, catalog.ErrNotFound) {
+			t.Fatalf("err = %v, want ErrNotFound", err)
+		}
+	}
+	if n := l.calls.Load(); n != 1 {
+		t.Fatalf("%d loads for a missing product, want 1 (then a cached 404)", n)
 	}
 }
 
 func TestRedisDownDegradesToTheDatabase(t *testing.T) {
-	c := newCache(t, "127.0.0.1:1") // nothing listens there
-	l := &loader{price: 300}
-	for range 2 {
-		p, hit, err := c.Product(context.Background(), 42, l.product)
-		if err != nil || hit || p.PriceCents != 300 {
-			t.Fatalf("with Redis down: %+v hit=%v err=%v, want a database read", p, hit, err)
-		}
+	c := newInstance(t, "127.0.0.1:1") // nothing listens there
+	l := &loader{}
+	l.price.Store(400)
+	p, src, err := c.Product(context.Background(), 42, l.product)
+	if err != nil || src != cache.Miss || p.PriceCents != 400 {
+		t.Fatalf("with Redis down: %+v from %s (%v), want a database read", p, src, err)
 	}
-	if l.calls != 2 {
-		t.Fatalf("loads = %d, want 2", l.calls)
+	if _, src, _ := c.Product(context.Background(), 42, l.product); src != cache.L1Hit {
+		t.Fatalf("second read from %s, want L1 even without Redis", src)
 	}
 	if err := c.Invalidate(context.Background(), 42, ""); err == nil {
 		t.Fatal("invalidation with Redis down should report its failure")
+	}
+}
+
+// Writes can finish out of order; the LSN a read must wait for never goes backwards.
+func TestWriteLSNNeverGoesBackwards(t *testing.T) {
+	c := newInstance(t, redisAddr(t))
+	ctx := context.Background()
+	id := uniqueID()
+	for _, lsn := range []string{"5000", "9000", "7000"} {
+		if err := c.Invalidate(ctx, id, lsn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := &loader{}
+	if _, _, err := c.Product(ctx, id, l.product); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.minLSN != "9000" {
+		t.Fatalf("load asked for LSN %q, want the highest, 9000", l.minLSN)
 	}
 }

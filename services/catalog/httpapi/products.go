@@ -39,13 +39,13 @@ func handleGetProduct(store *postgres.Store, c *cache.Cache, media Media) http.H
 			web.Fail(w, r, err)
 			return
 		}
-		p, hit, err := c.Product(r.Context(), id, store.Product)
+		p, src, err := c.Product(r.Context(), id, store.Product)
+		w.Header().Set("X-Cache", string(src))
 		if err != nil {
 			web.Fail(w, r, storeProblem(err))
 			return
 		}
-		setCacheHeader(w, hit)
-		web.Respond(w, http.StatusOK, media.view(p))
+		web.RespondCacheable(w, r, web.CachePublic, media.view(p))
 	})
 }
 
@@ -62,7 +62,8 @@ func handleListProducts(store *postgres.Store, c *cache.Cache, media Media) http
 			web.Fail(w, r, err)
 			return
 		}
-		page, hit, err := c.Products(r.Context(), after, int(limit), store.Products)
+		page, src, err := c.Products(r.Context(), after, int(limit), store.Products)
+		w.Header().Set("X-Cache", string(src))
 		if err != nil {
 			web.Fail(w, r, err)
 			return
@@ -71,8 +72,7 @@ func handleListProducts(store *postgres.Store, c *cache.Cache, media Media) http
 		for i, p := range page.Items {
 			out.Items[i] = media.view(p)
 		}
-		setCacheHeader(w, hit)
-		web.Respond(w, http.StatusOK, out)
+		web.RespondCacheable(w, r, web.CachePublic, out)
 	})
 }
 
@@ -121,14 +121,6 @@ func handleUpdateProduct(store *postgres.Store, c *cache.Cache, media Media) htt
 func invalidate(ctx context.Context, c *cache.Cache, id int64, lsn string) {
 	if err := c.Invalidate(ctx, id, lsn); err != nil {
 		web.Log(ctx).Warn("cache invalidation failed", "product_id", id, "err", err)
-	}
-}
-
-func setCacheHeader(w http.ResponseWriter, hit bool) {
-	if hit {
-		w.Header().Set("X-Cache", "hit")
-	} else {
-		w.Header().Set("X-Cache", "miss")
 	}
 }
 

@@ -48,6 +48,7 @@ func NewServer(d Deps) http.Handler {
 		r.Method(http.MethodGet, "/products/{id}", handleGetProduct(d.Store, d.Cache, d.Media))
 
 		r.Route("/admin/products", func(r chi.Router) {
+			r.Use(noStore)
 			r.Method(http.MethodPost, "/", handleCreateProduct(d.Store, d.Cache, d.Media))
 			r.Method(http.MethodPatch, "/{id}", handleUpdateProduct(d.Store, d.Cache, d.Media))
 			r.Method(http.MethodPost, "/{id}/image-uploads", handleImageUpload(d.Store, d.Cache, d.Media))
@@ -55,6 +56,14 @@ func NewServer(d Deps) http.Handler {
 		})
 	})
 	return r
+}
+
+// noStore marks admin answers as never cacheable, by browsers or the edge.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", web.CachePrivate)
+		next.ServeHTTP(w, r)
+	})
 }
 
 func servedBy(instance string) func(http.Handler) http.Handler {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,14 +21,16 @@ import (
 type Store struct {
 	primary   *pgxpool.Pool
 	replica   *pgxpool.Pool
+	log       *slog.Logger
 	fallbacks *prometheus.CounterVec
 }
 
 // NewStore uses primary for writes and replica for reads. They may be the same pool.
-func NewStore(primary, replica *pgxpool.Pool, reg prometheus.Registerer) *Store {
+func NewStore(primary, replica *pgxpool.Pool, log *slog.Logger, reg prometheus.Registerer) *Store {
 	return &Store{
 		primary: primary,
 		replica: replica,
+		log:     log,
 		fallbacks: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 			Name: "flashcrowd_db_read_fallbacks_total",
 			Help: "Reads sent to the primary instead of a replica, by reason (replica_behind or replica_error).",
@@ -45,34 +48,27 @@ func scanProduct(row pgx.Row) (catalog.Product, error) {
 	return p, err
 }
 
+// LSNs travel as decimal byte positions in the WAL (pg_lsn minus '0/0'), so Redis can
+// compare them as numbers.
+
 // Product reads one product. minLSN, when not empty, is the commit LSN of the last write the
 // caller must see: a replica that has not replayed that far does not answer, and the primary does.
 func (s *Store) Product(ctx context.Context, id int64, minLSN string) (catalog.Product, error) {
 	const q = `SELECT ` + productColumns + ` FROM products WHERE id = $1`
-	// The LSN test sits in the same statement, so PgBouncer cannot hand it another replica's connection.
-	const qCaughtUp = `SELECT ` + productColumns + ` FROM products
-		WHERE id = $1 AND pg_last_wal_replay_lsn() >= $2::pg_lsn`
-
-	var (
-		p   catalog.Product
-		err error
-	)
-	if minLSN == "" {
-		p, err = scanProduct(s.replica.QueryRow(ctx, q, id))
-	} else {
-		p, err = scanProduct(s.replica.QueryRow(ctx, qCaughtUp, id, minLSN))
+	var p catalog.Product
+	err := s.fromReplica(ctx, minLSN, func(db querier) error {
+		var err error
+		p, err = scanProduct(db.QueryRow(ctx, q, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return catalog.ErrNotFound
+		}
+		return err
+	})
+	if err == nil || errors.Is(err, catalog.ErrNotFound) {
+		return p, err
 	}
-	switch {
-	case err == nil:
-		return p, nil
-	case errors.Is(err, pgx.ErrNoRows) && minLSN == "":
-		return p, catalog.ErrNotFound
-	case errors.Is(err, pgx.ErrNoRows):
-		s.fallbacks.WithLabelValues("replica_behind").Inc() // or gone: the primary knows which
-	case ctx.Err() != nil:
+	if ctx.Err() != nil {
 		return p, fmt.Errorf("product %d: %w", id, ctx.Err())
-	default:
-		s.fallbacks.WithLabelValues("replica_error").Inc()
 	}
 	p, err = scanProduct(s.primary.QueryRow(ctx, q, id))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -84,36 +80,70 @@ func (s *Store) Product(ctx context.Context, id int64, minLSN string) (catalog.P
 	return p, nil
 }
 
+// errBehind means the replica has not yet replayed the write the caller must see.
+var errBehind = errors.New("replica behind the caller's last write")
+
+// fromReplica runs read on a replica. With a minLSN it first checks, in a statement of its
+// own, that the replica has replayed that far: the read that follows takes a fresh snapshot,
+// so it sees the write. (Checking in the same statement would not do: its snapshot is taken
+// before the check runs.) A transaction holds the two together, so PgBouncer cannot send them
+// to different replicas. Any failure is counted, and the caller asks the primary instead.
+func (s *Store) fromReplica(ctx context.Context, minLSN string, read func(querier) error) error {
+	var err error
+	if minLSN == "" {
+		err = read(s.replica)
+	} else {
+		err = pgx.BeginTxFunc(ctx, s.replica, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			var ok bool
+			err := tx.QueryRow(ctx, `SELECT coalesce(pg_last_wal_replay_lsn() >= '0/0'::pg_lsn + $1::numeric, false)`, minLSN).Scan(&ok)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return errBehind
+			}
+			return read(tx)
+		})
+	}
+	switch {
+	case err == nil, errors.Is(err, catalog.ErrNotFound) && minLSN == "":
+	case errors.Is(err, errBehind), errors.Is(err, catalog.ErrNotFound):
+		// Not found on a replica that must see a recent write: it may be the write that made
+		// it, so the primary decides.
+		s.fallbacks.WithLabelValues("replica_behind").Inc()
+		return errBehind
+	case ctx.Err() == nil:
+		s.fallbacks.WithLabelValues("replica_error").Inc()
+	}
+	return err
+}
+
 // Products lists up to limit products with ids above after, in id order. minLSN works as for Product.
 func (s *Store) Products(ctx context.Context, after int64, limit int, minLSN string) (catalog.Page, error) {
 	const q = `SELECT ` + productColumns + ` FROM products WHERE id > $1 ORDER BY id LIMIT $2`
-	const qCaughtUp = `SELECT ` + productColumns + ` FROM products
-		WHERE id > $1 AND pg_last_wal_replay_lsn() >= $3::pg_lsn ORDER BY id LIMIT $2`
-
-	var (
-		page catalog.Page
-		err  error
-	)
-	if minLSN == "" {
-		page, err = s.list(ctx, s.replica, q, after, limit)
-	} else {
-		page, err = s.list(ctx, s.replica, qCaughtUp, after, limit, minLSN)
-	}
-	switch {
-	case err == nil && (len(page.Items) > 0 || minLSN == ""):
+	var page catalog.Page
+	err := s.fromReplica(ctx, minLSN, func(db querier) error {
+		var err error
+		page, err = list(ctx, db, q, after, limit)
+		return err
+	})
+	if err == nil {
 		return page, nil
-	case err == nil:
-		s.fallbacks.WithLabelValues("replica_behind").Inc() // an empty page may only mean "not caught up"
-	case ctx.Err() != nil:
-		return page, fmt.Errorf("products: %w", ctx.Err())
-	default:
-		s.fallbacks.WithLabelValues("replica_error").Inc()
 	}
-	return s.list(ctx, s.primary, q, after, limit)
+	if ctx.Err() != nil {
+		return page, fmt.Errorf("products: %w", ctx.Err())
+	}
+	return list(ctx, s.primary, q, after, limit)
 }
 
-func (s *Store) list(ctx context.Context, pool *pgxpool.Pool, q string, args ...any) (catalog.Page, error) {
-	rows, err := pool.Query(ctx, q, args...)
+// querier is what a pool and a transaction have in common.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func list(ctx context.Context, db querier, q string, after int64, limit int) (catalog.Page, error) {
+	rows, err := db.Query(ctx, q, after, limit)
 	if err != nil {
 		return catalog.Page{}, fmt.Errorf("products: %w", err)
 	}
@@ -122,7 +152,7 @@ func (s *Store) list(ctx context.Context, pool *pgxpool.Pool, q string, args ...
 		return catalog.Page{}, fmt.Errorf("products: %w", err)
 	}
 	page := catalog.Page{Items: items}
-	if limit := args[1].(int); len(items) == limit {
+	if len(items) == limit {
 		page.NextAfter = items[len(items)-1].ID
 	}
 	return page, nil
@@ -140,8 +170,7 @@ func (s *Store) Create(ctx context.Context, n catalog.NewProduct) (catalog.Produ
 		}
 		return p, "", fmt.Errorf("create product: %w", err)
 	}
-	lsn, err := s.commitLSN(ctx)
-	return p, lsn, err
+	return p, s.commitLSN(ctx), nil
 }
 
 // Update applies a patch and returns the new product with the commit LSN of the write.
@@ -172,18 +201,21 @@ func (s *Store) write(ctx context.Context, id int64, q string, args ...any) (cat
 	if err != nil {
 		return p, "", fmt.Errorf("update product %d: %w", id, err)
 	}
-	lsn, err := s.commitLSN(ctx)
-	return p, lsn, err
+	return p, s.commitLSN(ctx), nil
 }
 
 // commitLSN reads the primary's WAL position after a write committed: a replica that has
-// replayed this far has the write.
-func (s *Store) commitLSN(ctx context.Context) (string, error) {
+// replayed this far has the write. The write has landed whatever happens here, so a failure
+// only costs read-your-writes for a moment (the caller still invalidates the cache): it is
+// logged, not returned.
+func (s *Store) commitLSN(ctx context.Context) string {
 	var lsn string
-	if err := s.primary.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn); err != nil {
-		return "", fmt.Errorf("read commit lsn: %w", err)
+	err := s.primary.QueryRow(ctx, `SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::text`).Scan(&lsn)
+	if err != nil {
+		s.log.Warn("read commit lsn", "err", err)
+		return ""
 	}
-	return lsn, nil
+	return lsn
 }
 
 // Ping checks that reads can be served: by a replica, or failing that by the primary.

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -37,7 +39,7 @@ func newStore(t *testing.T) (*postgres.Store, *prometheus.Registry) {
 		t.Fatal(err)
 	}
 	t.Cleanup(replica.Close)
-	return postgres.NewStore(primary, replica, reg), reg
+	return postgres.NewStore(primary, replica, slog.New(slog.NewTextHandler(io.Discard, nil)), reg), reg
 }
 
 func newProduct(t *testing.T, s *postgres.Store) (catalog.Product, string) {
@@ -74,7 +76,7 @@ func TestWriteThenReadYourWrite(t *testing.T) {
 
 	// An LSN no replica can have reached forces the primary, and the fallback is counted.
 	before := fallbacks(t, reg, "replica_behind")
-	got, err = s.Product(ctx, p.ID, "FFFFFFFF/FFFFFFFF")
+	got, err = s.Product(ctx, p.ID, "18446744073709551615") // the highest possible LSN
 	if err != nil || got.PriceCents != price {
 		t.Fatalf("read from primary: %+v, %v", got, err)
 	}

@@ -58,7 +58,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		s3Secret:        e.Required("S3_SECRET_KEY"),
 		bucket:          e.String("S3_BUCKET", "media"),
 		concurrency:     e.Int("WORKER_CONCURRENCY", 8, 1, 1000),
-		shutdownTimeout: e.Duration("SHUTDOWN_TIMEOUT", 25*time.Second),
+		// With the 5 s HTTP drain, this fits compose's 30 s stop grace period.
+		shutdownTimeout: e.Duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 	}
 	return c, e.Err()
 }

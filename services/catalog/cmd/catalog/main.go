@@ -78,12 +78,20 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		maxConns  = e.Int("DB_MAX_CONNS", 10, 1, 1000)
 		redisAddr = e.String("REDIS_ADDR", "redis:6379")
 		redisPass = e.String("REDIS_PASSWORD", "")
-		cacheTTL  = e.Duration("CACHE_TTL", time.Minute)
-		drain     = e.Duration("SHUTDOWN_TIMEOUT", 10*time.Second)
-		mc        = loadMedia(e)
+		cacheCfg  = cache.Config{
+			TTL:         e.Duration("CACHE_TTL", time.Minute),
+			NotFoundTTL: e.Duration("CACHE_NOT_FOUND_TTL", 10*time.Second),
+			LocalTTL:    e.Duration("CACHE_L1_TTL", 5*time.Second),
+			LocalSize:   e.Int("CACHE_L1_SIZE", 10_000, 1, 10_000_000),
+		}
+		drain = e.Duration("SHUTDOWN_TIMEOUT", 10*time.Second)
+		mc    = loadMedia(e)
 	)
 	if err := e.Err(); err != nil {
 		return err
+	}
+	if cacheCfg.TTL < time.Second || cacheCfg.NotFoundTTL < time.Second || cacheCfg.LocalTTL <= 0 {
+		return fmt.Errorf("configuration: CACHE_TTL and CACHE_NOT_FOUND_TTL must be at least 1s, CACHE_L1_TTL above 0")
 	}
 	log, err := web.NewLogger(stdout, "catalog", logLevel)
 	if err != nil {
@@ -103,12 +111,13 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return err
 	}
 	defer replica.Close()
-	store := postgres.NewStore(primary, replica, reg)
+	store := postgres.NewStore(primary, replica, log, reg)
 
-	// Short timeouts: when Redis is down, reads must fall through to the database quickly.
+	// Short timeouts and no retries: when Redis is down, reads must fall through to the
+	// database at once (the cache also stops asking Redis for a moment after a failure).
 	rdb := redis.NewClient(&redis.Options{
-		Addr: redisAddr, Password: redisPass,
-		DialTimeout: time.Second, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond,
+		Addr: redisAddr, Password: redisPass, MaxRetries: -1,
+		DialTimeout: 250 * time.Millisecond, ReadTimeout: 250 * time.Millisecond, WriteTimeout: 250 * time.Millisecond,
 	})
 	defer rdb.Close()
 	queue := asynq.NewClientFromRedisClient(rdb)
@@ -117,12 +126,14 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
+	c := cache.New(rdb, cacheCfg, log, reg)
+	go c.Listen(ctx) // other instances' invalidations
 	instance, _ := os.Hostname()
 	h := httpapi.NewServer(httpapi.Deps{
 		Log:      log,
 		Metrics:  web.NewMetrics(reg),
 		Store:    store,
-		Cache:    cache.New(rdb, cacheTTL, log, reg),
+		Cache:    c,
 		Media:    media,
 		Queue:    queue,
 		Instance: instance,
@@ -150,7 +161,7 @@ func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) 
 	e := env.New(getenv)
 	var (
 		url  = e.Required("MIGRATE_DATABASE_URL")
-		seed = e.Int("SEED_PRODUCTS", 1000, 0, 10_000_000)
+		seed = e.Int("SEED_PRODUCTS", 10_000, 0, 10_000_000)
 		mc   = loadMedia(e)
 	)
 	if err := e.Err(); err != nil {

@@ -1,0 +1,53 @@
+package web
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// Cache-Control policies, one per kind of response.
+const (
+	CachePublic  = "public, max-age=60, s-maxage=60" // public API data: browsers and the edge cache
+	CachePrivate = "private, no-store"               // user-specific or admin data
+)
+
+// RespondCacheable writes v as JSON with a strong ETag (a hash of the body) and the given
+// Cache-Control, or answers 304 Not Modified when the request's If-None-Match already has it.
+func RespondCacheable(w http.ResponseWriter, r *http.Request, cacheControl string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		Fail(w, r, err)
+		return
+	}
+	b = append(b, '\n')
+	sum := sha256.Sum256(b)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	h := w.Header()
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", cacheControl)
+	if NoneMatch(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// NoneMatch reports whether an If-None-Match header value matches etag. RFC 9110 asks for
+// the weak comparison here: W/"x" matches "x".
+func NoneMatch(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	for _, candidate := range strings.Split(header, ",") {
+		candidate = strings.TrimSpace(candidate)
+		if candidate == "*" || strings.TrimPrefix(candidate, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
