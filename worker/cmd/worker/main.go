@@ -49,15 +49,15 @@ type config struct {
 func loadConfig(getenv func(string) string) (config, error) {
 	e := env.New(getenv)
 	c := config{
-		httpAddr:        e.String("HTTP_ADDR", ":8080"),
-		logLevel:        e.String("LOG_LEVEL", "info"),
-		redisAddr:       e.String("REDIS_ADDR", "redis:6379"),
-		redisPassword:   e.String("REDIS_PASSWORD", ""),
-		s3Endpoint:      e.String("S3_ENDPOINT", "http://minio:9000"),
-		s3Access:        e.Required("S3_ACCESS_KEY"),
-		s3Secret:        e.Required("S3_SECRET_KEY"),
-		bucket:          e.String("S3_BUCKET", "media"),
-		concurrency:     e.Int("WORKER_CONCURRENCY", 8, 1, 1000),
+		httpAddr:      e.String("HTTP_ADDR", ":8080"),
+		logLevel:      e.String("LOG_LEVEL", "info"),
+		redisAddr:     e.String("REDIS_ADDR", "redis:6379"),
+		redisPassword: e.String("REDIS_PASSWORD", ""),
+		s3Endpoint:    e.String("S3_ENDPOINT", "http://minio:9000"),
+		s3Access:      e.Required("S3_ACCESS_KEY"),
+		s3Secret:      e.Required("S3_SECRET_KEY"),
+		bucket:        e.String("S3_BUCKET", "media"),
+		concurrency:   e.Int("WORKER_CONCURRENCY", 8, 1, 1000),
 		// With the 5 s HTTP drain, this fits compose's 30 s stop grace period.
 		shutdownTimeout: e.Duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 	}
