@@ -7,8 +7,15 @@ COMPOSE ?= docker compose
 MODULES := services/foundation services/catalog gateway worker
 # Compose reads .env; so does make, for the passwords the integration tests need.
 include .env
+# MODE selects a stack mode (infra/modes/): its env file is laid over .env for every compose
+# command, in make and in the scripts and tests it runs.
+MODE ?= full
+ifneq ($(MODE),full)
+$(if $(wildcard infra/modes/$(MODE).env),,$(error MODE=$(MODE) is not a mode: see infra/modes/))
+export COMPOSE_ENV_FILES := .env,infra/modes/$(MODE).env
+endif
 
-.PHONY: help up down logs ps test vet unit integration e2e offline-images
+.PHONY: help up down logs ps test vet unit fuzz integration e2e offline-images
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -16,7 +23,7 @@ help: ## List the targets
 up: offline-images ## Build and start the stack; wait until every service is healthy
 	@start=$$(date +%s); \
 	$(COMPOSE) up --build --detach --wait; \
-	echo "stack healthy in $$(( $$(date +%s) - start )) s: http://127.0.0.1:$${EDGE_PORT:-8080}/api/v1/products"
+	echo "stack healthy in $$(( $$(date +%s) - start )) s: http://127.0.0.1:$(EDGE_PORT)/api/v1/products"
 
 down: ## Stop the stack and delete its data volumes
 	$(COMPOSE) down --volumes --remove-orphans
@@ -37,6 +44,9 @@ vet: ## gofmt check and go vet of every module
 unit: ## Unit tests of every module
 	@for m in $(MODULES); do (cd $$m && go test -race -count=1 ./...); done
 
+fuzz: ## Fuzz the request decoder for a bounded time (FUZZTIME, default 15s)
+	cd services/foundation && go test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(or $(FUZZTIME),15s) ./web/
+
 # Runs in a container on the stack's network, where Postgres (through PgBouncer) and Redis are;
 # it shares this host's Go module and build caches, so it compiles no more than `make unit` did.
 integration: ## Integration tests against the running stack's PgBouncer, Postgres and Redis
@@ -49,7 +59,13 @@ integration: ## Integration tests against the running stack's PgBouncer, Postgre
 	  golang:1.26-trixie go test -tags integration -count=1 ./...
 
 e2e: ## End-to-end suite against a running stack (make up first)
-	cd gateway && go test -tags e2e -count=1 -v ./e2e/
+	cd gateway && FLASHCROWD_URL=http://127.0.0.1:$(EDGE_PORT) go test -tags e2e -count=1 -v ./e2e/
 
-test: ## vet + unit tests, then the stack up, integration and end-to-end suites, and the stack down
+# k6 is also a folder name: without .PHONY, make would call the target up to date.
+.PHONY: k6
+SCENARIO ?= smoke
+k6: ## Run a k6 scenario against the running stack: make k6 SCENARIO=browse MODE=full (QUIET=1 for CI)
+	@SCENARIO="$(SCENARIO)" MODE="$(MODE)" k6/run.sh
+
+test: ## vet, unit tests, fuzzing; then the stack up, integration tests, k6 smoke, end-to-end suite, stack down
 	@infra/scripts/test.sh

@@ -133,11 +133,15 @@ func psqlInt(t *testing.T, service, query string) int {
 
 var dbNodes = []string{"postgres-primary", "postgres-replica-1", "postgres-replica-2"}
 
-// productReads counts, per database node, executions of the catalog's read of one product.
-func productReads(t *testing.T) map[string]int {
+// productReads counts, per database node (all of them unless named), executions of the
+// catalog's read of one product.
+func productReads(t *testing.T, nodes ...string) map[string]int {
 	t.Helper()
+	if len(nodes) == 0 {
+		nodes = dbNodes
+	}
 	out := map[string]int{}
-	for _, node := range dbNodes {
+	for _, node := range nodes {
 		out[node] = psqlInt(t, node, `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements
 			WHERE query LIKE 'SELECT id, sku,%FROM products WHERE id = $1%'`)
 	}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test: static checks and unit tests, then the composed stack, integration tests against
-# its servers, the end-to-end suite through the edge, and teardown (also when a step fails).
+# its servers, the k6 smoke scenario and the end-to-end suite through the edge, and teardown
+# (also when a step fails).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . infra/scripts/lib.sh
@@ -9,6 +10,8 @@ log "go vet"
 make --no-print-directory vet
 log "unit tests"
 make --no-print-directory unit
+log "fuzzing the request decoder"
+make --no-print-directory fuzz
 
 teardown() {
   local rc=$?
@@ -28,5 +31,7 @@ docker compose down --volumes --remove-orphans >/dev/null 2>&1 || true  # start 
 make --no-print-directory up
 log "integration tests"
 make --no-print-directory integration
+log "k6 smoke scenario (thresholds fail the run)"
+QUIET=1 make --no-print-directory k6 SCENARIO=smoke
 log "end-to-end suite"
 make --no-print-directory e2e

@@ -89,6 +89,9 @@ var errBehind = errors.New("replica behind the caller's last write")
 // before the check runs.) A transaction holds the two together, so PgBouncer cannot send them
 // to different replicas. Any failure is counted, and the caller asks the primary instead.
 func (s *Store) fromReplica(ctx context.Context, minLSN string, read func(querier) error) error {
+	if s.replica == s.primary {
+		minLSN = "" // no replicas: the primary has every write
+	}
 	var err error
 	if minLSN == "" {
 		err = read(s.replica)

@@ -79,6 +79,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		redisAddr = e.String("REDIS_ADDR", "redis:6379")
 		redisPass = e.String("REDIS_PASSWORD", "")
 		cacheCfg  = cache.Config{
+			Disabled:    !e.Bool("CACHE_ENABLED", true),
 			TTL:         e.Duration("CACHE_TTL", time.Minute),
 			NotFoundTTL: e.Duration("CACHE_NOT_FOUND_TTL", 10*time.Second),
 			LocalTTL:    e.Duration("CACHE_L1_TTL", 5*time.Second),
@@ -106,11 +107,14 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return err
 	}
 	defer primary.Close()
-	replica, err := db.Open(ctx, dbReadURL, db.Replica, maxConns, dbm)
-	if err != nil {
-		return err
+	// Without replicas (the labs' "no replicas" mode) reads share the primary's pool.
+	replica := primary
+	if dbReadURL != dbURL {
+		if replica, err = db.Open(ctx, dbReadURL, db.Replica, maxConns, dbm); err != nil {
+			return err
+		}
+		defer replica.Close()
 	}
-	defer replica.Close()
 	store := postgres.NewStore(primary, replica, log, reg)
 
 	// Short timeouts and no retries: when Redis is down, reads must fall through to the

@@ -1,0 +1,121 @@
+// The catalog API as a shopper (and an admin) calls it. Every request carries an `endpoint` tag,
+// so thresholds and the summary report each endpoint on its own, and a `name` tag that folds ids
+// and cursors into one URL pattern (k6 would otherwise keep one time series per product).
+import http from 'k6/http';
+import { check } from 'k6';
+import exec from 'k6/execution';
+import { ADMIN_TOKEN, BASE_URL } from './config.js';
+import { missingProductId, popularProductId, randomCursor } from './ids.js';
+
+export const PAGE_SIZE = 20;
+
+function params(endpoint, name, tags, extra) {
+  return Object.assign({ tags: Object.assign({ endpoint, name }, tags) }, extra);
+}
+
+// body parses a JSON response, or returns null (a check fails instead of the iteration).
+function body(res) {
+  try {
+    return res.json();
+  } catch (_) {
+    return null;
+  }
+}
+
+// listProducts is a listing page: the home page and category pages.
+export function listProducts(after = 0, tags = {}) {
+  const res = http.get(
+    `${BASE_URL}/api/v1/products?limit=${PAGE_SIZE}&after=${after}`,
+    params('product_list', 'GET /api/v1/products', tags),
+  );
+  const page = body(res);
+  check(res, {
+    'product_list status 200': (r) => r.status === 200,
+    'product_list has items': () => page !== null && Array.isArray(page.items) && page.items.length > 0,
+  });
+  return page;
+}
+
+// getProduct is a product page.
+export function getProduct(id, tags = {}) {
+  const res = http.get(`${BASE_URL}/api/v1/products/${id}`, params('product_detail', 'GET /api/v1/products/{id}', tags));
+  const p = body(res);
+  check(res, {
+    'product_detail status 200': (r) => r.status === 200,
+    'product_detail is the product asked for': () => p !== null && p.id === id && typeof p.name === 'string',
+  });
+  return p;
+}
+
+// getMissingProduct asks for a product that does not exist: the error path must answer a 404
+// problem+json, fast, and k6 must not count it as a failure.
+export function getMissingProduct(tags = {}) {
+  const res = http.get(
+    `${BASE_URL}/api/v1/products/${missingProductId()}`,
+    params('product_missing', 'GET /api/v1/products/{id}', tags, { responseCallback: http.expectedStatuses(404) }),
+  );
+  check(res, {
+    'product_missing status 404': (r) => r.status === 404,
+    'product_missing is problem+json': (r) => String(r.headers['Content-Type']).startsWith('application/problem+json'),
+  });
+}
+
+// restock is an admin write: it changes a product's stock, which invalidates its cached copies.
+export function restock(id, tags = {}) {
+  const res = http.patch(
+    `${BASE_URL}/api/v1/admin/products/${id}`,
+    JSON.stringify({ stock: Math.floor(Math.random() * 500) }),
+    params('admin_update', 'PATCH /api/v1/admin/products/{id}', tags, {
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
+    }),
+  );
+  check(res, { 'admin_update status 200': (r) => r.status === 200 });
+}
+
+// The storefront's read mix. One request per iteration, so an arrival rate of N iterations per
+// second is N requests per second, and the summary's RPS is the load that was offered.
+const BROWSE_MIX = [
+  { endpoint: 'product_detail', weight: 60, run: (tags) => getProduct(popularProductId(), tags) },
+  { endpoint: 'product_list', weight: 25, run: (tags) => listProducts(0, tags) }, // home page
+  { endpoint: 'product_list', weight: 15, run: (tags) => listProducts(randomCursor(PAGE_SIZE), tags) }, // deep pages
+  // SEARCH AND FEATURED JOIN HERE when the catalog serves them (they do not exist yet, so they are
+  // not called): add an API function above for each, with its own endpoint tag, e.g.
+  //   { endpoint: 'product_search', weight: 15, run: (tags) => searchProducts(randomTerm(), tags) },
+  //   { endpoint: 'featured', weight: 10, run: (tags) => featuredProducts(tags) },
+  // take their weight from product_detail, and add both to BROWSE_ENDPOINTS.
+];
+const BROWSE_WEIGHT = BROWSE_MIX.reduce((sum, m) => sum + m.weight, 0);
+
+// browseEndpoints are the endpoint tags browse() can emit, for per-endpoint thresholds.
+export function browseEndpoints(writePct = 0) {
+  return writePct > 0 ? ['product_detail', 'product_list', 'admin_update'] : ['product_detail', 'product_list'];
+}
+
+// browse sends one request of the storefront mix or, writePct percent of the time, an admin write
+// (a restock, which invalidates the product's cached copies).
+export function browse(tags = {}, writePct = 0) {
+  if (writePct > 0 && Math.random() * 100 < writePct) {
+    restock(popularProductId(), tags);
+    return;
+  }
+  let pick = Math.random() * BROWSE_WEIGHT;
+  for (const m of BROWSE_MIX) {
+    pick -= m.weight;
+    if (pick < 0) {
+      m.run(tags);
+      return;
+    }
+  }
+}
+
+// preflight runs in setup(): a stack that is down ends the run at once with a clear message,
+// instead of a wall of connection errors.
+export function preflight(writePct = 0) {
+  if (writePct > 0 && !ADMIN_TOKEN) {
+    exec.test.abort('WRITE_PCT > 0 needs ADMIN_TOKEN (compose passes it from .env)');
+  }
+  const res = http.get(`${BASE_URL}/api/v1/products/1`, { tags: { endpoint: 'preflight' } });
+  if (res.status !== 200) {
+    exec.test.abort(`${BASE_URL} did not answer GET /api/v1/products/1 with 200 (got ${res.status} ${res.error}); is the stack up? (make up)`);
+  }
+}

@@ -1,0 +1,36 @@
+// Thresholds: the pass/fail rules of a run. A crossed threshold makes k6 exit non-zero (99), which
+// is what fails CI. k6 also reports a tagged sub-metric such as http_req_duration{endpoint:x}
+// only when a threshold names it, so the summary's per-endpoint (and per-step) rows come from here.
+
+// The trend statistics every summary carries, for the thresholds below and for the lab's tables.
+export const TREND_STATS = ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max', 'count'];
+
+// sloThresholds holds the whole run and each endpoint to the service level `s` (see slo() in
+// config.js). With `abort`, a breach stops the run, after `delay` so the first seconds' few
+// samples cannot decide it.
+export function sloThresholds(s, endpoints, { abort = false, delay = '10s' } = {}) {
+  const rule = (threshold) => (abort ? { threshold, abortOnFail: true, delayAbortEval: delay } : threshold);
+  const latency = [rule(`p(95)<${s.p95}`), rule(`p(99)<${s.p99}`)];
+  const failed = [rule(`rate<${s.failRate}`)];
+  const t = { http_req_duration: latency, http_req_failed: failed };
+  for (const e of endpoints) {
+    t[`http_req_duration{endpoint:${e}}`] = latency;
+    t[`http_req_failed{endpoint:${e}}`] = failed;
+  }
+  return t;
+}
+
+// Rules that always hold: they make k6 report a sub-metric without judging it. The summary
+// printer leaves them out of the threshold list.
+export const REPORT_ONLY = { trend: 'max>=0', rate: 'rate>=0', counter: 'count>=0' };
+
+// reportByTag makes the summary carry latency and failure rate for each value of a tag (the
+// breakpoint's rate steps, the soak's time windows, the spike's phases).
+export function reportByTag(tag, values) {
+  const t = {};
+  for (const v of values) {
+    t[`http_req_duration{${tag}:${v}}`] = [REPORT_ONLY.trend];
+    t[`http_req_failed{${tag}:${v}}`] = [REPORT_ONLY.rate];
+  }
+  return t;
+}

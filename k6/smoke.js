@@ -1,0 +1,40 @@
+// smoke: a handful of shoppers for ten seconds. Not a load test: it proves the stack answers
+// through the edge (listing, product pages, the 404 path) with sane latency, and fails the run
+// (exit code 99) when it does not. CI runs it after the stack comes up.
+//   make k6 SCENARIO=smoke            VUS (default 3), DURATION (default 10s)
+import { sleep } from 'k6';
+import { envDuration, envInt, slo } from './lib/config.js';
+import { getMissingProduct, getProduct, listProducts, preflight } from './lib/catalog.js';
+import { randomProductId } from './lib/ids.js';
+import { sloThresholds, TREND_STATS } from './lib/thresholds.js';
+import { summaryHandler } from './lib/summary.js';
+
+// Loose enough for a busy CI machine, tight enough that a broken or wedged stack fails.
+const SLO = slo({ p95: 500, p99: 1000, failRate: 0.01 });
+
+export const options = {
+  scenarios: {
+    smoke: { executor: 'constant-vus', vus: envInt('VUS', 3), duration: envDuration('DURATION', '10s').text },
+  },
+  thresholds: Object.assign(sloThresholds(SLO, ['product_list', 'product_detail', 'product_missing']), {
+    checks: ['rate>0.99'],
+  }),
+  summaryTrendStats: TREND_STATS,
+};
+
+export function setup() {
+  preflight();
+}
+
+// One shopper's visit: the home page, a product from it, any product by id, a dead link.
+export default function () {
+  const page = listProducts(0);
+  if (page && Array.isArray(page.items) && page.items.length > 0) {
+    getProduct(page.items[Math.floor(Math.random() * page.items.length)].id);
+  }
+  getProduct(randomProductId());
+  getMissingProduct();
+  sleep(0.5);
+}
+
+export const handleSummary = summaryHandler('smoke');
