@@ -203,17 +203,18 @@ func get[K comparable](ctx context.Context, c *Cache, l1 *expirable.LRU[K, []byt
 		return b, L1Hit, nil
 	}
 	c.requests.WithLabelValues("l1", "miss").Inc()
-	epoch := c.epoch.Load()
 	type answer struct {
-		b   []byte
-		src Source
+		b     []byte
+		src   Source
+		epoch uint64 // invalidations seen when the load started
 	}
 	v, err, shared := c.group.Do(flight, func() (any, error) {
+		epoch := c.epoch.Load()
 		// The load is shared, so it must not die with the request that happened to start it.
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
 		defer cancel()
 		b, src, err := remote(lctx)
-		return answer{b, src}, err
+		return answer{b, src, epoch}, err
 	})
 	if shared {
 		c.coalesced.WithLabelValues("singleflight").Inc()
@@ -222,7 +223,7 @@ func get[K comparable](ctx context.Context, c *Cache, l1 *expirable.LRU[K, []byt
 		return nil, Miss, err
 	}
 	a := v.(answer)
-	if c.epoch.Load() == epoch {
+	if c.epoch.Load() == a.epoch { // else a write landed during the load: it may be stale
 		l1.Add(key, a.b)
 	}
 	return a.b, a.src, nil

@@ -42,7 +42,7 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	if out.Type == "" {
 		out.Type = "about:blank"
 	}
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Cache-Control", CachePrivate)
 	writeJSON(w, out.Status, "application/problem+json", out)
 }
 
