@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 COMPOSE ?= docker compose
-MODULES := services/foundation services/catalog gateway worker
+MODULES := services/foundation services/catalog gateway worker k6/lab
 # Compose reads .env; so does make, for the passwords the integration tests need.
 include .env
 # MODE selects a stack mode (infra/modes/): its env file is laid over .env for every compose
@@ -15,7 +15,7 @@ $(if $(wildcard infra/modes/$(MODE).env),,$(error MODE=$(MODE) is not a mode: se
 export COMPOSE_ENV_FILES := .env,infra/modes/$(MODE).env
 endif
 
-.PHONY: help up down logs ps test vet unit fuzz integration e2e offline-images
+.PHONY: help up down logs ps test vet unit fuzz integration e2e lab offline-images
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -69,3 +69,6 @@ k6: ## Run a k6 scenario against the running stack: make k6 SCENARIO=browse MODE
 
 test: ## vet, unit tests, fuzzing; then the stack up, integration tests, k6 smoke, end-to-end suite, stack down
 	@infra/scripts/test.sh
+
+lab: ## The before/after table: naive vs full (or LAYER=cache|pooler|replicas|instances alone)
+	@LAYER="$(LAYER)" k6/lab.sh

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# make lab: the before/after table. For a baseline mode and the full stack in turn, it brings
+# the stack up in that mode, finds the highest request rate it sustains (breakpoint scenario),
+# then holds the same fixed load on both (browse scenario) and reads what the databases and
+# caches did meanwhile from Prometheus. k6/lab turns the runs' own figures into the table.
+#   LAYER          empty: naive vs full; cache | pooler | replicas | instances: that layer alone
+#   LAB_RATE       the common load for the browse run, requests/s (default 300)
+#   LAB_DURATION   length of the browse run (default 60s)
+#   LAB_RAMP, LAB_MAX_RATE   the breakpoint ramp (default 2m up to 1500/s)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+case "${LAYER:-}" in
+  "") base=naive ;;
+  cache | pooler | replicas) base="no-$LAYER" ;;
+  instances) base=one-instance ;;
+  *) echo "lab.sh: LAYER must be empty, cache, pooler, replicas or instances" >&2; exit 2 ;;
+esac
+rate=${LAB_RATE:-300}
+duration=${LAB_DURATION:-60s}
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+report="results/lab-${LAYER:-naive}-$stamp.md"
+mkdir -p results
+
+# newest <scenario>-<mode>-*.json in results/
+newest() { ls -t results/"$1-$2"-*.json | head -1; }
+
+args=()
+for mode in "$base" full; do
+  echo "==> lab: $mode mode"
+  make --no-print-directory up MODE="$mode"
+  # k6 exits 99 when a threshold breaks: for the breakpoint that is how it ends, and at the common
+  # load a mode that cannot keep up is a finding, not a failure of the lab.
+  # (A run that failed outright leaves no summary, and `newest` below stops the lab.)
+  QUIET=1 make --no-print-directory k6 SCENARIO=breakpoint MODE="$mode" \
+    RAMP="${LAB_RAMP:-2m}" MAX_RATE="${LAB_MAX_RATE:-1500}" || true
+  breakpoint=$(newest breakpoint "$mode")
+  start=$(date +%s)
+  QUIET=1 make --no-print-directory k6 SCENARIO=browse MODE="$mode" RATE="$rate" DURATION="$duration" || true
+  end=$(date +%s)
+  args+=(-run "$mode,$breakpoint,$(newest browse "$mode"),$start,$end")
+done
+
+go run ./k6/lab -prometheus "http://127.0.0.1:${PROMETHEUS_PORT:-9090}" -rate "$rate" -out "$report" "${args[@]}"
+echo "==> lab: table written to $report; the stack is left in full mode"

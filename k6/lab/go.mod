@@ -1,0 +1,3 @@
+module github.com/flashcrowd/flashcrowd/k6/lab
+
+go 1.26

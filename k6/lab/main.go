@@ -1,0 +1,254 @@
+// Command lab turns a lab's k6 summaries, and Prometheus' record of the same minutes, into the
+// before/after table of docs/labs: every cell is computed from those runs, none is typed in.
+// k6/lab.sh runs the scenarios and then this; see `make lab`.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "lab:", err)
+		os.Exit(1)
+	}
+}
+
+// runSpec is one mode's runs: -run mode,breakpoint.json,browse.json,startUnix,endUnix
+type runSpec struct {
+	mode, breakpoint, browse string
+	start, end               time.Time
+}
+
+type runFlags []runSpec
+
+func (r *runFlags) String() string { return fmt.Sprint(len(*r), " runs") }
+
+func (r *runFlags) Set(v string) error {
+	f := strings.Split(v, ",")
+	if len(f) != 5 {
+		return errors.New("want mode,breakpoint.json,browse.json,start,end")
+	}
+	start, err1 := strconv.ParseInt(f[3], 10, 64)
+	end, err2 := strconv.ParseInt(f[4], 10, 64)
+	if err1 != nil || err2 != nil || end <= start {
+		return fmt.Errorf("start and end must be Unix seconds, start before end: %q", v)
+	}
+	*r = append(*r, runSpec{f[0], f[1], f[2], time.Unix(start, 0), time.Unix(end, 0)})
+	return nil
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
+	prom := fs.String("prometheus", "http://127.0.0.1:9090", "Prometheus base URL")
+	rate := fs.Int("rate", 0, "the common load of the browse runs, requests/s")
+	out := fs.String("out", "", "also write the table to this Markdown file")
+	var runs runFlags
+	fs.Var(&runs, "run", "one mode's runs (repeat: baseline first, then full)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if len(runs) != 2 || *rate <= 0 {
+		return errors.New("need -rate and exactly two -run flags, the baseline first")
+	}
+	p := promClient{base: strings.TrimRight(*prom, "/"), http: &http.Client{Timeout: 10 * time.Second}}
+	var figs [2]figures
+	for i, r := range runs {
+		f, err := measure(ctx, r, p)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.mode, err)
+		}
+		figs[i] = f
+	}
+	table := render(runs[0].mode, runs[1].mode, *rate, figs[0], figs[1])
+	fmt.Fprint(stdout, table)
+	if *out != "" {
+		return os.WriteFile(*out, []byte(table), 0o644)
+	}
+	return nil
+}
+
+// figures are one mode's cells. NaN means "not measured" (a cache ratio with the cache off).
+type figures struct {
+	maxRPS, p50, p95, p99, errRate, reqs float64
+	dbQPS, dbPer1k, hitRatio             float64
+	// unbroken: the breakpoint ramp ended before the SLO broke, so maxRPS is a lower bound.
+	unbroken bool
+}
+
+// summary is the part of a k6 summary (k6/lib/summary.js writes it) that the table reads.
+type summary struct {
+	Metrics map[string]struct {
+		Values map[string]float64 `json:"values"`
+	} `json:"metrics"`
+	Flashcrowd struct {
+		Derived struct {
+			MaxSustainableRPS *float64 `json:"max_sustainable_rps"`
+			Broke             bool     `json:"broke"`
+		} `json:"derived"`
+	} `json:"flashcrowd"`
+}
+
+func readSummary(path string) (summary, error) {
+	var s summary
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+func measure(ctx context.Context, r runSpec, p promClient) (figures, error) {
+	f := figures{maxRPS: math.NaN(), hitRatio: math.NaN()}
+	bp, err := readSummary(r.breakpoint)
+	if err != nil {
+		return f, err
+	}
+	if v := bp.Flashcrowd.Derived.MaxSustainableRPS; v != nil {
+		f.maxRPS = *v
+		f.unbroken = !bp.Flashcrowd.Derived.Broke
+	}
+	br, err := readSummary(r.browse)
+	if err != nil {
+		return f, err
+	}
+	d := br.Metrics["http_req_duration"].Values
+	f.p50, f.p95, f.p99 = d["med"], d["p(95)"], d["p(99)"]
+	f.errRate = br.Metrics["http_req_failed"].Values["rate"]
+	f.reqs = br.Metrics["http_reqs"].Values["count"]
+	if f.reqs == 0 {
+		return f, fmt.Errorf("%s: the browse run sent no requests", r.browse)
+	}
+
+	// Counters over exactly the browse window, read at its end.
+	window := fmt.Sprintf("[%ds]", int(r.end.Sub(r.start).Seconds()))
+	queries, err := p.scalar(ctx, "sum(increase(flashcrowd_db_queries_total"+window+"))", r.end)
+	if err != nil {
+		return f, err
+	}
+	f.dbQPS = queries / r.end.Sub(r.start).Seconds()
+	f.dbPer1k = 1000 * queries / f.reqs
+	lookups, err := p.scalar(ctx, `sum(increase(flashcrowd_cache_requests_total{layer="l1"}`+window+"))", r.end)
+	if err != nil {
+		return f, err
+	}
+	if lookups > 0 {
+		hits, err := p.scalar(ctx, `sum(increase(flashcrowd_cache_requests_total{result="hit"}`+window+"))", r.end)
+		if err != nil {
+			return f, err
+		}
+		f.hitRatio = hits / lookups // every request looks in L1 first; a hit in either layer counts
+	}
+	return f, nil
+}
+
+type promClient struct {
+	base string
+	http *http.Client
+}
+
+// scalar runs an instant query at t and returns its single value, or 0 for an empty result.
+func (p promClient) scalar(ctx context.Context, query string, t time.Time) (float64, error) {
+	u := p.base + "/api/v1/query?" + url.Values{"query": {query}, "time": {strconv.FormatInt(t.Unix(), 10)}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("prometheus: %w", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return 0, fmt.Errorf("prometheus %s: %w", query, err)
+	}
+	if body.Status != "success" {
+		return 0, fmt.Errorf("prometheus %s: %s", query, body.Error)
+	}
+	if len(body.Data.Result) == 0 {
+		return 0, nil
+	}
+	s, _ := body.Data.Result[0].Value[1].(string)
+	return strconv.ParseFloat(s, 64)
+}
+
+func render(baseMode, fullMode string, rate int, base, full figures) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n| Metric | %s | %s | %s ÷ %s |\n|---|---:|---:|---:|\n", baseMode, fullMode, fullMode, baseMode)
+	row := func(name string, v0, v1 float64, cell func(float64) string) {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name, cell(v0), cell(v1), ratioOf(v0, v1))
+	}
+	num := func(prec int) func(float64) string {
+		return func(v float64) string {
+			if math.IsNaN(v) {
+				return "–"
+			}
+			return strconv.FormatFloat(v, 'f', prec, 64)
+		}
+	}
+	msec := func(v float64) string { return num(1)(v) + " ms" }
+	percent := func(v float64) string {
+		if math.IsNaN(v) {
+			return "–"
+		}
+		return strconv.FormatFloat(100*v, 'f', 2, 64) + "%"
+	}
+	rps := "Max sustainable RPS (breakpoint)"
+	if base.unbroken || full.unbroken {
+		// The ramp ended before the service level broke: that figure is a lower bound.
+		rps += ", ≥ where the ramp ended first (raise LAB_MAX_RATE)"
+	}
+	fmt.Fprintf(&b, "| %s | %s%s | %s%s | %s |\n", rps, atLeast(base), num(0)(base.maxRPS), atLeast(full), num(0)(full.maxRPS),
+		ratioOf(base.maxRPS, full.maxRPS))
+	at := fmt.Sprintf(" at %d req/s", rate)
+	row("p50 latency"+at, base.p50, full.p50, msec)
+	row("p95 latency"+at, base.p95, full.p95, msec)
+	row("p99 latency"+at, base.p99, full.p99, msec)
+	row("Error rate"+at, base.errRate, full.errRate, percent)
+	row("DB queries per second"+at, base.dbQPS, full.dbQPS, num(1))
+	row("DB queries per 1,000 requests", base.dbPer1k, full.dbPer1k, num(1))
+	row("Cache hit ratio", base.hitRatio, full.hitRatio, percent)
+	fmt.Fprintf(&b, "\nMeasured on this machine (%d CPUs, %s/%s) on %s; k6 shared those CPUs with the stack. Compare ratios, not absolute figures.\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	return b.String()
+}
+
+func atLeast(f figures) string {
+	if f.unbroken {
+		return "≥ "
+	}
+	return ""
+}
+
+// ratioOf is v1/v0, or "–" when it means nothing.
+func ratioOf(v0, v1 float64) string {
+	if v0 == 0 || math.IsNaN(v0) || math.IsNaN(v1) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", v1/v0)
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeSummary(t *testing.T, dir, name string, maxRPS string, med, p95, p99, fail, reqs float64) string {
+	t.Helper()
+	derived := "null"
+	if maxRPS != "" {
+		derived = `{"max_sustainable_rps": ` + maxRPS + `, "broke": true}`
+	}
+	body := fmt.Sprintf(`{"metrics": {
+		"http_req_duration": {"values": {"med": %g, "p(95)": %g, "p(99)": %g}},
+		"http_req_failed": {"values": {"rate": %g}},
+		"http_reqs": {"values": {"count": %g}}},
+		"flashcrowd": {"derived": %s}}`, med, p95, p99, fail, reqs, derived)
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The table's cells come from the summaries and from Prometheus, for each mode's own window.
+func TestTableFromRuns(t *testing.T) {
+	dir := t.TempDir()
+	// Prometheus answers per query and per evaluation time (each mode's window ends elsewhere).
+	answers := map[string]string{
+		"100|sum(increase(flashcrowd_db_queries_total[60s]))":                        "6000",
+		"100|" + `sum(increase(flashcrowd_cache_requests_total{layer="l1"}[60s]))`:   "0",
+		"300|sum(increase(flashcrowd_db_queries_total[60s]))":                        "300",
+		"300|" + `sum(increase(flashcrowd_cache_requests_total{layer="l1"}[60s]))`:   "6000",
+		"300|" + `sum(increase(flashcrowd_cache_requests_total{result="hit"}[60s]))`: "5700",
+	}
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, ok := answers[r.URL.Query().Get("time")+"|"+r.URL.Query().Get("query")]
+		if !ok {
+			t.Errorf("unexpected query %q at %s", r.URL.Query().Get("query"), r.URL.Query().Get("time"))
+			fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+			return
+		}
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"%s"]}]}}`, v)
+	}))
+	defer prom.Close()
+
+	args := []string{"-prometheus", prom.URL, "-rate", "100", "-out", filepath.Join(dir, "lab.md"),
+		"-run", "naive," + writeSummary(t, dir, "bp-naive.json", "400", 0, 0, 0, 0, 1) + "," +
+			writeSummary(t, dir, "br-naive.json", "", 20, 80, 200, 0.05, 6000) + ",40,100",
+		"-run", "full," + writeSummary(t, dir, "bp-full.json", "1200", 0, 0, 0, 0, 1) + "," +
+			writeSummary(t, dir, "br-full.json", "", 5, 20, 50, 0, 6000) + ",240,300",
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), args, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| Max sustainable RPS (breakpoint) | 400 | 1200 | 3.00× |",
+		"| p95 latency at 100 req/s | 80.0 ms | 20.0 ms | 0.25× |",
+		"| Error rate at 100 req/s | 5.00% | 0.00% | 0.00× |",
+		"| DB queries per second at 100 req/s | 100.0 | 5.0 | 0.05× |",
+		"| DB queries per 1,000 requests | 1000.0 | 50.0 | 0.05× |",
+		"| Cache hit ratio | – | 95.00% | – |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	if written, _ := os.ReadFile(filepath.Join(dir, "lab.md")); string(written) != out.String() {
+		t.Error("the Markdown file differs from what was printed")
+	}
+}
+
+func TestRunNeedsTwoModes(t *testing.T) {
+	if err := run(context.Background(), []string{"-rate", "10", "-run", "full,a,b,1,2"}, &bytes.Buffer{}); err == nil {
+		t.Fatal("one run accepted")
+	}
+	if err := run(context.Background(), []string{"-rate", "10", "-run", "full,a,b,2,1"}, &bytes.Buffer{}); err == nil {
+		t.Fatal("a window ending before it starts accepted")
+	}
+}
+
+func TestUnbrokenRampIsALowerBound(t *testing.T) {
+	got := render("naive", "full", 100, figures{maxRPS: 400}, figures{maxRPS: 1500, unbroken: true})
+	if !strings.Contains(got, "| 400 | ≥ 1500 | 3.75× |") {
+		t.Fatalf("table does not mark the lower bound:\n%s", got)
+	}
+}
