@@ -10,6 +10,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,26 @@ func TestProductRead(t *testing.T) {
 	next.json(t, &page)
 	if page.Items[0].ID != 6 {
 		t.Fatalf("second page starts at %d, want 6", page.Items[0].ID)
+	}
+}
+
+func TestSearchForgivesATypo(t *testing.T) {
+	for _, q := range []string{"kettle", "ketle", "Leather  BACKPACK"} {
+		r := call(t, http.MethodGet, "/api/v1/search?limit=5&q="+url.QueryEscape(q), nil, nil)
+		var page struct{ Items []product }
+		r.json(t, &page)
+		if r.status != http.StatusOK || len(page.Items) == 0 {
+			t.Fatalf("search %q: %d with %d results", q, r.status, len(page.Items))
+		}
+		want := strings.Fields(strings.ToLower(q))[0]
+		if want == "ketle" {
+			want = "kettle"
+		}
+		for _, p := range page.Items {
+			if !strings.Contains(strings.ToLower(p.Name), want) {
+				t.Errorf("search %q found %q", q, p.Name)
+			}
+		}
 	}
 }
 
@@ -332,6 +353,10 @@ func TestMalformedInputGetsAProblem(t *testing.T) {
 		{"bad upload type", http.MethodPost, "/api/v1/admin/products/6/image-uploads", map[string]string{"content_type": "text/html"}, 422},
 		{"foreign image key", http.MethodPut, "/api/v1/admin/products/6/image", map[string]string{"key": "products/7/x.png"}, 422},
 		{"unknown path", http.MethodGet, "/api/v2/nothing", nil, 404},
+		{"empty search", http.MethodGet, "/api/v1/search?q=", nil, 400},
+		{"long search", http.MethodGet, "/api/v1/search?q=" + strings.Repeat("a", 101), nil, 400},
+		{"invalid utf-8 search", http.MethodGet, "/api/v1/search?q=%FF", nil, 400},
+		{"huge search page", http.MethodGet, "/api/v1/search?q=lamp&limit=1000", nil, 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

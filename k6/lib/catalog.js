@@ -60,6 +60,25 @@ export function getMissingProduct(tags = {}) {
   });
 }
 
+// The words the seed builds product names from (services/catalog/postgres/seed.sql), some with a
+// shopper's typo: search must forgive those.
+const SEARCH_TERMS = ['kettle', 'backpack', 'leather jacket', 'oak desk', 'ceramic mug', 'wool scarf',
+  'headphones', 'copper lamp', 'ketle', 'bakpack', 'umbrela', 'sneekers', 'vintage watch', 'linen blanket'];
+
+// searchProducts is the search box.
+export function searchProducts(term, tags = {}) {
+  const res = http.get(
+    `${BASE_URL}/api/v1/search?limit=${PAGE_SIZE}&q=${encodeURIComponent(term)}`,
+    params('product_search', 'GET /api/v1/search', tags),
+  );
+  const page = body(res);
+  check(res, {
+    'product_search status 200': (r) => r.status === 200,
+    'product_search has items': () => page !== null && Array.isArray(page.items) && page.items.length > 0,
+  });
+  return page;
+}
+
 // restock is an admin write: it changes a product's stock, which invalidates its cached copies.
 export function restock(id, tags = {}) {
   const res = http.patch(
@@ -75,20 +94,23 @@ export function restock(id, tags = {}) {
 // The storefront's read mix. One request per iteration, so an arrival rate of N iterations per
 // second is N requests per second, and the summary's RPS is the load that was offered.
 const BROWSE_MIX = [
-  { endpoint: 'product_detail', weight: 60, run: (tags) => getProduct(popularProductId(), tags) },
+  { endpoint: 'product_detail', weight: 50, run: (tags) => getProduct(popularProductId(), tags) },
   { endpoint: 'product_list', weight: 25, run: (tags) => listProducts(0, tags) }, // home page
   { endpoint: 'product_list', weight: 15, run: (tags) => listProducts(randomCursor(PAGE_SIZE), tags) }, // deep pages
-  // SEARCH AND FEATURED JOIN HERE when the catalog serves them (they do not exist yet, so they are
-  // not called): add an API function above for each, with its own endpoint tag, e.g.
-  //   { endpoint: 'product_search', weight: 15, run: (tags) => searchProducts(randomTerm(), tags) },
-  //   { endpoint: 'featured', weight: 10, run: (tags) => featuredProducts(tags) },
-  // take their weight from product_detail, and add both to BROWSE_ENDPOINTS.
+  {
+    endpoint: 'product_search',
+    weight: 10,
+    run: (tags) => searchProducts(SEARCH_TERMS[Math.floor(Math.random() * SEARCH_TERMS.length)], tags),
+  },
+  // FEATURED JOINS HERE when the catalog serves it: an API function above with its own endpoint
+  // tag, its weight taken from product_detail, and its tag added to browseEndpoints.
 ];
 const BROWSE_WEIGHT = BROWSE_MIX.reduce((sum, m) => sum + m.weight, 0);
 
 // browseEndpoints are the endpoint tags browse() can emit, for per-endpoint thresholds.
 export function browseEndpoints(writePct = 0) {
-  return writePct > 0 ? ['product_detail', 'product_list', 'admin_update'] : ['product_detail', 'product_list'];
+  const reads = ['product_detail', 'product_list', 'product_search'];
+  return writePct > 0 ? [...reads, 'admin_update'] : reads;
 }
 
 // browse sends one request of the storefront mix or, writePct percent of the time, an admin write

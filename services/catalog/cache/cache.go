@@ -40,7 +40,7 @@ const (
 	productLSN = "catalog:product:%d:lsn"
 	listGen    = "catalog:products:gen"
 	listLSN    = "catalog:products:lsn"
-	listKey    = "catalog:products:%s:%d:%d" // generation, after, limit
+	pageKey    = "catalog:page:%s:%s" // generation, the page's own key
 	leaseKey   = "%s:lease"
 	channel    = "catalog:invalidations"
 )
@@ -88,7 +88,7 @@ type Cache struct {
 	cfg      Config
 	log      *slog.Logger
 	products *expirable.LRU[int64, []byte]
-	pages    *expirable.LRU[string, []byte]
+	pages    *expirable.LRU[string, []byte] // listing and search pages
 	group    singleflight.Group
 	// epoch counts invalidations seen here: a load that started before one must not fill L1.
 	epoch atomic.Uint64
@@ -155,37 +155,37 @@ func (c *Cache) Product(ctx context.Context, id int64,
 	return p, src, json.Unmarshal(b, &p)
 }
 
-// Products returns a listing page from L1, Redis or, on a miss, from load.
-func (c *Cache) Products(ctx context.Context, after int64, limit int,
-	load func(ctx context.Context, after int64, limit int, minLSN string) (catalog.Page, error),
+// Page returns a page of products (a listing or search results) named by key, from L1, Redis
+// or, on a miss, from load. Every write invalidates every page.
+func (c *Cache) Page(ctx context.Context, key string,
+	load func(ctx context.Context, minLSN string) (catalog.Page, error),
 ) (catalog.Page, Source, error) {
 	if c.cfg.Disabled {
-		page, err := load(ctx, after, limit, "")
+		page, err := load(ctx, "")
 		return page, Miss, err
 	}
 	var page catalog.Page
-	local := strconv.FormatInt(after, 10) + ":" + strconv.Itoa(limit)
-	b, src, err := get(ctx, c, c.pages, local, "page:"+local, func(ctx context.Context) ([]byte, Source, error) {
+	b, src, err := get(ctx, c, c.pages, key, "page:"+key, func(ctx context.Context) ([]byte, Source, error) {
 		vals, err := c.mget(ctx, listGen, listLSN)
 		if err != nil {
-			return c.loadWithoutRedis(ctx, err, func(ctx context.Context) (any, error) { return load(ctx, after, limit, "") })
+			return c.loadWithoutRedis(ctx, err, func(ctx context.Context) (any, error) { return load(ctx, "") })
 		}
 		gen, _ := vals[0].(string)
 		if gen == "" {
 			gen = "0"
 		}
 		minLSN, _ := vals[1].(string)
-		key := fmt.Sprintf(listKey, gen, after, limit)
-		s, err := c.rdb.Get(ctx, key).Result()
+		rkey := fmt.Sprintf(pageKey, gen, key)
+		s, err := c.rdb.Get(ctx, rkey).Result()
 		switch {
 		case err == nil:
 			c.requests.WithLabelValues("redis", "hit").Inc()
 			return []byte(s), RedisHit, nil
 		case !errors.Is(err, redis.Nil):
 			c.tripped(err)
-			return c.loadWithoutRedis(ctx, err, func(ctx context.Context) (any, error) { return load(ctx, after, limit, minLSN) })
+			return c.loadWithoutRedis(ctx, err, func(ctx context.Context) (any, error) { return load(ctx, minLSN) })
 		}
-		return c.fill(ctx, key, c.cfg.TTL, func(ctx context.Context) (any, error) { return load(ctx, after, limit, minLSN) })
+		return c.fill(ctx, rkey, c.cfg.TTL, func(ctx context.Context) (any, error) { return load(ctx, minLSN) })
 	})
 	if err != nil {
 		return page, src, err

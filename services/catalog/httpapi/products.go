@@ -3,8 +3,11 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -62,18 +65,56 @@ func handleListProducts(store *postgres.Store, c *cache.Cache, media Media) http
 			web.Fail(w, r, err)
 			return
 		}
-		page, src, err := c.Products(r.Context(), after, int(limit), store.Products)
+		key := fmt.Sprintf("list:%d:%d", after, limit)
+		page, src, err := c.Page(r.Context(), key, func(ctx context.Context, minLSN string) (catalog.Page, error) {
+			return store.Products(ctx, after, int(limit), minLSN)
+		})
 		w.Header().Set("X-Cache", string(src))
 		if err != nil {
 			web.Fail(w, r, err)
 			return
 		}
-		out := pageView{Items: make([]productView, len(page.Items)), NextAfter: page.NextAfter}
-		for i, p := range page.Items {
-			out.Items[i] = media.view(p)
-		}
-		web.RespondCacheable(w, r, web.CachePublic, out)
+		web.RespondCacheable(w, r, web.CachePublic, media.page(page))
 	})
+}
+
+// Search limits.
+const maxQueryLen = 100
+
+func handleSearch(store *postgres.Store, c *cache.Cache, media Media) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		raw := q.Get("q")
+		// Case and spacing do not change the results, so they do not make new cache entries.
+		text := strings.Join(strings.Fields(strings.ToLower(raw)), " ")
+		if !utf8.ValidString(raw) || text == "" || utf8.RuneCountInString(text) > maxQueryLen {
+			web.Fail(w, r, web.NewProblem(http.StatusBadRequest, "query parameter q must be 1 to %d characters of valid UTF-8", maxQueryLen))
+			return
+		}
+		limit, err := queryInt(q.Get("limit"), "limit", defaultLimit, 1, maxLimit)
+		if err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		key := fmt.Sprintf("search:%d:%s", limit, text)
+		page, src, err := c.Page(r.Context(), key, func(ctx context.Context, minLSN string) (catalog.Page, error) {
+			return store.Search(ctx, text, int(limit), minLSN)
+		})
+		w.Header().Set("X-Cache", string(src))
+		if err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		web.RespondCacheable(w, r, web.CachePublic, media.page(page))
+	})
+}
+
+func (m Media) page(p catalog.Page) pageView {
+	out := pageView{Items: make([]productView, len(p.Items)), NextAfter: p.NextAfter}
+	for i, item := range p.Items {
+		out.Items[i] = m.view(item)
+	}
+	return out
 }
 
 func handleCreateProduct(store *postgres.Store, c *cache.Cache, media Media) http.Handler {

@@ -46,6 +46,7 @@ func NewServer(d Deps) http.Handler {
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Method(http.MethodGet, "/products", handleListProducts(d.Store, d.Cache, d.Media))
 		r.Method(http.MethodGet, "/products/{id}", handleGetProduct(d.Store, d.Cache, d.Media))
+		r.Method(http.MethodGet, "/search", handleSearch(d.Store, d.Cache, d.Media))
 
 		r.Route("/admin/products", func(r chi.Router) {
 			r.Use(noStore)

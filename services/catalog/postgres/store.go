@@ -139,6 +139,33 @@ func (s *Store) Products(ctx context.Context, after int64, limit int, minLSN str
 	return list(ctx, s.primary, q, after, limit)
 }
 
+// Search finds up to limit products matching text, best first: full-text matches on name and
+// description (websearch syntax: words, "phrases", -exclusions), and names with a word like one
+// of the text's words (trigram word similarity), which forgives typos.
+func (s *Store) Search(ctx context.Context, text string, limit int, minLSN string) (catalog.Page, error) {
+	const q = `SELECT ` + productColumns + ` FROM products, websearch_to_tsquery('english', $1) AS query
+		WHERE search @@ query OR $1 <% name
+		ORDER BY ts_rank(search, query) + word_similarity($1, name) DESC, id
+		LIMIT $2`
+	var page catalog.Page
+	search := func(db querier) error {
+		rows, err := db.Query(ctx, q, text, limit)
+		if err != nil {
+			return err
+		}
+		page.Items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Product, error) { return scanProduct(r) })
+		return err
+	}
+	err := s.fromReplica(ctx, minLSN, search)
+	if err != nil && ctx.Err() == nil {
+		err = search(s.primary)
+	}
+	if err != nil {
+		return catalog.Page{}, fmt.Errorf("search %q: %w", text, err)
+	}
+	return page, nil
+}
+
 // querier is what a pool and a transaction have in common.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
