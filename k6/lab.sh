@@ -29,6 +29,9 @@ args=()
 for mode in "$base" full; do
   echo "==> lab: $mode mode"
   make --no-print-directory up MODE="$mode"
+  # Warm-up, not measured: freshly started instances plan their first queries, fill pools and
+  # read cold index pages; without it a ramp can "break" in its first seconds on start-up costs.
+  QUIET=1 make --no-print-directory k6 SCENARIO=browse MODE="$mode" RATE=20 DURATION=15s >/dev/null || true
   # k6 exits 99 when a threshold breaks: for the breakpoint that is how it ends, and at the common
   # load a mode that cannot keep up is a finding, not a failure of the lab.
   # (A run that failed outright leaves no summary, and `newest` below stops the lab.)

@@ -22,18 +22,20 @@ function body(res) {
   }
 }
 
-// listProducts is a listing page: the home page and category pages.
-export function listProducts(after = 0, tags = {}) {
-  const res = http.get(
-    `${BASE_URL}/api/v1/products?limit=${PAGE_SIZE}&after=${after}`,
-    params('product_list', 'GET /api/v1/products', tags),
-  );
+// getPage asks for a page of products (a listing or search results) and checks it has some.
+function getPage(path, endpoint, name, tags) {
+  const res = http.get(`${BASE_URL}${path}`, params(endpoint, name, tags));
   const page = body(res);
   check(res, {
-    'product_list status 200': (r) => r.status === 200,
-    'product_list has items': () => page !== null && Array.isArray(page.items) && page.items.length > 0,
+    [`${endpoint} status 200`]: (r) => r.status === 200,
+    [`${endpoint} has items`]: () => page !== null && Array.isArray(page.items) && page.items.length > 0,
   });
   return page;
+}
+
+// listProducts is a listing page: the home page and category pages.
+export function listProducts(after = 0, tags = {}) {
+  return getPage(`/api/v1/products?limit=${PAGE_SIZE}&after=${after}`, 'product_list', 'GET /api/v1/products', tags);
 }
 
 // getProduct is a product page.
@@ -67,16 +69,7 @@ const SEARCH_TERMS = ['kettle', 'backpack', 'leather jacket', 'oak desk', 'ceram
 
 // searchProducts is the search box.
 export function searchProducts(term, tags = {}) {
-  const res = http.get(
-    `${BASE_URL}/api/v1/search?limit=${PAGE_SIZE}&q=${encodeURIComponent(term)}`,
-    params('product_search', 'GET /api/v1/search', tags),
-  );
-  const page = body(res);
-  check(res, {
-    'product_search status 200': (r) => r.status === 200,
-    'product_search has items': () => page !== null && Array.isArray(page.items) && page.items.length > 0,
-  });
-  return page;
+  return getPage(`/api/v1/search?limit=${PAGE_SIZE}&q=${encodeURIComponent(term)}`, 'product_search', 'GET /api/v1/search', tags);
 }
 
 // restock is an admin write: it changes a product's stock, which invalidates its cached copies.

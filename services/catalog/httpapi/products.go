@@ -65,17 +65,23 @@ func handleListProducts(store *postgres.Store, c *cache.Cache, media Media) http
 			web.Fail(w, r, err)
 			return
 		}
-		key := fmt.Sprintf("list:%d:%d", after, limit)
-		page, src, err := c.Page(r.Context(), key, func(ctx context.Context, minLSN string) (catalog.Page, error) {
+		respondPage(w, r, c, media, fmt.Sprintf("list:%d:%d", after, limit), func(ctx context.Context, minLSN string) (catalog.Page, error) {
 			return store.Products(ctx, after, int(limit), minLSN)
 		})
-		w.Header().Set("X-Cache", string(src))
-		if err != nil {
-			web.Fail(w, r, err)
-			return
-		}
-		web.RespondCacheable(w, r, web.CachePublic, media.page(page))
 	})
+}
+
+// respondPage answers with the page cached under key, loading it on a miss.
+func respondPage(w http.ResponseWriter, r *http.Request, c *cache.Cache, media Media, key string,
+	load func(ctx context.Context, minLSN string) (catalog.Page, error),
+) {
+	page, src, err := c.Page(r.Context(), key, load)
+	w.Header().Set("X-Cache", string(src))
+	if err != nil {
+		web.Fail(w, r, err)
+		return
+	}
+	web.RespondCacheable(w, r, web.CachePublic, media.page(page))
 }
 
 // Search limits.
@@ -96,16 +102,9 @@ func handleSearch(store *postgres.Store, c *cache.Cache, media Media) http.Handl
 			web.Fail(w, r, err)
 			return
 		}
-		key := fmt.Sprintf("search:%d:%s", limit, text)
-		page, src, err := c.Page(r.Context(), key, func(ctx context.Context, minLSN string) (catalog.Page, error) {
+		respondPage(w, r, c, media, fmt.Sprintf("search:%d:%s", limit, text), func(ctx context.Context, minLSN string) (catalog.Page, error) {
 			return store.Search(ctx, text, int(limit), minLSN)
 		})
-		w.Header().Set("X-Cache", string(src))
-		if err != nil {
-			web.Fail(w, r, err)
-			return
-		}
-		web.RespondCacheable(w, r, web.CachePublic, media.page(page))
 	})
 }
 
