@@ -16,8 +16,10 @@
 //      A band is sustained when p95 < P95_MS, p99 < P99_MS, failures < MAX_FAIL_RATE, and at
 //      least 90% of its planned requests were sent (fewer means k6 ran out of VUs because
 //      responses queued: dropped iterations).
-//   4. Walking the bands upwards, the last sustained band before the first one that is not gives
-//      the answer: its requests divided by its seconds, i.e. the throughput measured there.
+//   4. Walking the bands upwards, the last sustained band before the first two failing bands in
+//      a row (or a failing last band) gives the answer: its requests divided by its seconds,
+//      i.e. the throughput measured there. One failing band between sustained ones is a stall,
+//      not the limit.
 // The abort thresholds judge the whole run so far, not a window; with a ramp the newest, fastest
 // seconds dominate, so they trip a few seconds after the band that broke (the run is then
 // over the limit for those seconds, which the bands show).
@@ -94,9 +96,16 @@ function analyse(data) {
       why: why.join(', '),
     });
     rows.push(row);
-    if (broke === null) {
-      if (row.sustained) max = row.achieved_rps;
-      else broke = row;
+  }
+  // The service level breaks where a band fails and so does the next one (or there is no next):
+  // a single short stall (a checkpoint, a GC pause, a noisy neighbour on a laptop) in one
+  // four-second band, with clean bands above it, is not the stack's limit.
+  for (let i = 0; i < rows.length; i++) {
+    if (rows[i].sustained) {
+      max = rows[i].achieved_rps;
+    } else if (i + 1 >= rows.length || !rows[i + 1].sustained) {
+      broke = rows[i];
+      break;
     }
   }
   return { reached, rows, max, broke };
