@@ -56,7 +56,7 @@ func scanProduct(row pgx.Row) (catalog.Product, error) {
 func (s *Store) Product(ctx context.Context, id int64, minLSN string) (catalog.Product, error) {
 	const q = `SELECT ` + productColumns + ` FROM products WHERE id = $1`
 	var p catalog.Product
-	err := s.fromReplica(ctx, minLSN, func(db querier) error {
+	err := s.read(ctx, minLSN, func(db querier) error {
 		var err error
 		p, err = scanProduct(db.QueryRow(ctx, q, id))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -64,20 +64,22 @@ func (s *Store) Product(ctx context.Context, id int64, minLSN string) (catalog.P
 		}
 		return err
 	})
-	if err == nil || errors.Is(err, catalog.ErrNotFound) {
-		return p, err
-	}
-	if ctx.Err() != nil {
-		return p, fmt.Errorf("product %d: %w", id, ctx.Err())
-	}
-	p, err = scanProduct(s.primary.QueryRow(ctx, q, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p, catalog.ErrNotFound
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
 		return p, fmt.Errorf("product %d: %w", id, err)
 	}
-	return p, nil
+	return p, err
+}
+
+// read runs fn on a replica and, when no replica can answer for this caller, on the primary.
+func (s *Store) read(ctx context.Context, minLSN string, fn func(querier) error) error {
+	err := s.fromReplica(ctx, minLSN, fn)
+	switch {
+	case err == nil, errors.Is(err, catalog.ErrNotFound):
+		return err
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return fn(s.primary)
 }
 
 // errBehind means the replica has not yet replayed the write the caller must see.
@@ -87,7 +89,7 @@ var errBehind = errors.New("replica behind the caller's last write")
 // own, that the replica has replayed that far: the read that follows takes a fresh snapshot,
 // so it sees the write. (Checking in the same statement would not do: its snapshot is taken
 // before the check runs.) A transaction holds the two together, so PgBouncer cannot send them
-// to different replicas. Any failure is counted, and the caller asks the primary instead.
+// to different replicas. Any failure is counted, and read asks the primary instead.
 func (s *Store) fromReplica(ctx context.Context, minLSN string, read func(querier) error) error {
 	if s.replica == s.primary {
 		minLSN = "" // no replicas: the primary has every write
@@ -125,18 +127,15 @@ func (s *Store) fromReplica(ctx context.Context, minLSN string, read func(querie
 func (s *Store) Products(ctx context.Context, after int64, limit int, minLSN string) (catalog.Page, error) {
 	const q = `SELECT ` + productColumns + ` FROM products WHERE id > $1 ORDER BY id LIMIT $2`
 	var page catalog.Page
-	err := s.fromReplica(ctx, minLSN, func(db querier) error {
+	err := s.read(ctx, minLSN, func(db querier) error {
 		var err error
 		page, err = list(ctx, db, q, after, limit)
 		return err
 	})
-	if err == nil {
-		return page, nil
+	if err != nil {
+		return catalog.Page{}, fmt.Errorf("products: %w", err)
 	}
-	if ctx.Err() != nil {
-		return page, fmt.Errorf("products: %w", ctx.Err())
-	}
-	return list(ctx, s.primary, q, after, limit)
+	return page, nil
 }
 
 // Search finds up to limit products matching text, best first: full-text matches on name and
@@ -148,18 +147,14 @@ func (s *Store) Search(ctx context.Context, text string, limit int, minLSN strin
 		ORDER BY ts_rank(search, query) + word_similarity($1, name) DESC, id
 		LIMIT $2`
 	var page catalog.Page
-	search := func(db querier) error {
+	err := s.read(ctx, minLSN, func(db querier) error {
 		rows, err := db.Query(ctx, q, text, limit)
 		if err != nil {
 			return err
 		}
 		page.Items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Product, error) { return scanProduct(r) })
 		return err
-	}
-	err := s.fromReplica(ctx, minLSN, search)
-	if err != nil && ctx.Err() == nil {
-		err = search(s.primary)
-	}
+	})
 	if err != nil {
 		return catalog.Page{}, fmt.Errorf("search %q: %w", text, err)
 	}
@@ -175,11 +170,11 @@ type querier interface {
 func list(ctx context.Context, db querier, q string, after int64, limit int) (catalog.Page, error) {
 	rows, err := db.Query(ctx, q, after, limit)
 	if err != nil {
-		return catalog.Page{}, fmt.Errorf("products: %w", err)
+		return catalog.Page{}, err
 	}
 	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Product, error) { return scanProduct(r) })
 	if err != nil {
-		return catalog.Page{}, fmt.Errorf("products: %w", err)
+		return catalog.Page{}, err
 	}
 	page := catalog.Page{Items: items}
 	if len(items) == limit {
