@@ -4,7 +4,7 @@
 //   make k6 SCENARIO=smoke            VUS (default 3), DURATION (default 10s)
 import { sleep } from 'k6';
 import { envDuration, envInt, slo } from './lib/config.js';
-import { getMissingProduct, getProduct, listProducts, preflight, searchProducts } from './lib/catalog.js';
+import { getFeatured, getMissingProduct, getProduct, listProducts, preflight, searchProducts } from './lib/catalog.js';
 import { randomProductId } from './lib/ids.js';
 import { sloThresholds, TREND_STATS } from './lib/thresholds.js';
 import { summaryHandler } from './lib/summary.js';
@@ -16,7 +16,7 @@ export const options = {
   scenarios: {
     smoke: { executor: 'constant-vus', vus: envInt('VUS', 3), duration: envDuration('DURATION', '10s').text },
   },
-  thresholds: Object.assign(sloThresholds(SLO, ['product_list', 'product_detail', 'product_missing', 'product_search']), {
+  thresholds: Object.assign(sloThresholds(SLO, ['product_featured', 'product_list', 'product_detail', 'product_missing', 'product_search']), {
     checks: ['rate>0.99'],
   }),
   summaryTrendStats: TREND_STATS,
@@ -26,9 +26,11 @@ export function setup() {
   preflight();
 }
 
-// One shopper's visit: the home page, a product from it, any product by id, a search, a dead link.
+// One shopper's visit: the home page, a category page and a product from it, any product by
+// id, a search, a dead link.
 export default function () {
-  const page = listProducts(0);
+  getFeatured();
+  const page = listProducts({ category: 'kitchen', sort: 'price', in_stock: 'true' });
   if (page && Array.isArray(page.items) && page.items.length > 0) {
     getProduct(page.items[Math.floor(Math.random() * page.items.length)].id);
   }

@@ -27,18 +27,16 @@ func TestProductRead(t *testing.T) {
 		t.Error("no X-Request-ID on the response")
 	}
 	list := call(t, http.MethodGet, "/api/v1/products?limit=5", nil, nil)
-	var page struct {
-		Items     []product `json:"items"`
-		NextAfter int64     `json:"next_after"`
-	}
-	list.json(t, &page)
-	if list.status != 200 || len(page.Items) != 5 || page.Items[0].ID != 1 || page.NextAfter != 5 {
+	var first page
+	list.json(t, &first)
+	if list.status != 200 || len(first.Items) != 5 || first.Items[0].ID != 1 || first.NextCursor == "" {
 		t.Fatalf("first page: %d %s", list.status, list.body)
 	}
-	next := call(t, http.MethodGet, "/api/v1/products?limit=5&after=5", nil, nil)
-	next.json(t, &page)
-	if page.Items[0].ID != 6 {
-		t.Fatalf("second page starts at %d, want 6", page.Items[0].ID)
+	next := call(t, http.MethodGet, "/api/v1/products?limit=5&cursor="+first.NextCursor, nil, nil)
+	var second page
+	next.json(t, &second)
+	if len(second.Items) == 0 || second.Items[0].ID != 6 {
+		t.Fatalf("second page: %s, want it to start at 6", next.body)
 	}
 }
 
@@ -141,7 +139,7 @@ func TestPgBouncerMultiplexesClientConnections(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := client.Get(fmt.Sprintf("%s/api/v1/products?limit=20&after=%d", baseURL, 200+i*3))
+			resp, err := client.Get(fmt.Sprintf("%s/api/v1/products?limit=20&min_price=%d", baseURL, 200+i*3))
 			if err != nil {
 				errs <- err.Error()
 				return
@@ -289,16 +287,7 @@ func TestConditionalGetAnswers304(t *testing.T) {
 
 func TestStampedeOnAColdProductCostsAFewQueries(t *testing.T) {
 	// A new product: no one can have read it yet, so it is cold in every cache.
-	created := call(t, http.MethodPost, "/api/v1/admin/products", map[string]any{
-		"sku": fmt.Sprintf("E2E-STAMPEDE-%d", time.Now().UnixNano()%1e9), "name": "Stampede kettle",
-		"price_cents": 4200, "currency": "EUR", "stock": 5,
-	}, admin())
-	if created.status != http.StatusCreated {
-		t.Fatalf("create: %d %s", created.status, created.body)
-	}
-	var p product
-	created.json(t, &p)
-	id := p.ID
+	id := createProduct(t, map[string]any{"name": "Stampede kettle"}).ID
 	before := productReads(t)
 	var wg sync.WaitGroup
 	var failed atomic.Int64
@@ -349,7 +338,26 @@ func TestMalformedInputGetsAProblem(t *testing.T) {
 		{"negative id", http.MethodGet, "/api/v1/products/-1", nil, 400},
 		{"missing product", http.MethodGet, "/api/v1/products/999999999", nil, 404},
 		{"huge page", http.MethodGet, "/api/v1/products?limit=100000", nil, 400},
-		{"bad cursor", http.MethodGet, "/api/v1/products?after=x", nil, 400},
+		{"bad cursor", http.MethodGet, "/api/v1/products?cursor=x", nil, 400},
+		{"cursor of another sort", http.MethodGet, "/api/v1/products?sort=price&cursor=eyJzIjoiaWQiLCJpIjo1fQ", nil, 400},
+		{"unknown sort", http.MethodGet, "/api/v1/products?sort=popularity", nil, 400},
+		{"unknown category", http.MethodGet, "/api/v1/products?category=weapons", nil, 400},
+		{"invalid utf-8 category", http.MethodGet, "/api/v1/products?category=%FF", nil, 400},
+		{"negative min price", http.MethodGet, "/api/v1/products?min_price=-1", nil, 400},
+		{"price range upside down", http.MethodGet, "/api/v1/products?min_price=500&max_price=100", nil, 400},
+		{"price not a number", http.MethodGet, "/api/v1/products?max_price=ten", nil, 400},
+		{"in_stock not a boolean", http.MethodGet, "/api/v1/products?in_stock=maybe", nil, 400},
+		{"zero page size", http.MethodGet, "/api/v1/products?limit=0", nil, 400},
+		{"unknown category on create", http.MethodPost, "/api/v1/admin/products", map[string]any{
+			"sku": "E2E-BADCAT", "name": "x", "price_cents": 1, "currency": "EUR", "category_id": 99999}, 422},
+		{"bad attribute key", http.MethodPatch, "/api/v1/admin/products/6", map[string]any{"attributes": map[string]string{"Bad Key": "x"}}, 422},
+		{"attributes not strings", http.MethodPatch, "/api/v1/admin/products/6", map[string]any{"attributes": map[string]int{"size": 3}}, 400},
+		{"stale version", http.MethodPatch, "/api/v1/admin/products/6", map[string]any{"stock": 3, "version": 1_000_000}, 409},
+		{"zero stock delta", http.MethodPost, "/api/v1/admin/products/6/stock-adjustments", map[string]any{"delta": 0}, 422},
+		{"stock below zero", http.MethodPost, "/api/v1/admin/products/6/stock-adjustments", map[string]any{"delta": -2_000_000_000}, 422},
+		{"stock delta not a number", http.MethodPost, "/api/v1/admin/products/6/stock-adjustments", map[string]any{"delta": "lots"}, 400},
+		{"delete bad id", http.MethodDelete, "/api/v1/admin/products/x", nil, 400},
+		{"delete missing product", http.MethodDelete, "/api/v1/admin/products/999999999", nil, 404},
 		{"bad upload type", http.MethodPost, "/api/v1/admin/products/6/image-uploads", map[string]string{"content_type": "text/html"}, 422},
 		{"foreign image key", http.MethodPut, "/api/v1/admin/products/6/image", map[string]string{"key": "products/7/x.png"}, 422},
 		{"unknown path", http.MethodGet, "/api/v2/nothing", nil, 404},

@@ -5,7 +5,7 @@ import http from 'k6/http';
 import { check } from 'k6';
 import exec from 'k6/execution';
 import { ADMIN_TOKEN, BASE_URL } from './config.js';
-import { missingProductId, popularProductId, randomCursor } from './ids.js';
+import { missingProductId, popularProductId } from './ids.js';
 
 export const PAGE_SIZE = 20;
 
@@ -33,9 +33,46 @@ function getPage(path, endpoint, name, tags) {
   return page;
 }
 
-// listProducts is a listing page: the home page and category pages.
-export function listProducts(after = 0, tags = {}) {
-  return getPage(`/api/v1/products?limit=${PAGE_SIZE}&after=${after}`, 'product_list', 'GET /api/v1/products', tags);
+// The seed's category slugs (services/catalog/postgres/seed.go) and the listing orders.
+const CATEGORIES = ['kitchen', 'cookware', 'tea-coffee', 'tableware', 'home', 'lighting', 'textiles', 'furniture',
+  'outdoor', 'garden', 'camping', 'cycling', 'fashion', 'bags', 'outerwear', 'footwear', 'electronics', 'audio',
+  'wearables', 'office', 'stationery', 'desk'];
+const SORTS = ['id', 'price', '-price', 'name', 'newest'];
+
+function pick(list) {
+  return list[Math.floor(Math.random() * list.length)];
+}
+
+// listProducts is a listing page: query is the filter and order (category, sort, in_stock,
+// min_price, max_price, cursor), as URL parameters.
+export function listProducts(query = {}, tags = {}) {
+  const params = Object.entries(Object.assign({ limit: PAGE_SIZE }, query))
+    .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+    .join('&');
+  return getPage(`/api/v1/products?${params}`, 'product_list', 'GET /api/v1/products', tags);
+}
+
+// A shopper on a category page often goes on to its next page: each virtual user keeps the
+// last next_cursor it saw, per category and order.
+const nextPages = {};
+
+// browseCategory opens a category page, or the next page of one seen before.
+function browseCategory(tags) {
+  const query = { category: pick(CATEGORIES), sort: pick(SORTS) };
+  if (Math.random() < 0.3) {
+    query.in_stock = 'true';
+  }
+  const key = JSON.stringify(query);
+  if (nextPages[key] && Math.random() < 0.5) {
+    query.cursor = nextPages[key];
+  }
+  const page = listProducts(query, tags);
+  nextPages[key] = page && page.next_cursor;
+}
+
+// getFeatured is the home page's shop window.
+export function getFeatured(tags = {}) {
+  return getPage('/api/v1/featured', 'product_featured', 'GET /api/v1/featured', tags);
 }
 
 // getProduct is a product page.
@@ -62,7 +99,7 @@ export function getMissingProduct(tags = {}) {
   });
 }
 
-// The words the seed builds product names from (services/catalog/postgres/seed.sql), some with a
+// The words the seed builds product names from (services/catalog/postgres/seed.go), some with a
 // shopper's typo: search must forgive those.
 const SEARCH_TERMS = ['kettle', 'backpack', 'leather jacket', 'oak desk', 'ceramic mug', 'wool scarf',
   'headphones', 'copper lamp', 'ketle', 'bakpack', 'umbrela', 'sneekers', 'vintage watch', 'linen blanket'];
@@ -88,21 +125,15 @@ export function restock(id, tags = {}) {
 // second is N requests per second, and the summary's RPS is the load that was offered.
 const BROWSE_MIX = [
   { endpoint: 'product_detail', weight: 50, run: (tags) => getProduct(popularProductId(), tags) },
-  { endpoint: 'product_list', weight: 25, run: (tags) => listProducts(0, tags) }, // home page
-  { endpoint: 'product_list', weight: 15, run: (tags) => listProducts(randomCursor(PAGE_SIZE), tags) }, // deep pages
-  {
-    endpoint: 'product_search',
-    weight: 10,
-    run: (tags) => searchProducts(SEARCH_TERMS[Math.floor(Math.random() * SEARCH_TERMS.length)], tags),
-  },
-  // FEATURED JOINS HERE when the catalog serves it: an API function above with its own endpoint
-  // tag, its weight taken from product_detail, and its tag added to browseEndpoints.
+  { endpoint: 'product_featured', weight: 10, run: (tags) => getFeatured(tags) }, // home page
+  { endpoint: 'product_list', weight: 30, run: (tags) => browseCategory(tags) },
+  { endpoint: 'product_search', weight: 10, run: (tags) => searchProducts(pick(SEARCH_TERMS), tags) },
 ];
 const BROWSE_WEIGHT = BROWSE_MIX.reduce((sum, m) => sum + m.weight, 0);
 
 // browseEndpoints are the endpoint tags browse() can emit, for per-endpoint thresholds.
 export function browseEndpoints(writePct = 0) {
-  const reads = ['product_detail', 'product_list', 'product_search'];
+  const reads = ['product_detail', 'product_featured', 'product_list', 'product_search'];
   return writePct > 0 ? [...reads, 'admin_update'] : reads;
 }
 

@@ -11,7 +11,7 @@ export const MODE = __ENV.MODE || 'full';
 export const RESULTS_DIR = (__ENV.RESULTS_DIR || '/results').replace(/\/+$/, '');
 export const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || '';
 // The seed creates products 1..SEED_PRODUCTS (compose passes the value from .env).
-export const SEED_PRODUCTS = envInt('SEED_PRODUCTS', 10000);
+export const SEED_PRODUCTS = envInt('SEED_PRODUCTS', 100000);
 
 // envInt reads a positive integer.
 export function envInt(name, def) {

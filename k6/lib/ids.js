@@ -21,11 +21,6 @@ export function popularProductId() {
   return hot + 1 + Math.floor(Math.random() * (SEED_PRODUCTS - hot));
 }
 
-// randomCursor is an `after` cursor somewhere in the catalog, for deep listing pages.
-export function randomCursor(limit) {
-  return Math.floor(Math.random() * Math.max(1, SEED_PRODUCTS - limit));
-}
-
 // missingProductId is an id the seed never makes.
 export function missingProductId() {
   return SEED_PRODUCTS + 1000000;

@@ -14,6 +14,10 @@ import (
 var (
 	ErrNotFound = errors.New("product not found")
 	ErrConflict = errors.New("product conflicts with an existing one")
+	// ErrVersion means the product changed since the version the caller based its change on.
+	ErrVersion = errors.New("product has changed since that version")
+	// ErrStock means a stock adjustment would take the stock below zero or above MaxStock.
+	ErrStock = errors.New("stock would leave its bounds")
 )
 
 // Product is one item for sale. Prices are in minor units (cents) of Currency.
@@ -25,16 +29,22 @@ type Product struct {
 	PriceCents  int64     `json:"price_cents"`
 	Currency    string    `json:"currency"`
 	Stock       int32     `json:"stock"`
+	CategoryID  int32     `json:"category_id,omitempty"` // 0: uncategorised
+	Attributes  Attrs     `json:"attributes"`
+	Featured    bool      `json:"featured"`
 	ImageKey    string    `json:"image_key,omitempty"`
 	Version     int32     `json:"version"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
-// Page is one page of a listing in id order; NextAfter is the cursor for the next page, 0 at the end.
+// Attrs are a product's free-form attributes, such as material or colour.
+type Attrs map[string]string
+
+// Page is one page of products. NextCursor, when not empty, asks for the page after it.
 type Page struct {
-	Items     []Product `json:"items"`
-	NextAfter int64     `json:"next_after,omitempty"`
+	Items      []Product `json:"items"`
+	NextCursor string    `json:"next_cursor,omitempty"`
 }
 
 // Limits on what a product may hold.
@@ -58,9 +68,13 @@ type NewProduct struct {
 	PriceCents  int64  `json:"price_cents"`
 	Currency    string `json:"currency"`
 	Stock       int32  `json:"stock"`
+	CategoryID  int32  `json:"category_id"`
+	Attributes  Attrs  `json:"attributes"`
+	Featured    bool   `json:"featured"`
 }
 
-// Valid reports field → problem; empty when the product may be created.
+// Valid reports field → problem; empty when the product may be created. Whether the category
+// exists is for the caller to check: it knows the tree.
 func (n NewProduct) Valid() map[string]string {
 	errs := map[string]string{}
 	if !skuPattern.MatchString(n.SKU) {
@@ -73,22 +87,30 @@ func (n NewProduct) Valid() map[string]string {
 		errs["currency"] = "must be a three-letter ISO 4217 code such as EUR"
 	}
 	checkStock(errs, n.Stock)
+	checkCategory(errs, n.CategoryID)
+	checkAttrs(errs, n.Attributes)
 	return errs
 }
 
-// ProductPatch is a partial update: nil fields stay as they are.
+// ProductPatch is a partial update: nil fields stay as they are. Version, when set, is the
+// version the change is based on: the update fails with ErrVersion if the product moved on.
 type ProductPatch struct {
 	Name        *string `json:"name"`
 	Description *string `json:"description"`
 	PriceCents  *int64  `json:"price_cents"`
 	Stock       *int32  `json:"stock"`
+	CategoryID  *int32  `json:"category_id"`
+	Attributes  *Attrs  `json:"attributes"`
+	Featured    *bool   `json:"featured"`
+	Version     *int32  `json:"version"`
 }
 
 // Valid reports field → problem; empty when the patch may be applied.
 func (p ProductPatch) Valid() map[string]string {
 	errs := map[string]string{}
-	if p.Name == nil && p.Description == nil && p.PriceCents == nil && p.Stock == nil {
-		errs["body"] = "change at least one of name, description, price_cents, stock"
+	if p.Name == nil && p.Description == nil && p.PriceCents == nil && p.Stock == nil &&
+		p.CategoryID == nil && p.Attributes == nil && p.Featured == nil {
+		errs["body"] = "change at least one of name, description, price_cents, stock, category_id, attributes, featured"
 	}
 	if p.Name != nil {
 		checkName(errs, *p.Name)
@@ -102,7 +124,29 @@ func (p ProductPatch) Valid() map[string]string {
 	if p.Stock != nil {
 		checkStock(errs, *p.Stock)
 	}
+	if p.CategoryID != nil {
+		checkCategory(errs, *p.CategoryID)
+	}
+	if p.Attributes != nil {
+		checkAttrs(errs, *p.Attributes)
+	}
+	if p.Version != nil && *p.Version < 1 {
+		errs["version"] = "must be a version the product had (1 or more)"
+	}
 	return errs
+}
+
+// StockAdjustment adds Delta (negative to remove) to a product's stock.
+type StockAdjustment struct {
+	Delta int32 `json:"delta"`
+}
+
+// Valid reports field → problem.
+func (a StockAdjustment) Valid() map[string]string {
+	if a.Delta == 0 || a.Delta < -MaxStock || a.Delta > MaxStock {
+		return map[string]string{"delta": "must be a non-zero integer from -1000000000 to 1000000000"}
+	}
+	return nil
 }
 
 func checkName(errs map[string]string, name string) {
@@ -126,6 +170,34 @@ func checkPrice(errs map[string]string, cents int64) {
 func checkStock(errs map[string]string, stock int32) {
 	if stock < 0 || stock > MaxStock {
 		errs["stock"] = "must be between 0 and 1000000000"
+	}
+}
+
+func checkCategory(errs map[string]string, id int32) {
+	if id < 0 {
+		errs["category_id"] = "must be the id of a category, or 0 for none"
+	}
+}
+
+// Limits on attributes: a handful of short strings, not a document store.
+const (
+	MaxAttrs        = 20
+	MaxAttrKeyLen   = 40
+	MaxAttrValueLen = 200
+)
+
+var attrKeyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+
+func checkAttrs(errs map[string]string, attrs Attrs) {
+	if len(attrs) > MaxAttrs {
+		errs["attributes"] = "must have at most 20 entries"
+		return
+	}
+	for k, v := range attrs {
+		if !attrKeyPattern.MatchString(k) || utf8.RuneCountInString(v) > MaxAttrValueLen {
+			errs["attributes"] = "keys must be 1 to 40 lower-case letters, digits or _ starting with a letter; values at most 200 characters"
+			return
+		}
 	}
 }
 

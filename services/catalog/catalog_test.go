@@ -24,6 +24,9 @@ func TestNewProductValid(t *testing.T) {
 		{"price_cents", func(p *NewProduct) { p.PriceCents = MaxPriceCents + 1 }},
 		{"currency", func(p *NewProduct) { p.Currency = "euro" }},
 		{"stock", func(p *NewProduct) { p.Stock = -5 }},
+		{"category_id", func(p *NewProduct) { p.CategoryID = -1 }},
+		{"attributes", func(p *NewProduct) { p.Attributes = Attrs{"Colour": "red"} }},
+		{"attributes", func(p *NewProduct) { p.Attributes = Attrs{"colour": strings.Repeat("r", MaxAttrValueLen+1)} }},
 	}
 	for _, tt := range tests {
 		p := good
@@ -46,6 +49,10 @@ func TestProductPatchValid(t *testing.T) {
 		{"negative price", ProductPatch{PriceCents: ptr(int64(-1))}, "price_cents"},
 		{"blank name", ProductPatch{Name: ptr("")}, "name"},
 		{"negative stock", ProductPatch{Stock: ptr(int32(-1))}, "stock"},
+		{"featured only", ProductPatch{Featured: ptr(true)}, ""},
+		{"version only", ProductPatch{Version: ptr(int32(3))}, "body"},
+		{"version zero", ProductPatch{Stock: ptr(int32(1)), Version: ptr(int32(0))}, "version"},
+		{"uncategorise", ProductPatch{CategoryID: ptr(int32(0))}, ""},
 	}
 	for _, tt := range tests {
 		errs := tt.patch.Valid()

@@ -88,7 +88,7 @@ func handleImageUpload(store *postgres.Store, c *cache.Cache, media Media) http.
 
 // handleAttachImage records an uploaded image on its product and queues its thumbnail.
 // Calling it again with the same key is harmless: the task id derives from the key.
-func handleAttachImage(store *postgres.Store, c *cache.Cache, media Media, queue *asynq.Client) http.Handler {
+func handleAttachImage(wr writer, queue *asynq.Client) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := productID(r)
 		if err != nil {
@@ -104,16 +104,16 @@ func handleAttachImage(store *postgres.Store, c *cache.Cache, media Media, queue
 			web.Fail(w, r, web.Invalid(map[string]string{"key": "is not an upload of this product"}))
 			return
 		}
-		if err := checkUpload(r.Context(), media, in.Key); err != nil {
+		if err := checkUpload(r.Context(), wr.media, in.Key); err != nil {
 			web.Fail(w, r, err)
 			return
 		}
-		p, lsn, err := store.SetImage(r.Context(), id, in.Key)
+		p, lsn, err := wr.store.SetImage(r.Context(), id, in.Key)
 		if err != nil {
 			web.Fail(w, r, storeProblem(err))
 			return
 		}
-		invalidate(r.Context(), c, id, lsn)
+		wr.written(r.Context(), id, lsn)
 
 		task, err := tasks.NewThumbnailTask(id, in.Key)
 		if err == nil {
@@ -126,7 +126,7 @@ func handleAttachImage(store *postgres.Store, c *cache.Cache, media Media, queue
 			web.WriteProblem(w, r, p)
 			return
 		}
-		web.Respond(w, http.StatusOK, media.view(p))
+		web.Respond(w, http.StatusOK, wr.media.view(p))
 	})
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -31,8 +33,8 @@ type productView struct {
 }
 
 type pageView struct {
-	Items     []productView `json:"items"`
-	NextAfter int64         `json:"next_after,omitempty"`
+	Items      []productView `json:"items"`
+	NextCursor string        `json:"next_cursor,omitempty"`
 }
 
 func handleGetProduct(store *postgres.Store, c *cache.Cache, media Media) http.Handler {
@@ -52,22 +54,94 @@ func handleGetProduct(store *postgres.Store, c *cache.Cache, media Media) http.H
 	})
 }
 
-func handleListProducts(store *postgres.Store, c *cache.Cache, media Media) http.Handler {
+func handleListProducts(store *postgres.Store, c *cache.Cache, media Media, tree *catalog.Tree) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		after, err := queryInt(q.Get("after"), "after", 0, 0, 1<<62)
+		l, key, err := parseListing(r.URL.Query(), tree)
 		if err != nil {
 			web.Fail(w, r, err)
 			return
 		}
-		limit, err := queryInt(q.Get("limit"), "limit", defaultLimit, 1, maxLimit)
-		if err != nil {
-			web.Fail(w, r, err)
-			return
-		}
-		respondPage(w, r, c, media, fmt.Sprintf("list:%d:%d", after, limit), func(ctx context.Context, minLSN string) (catalog.Page, error) {
-			return store.Products(ctx, after, int(limit), minLSN)
+		respondPage(w, r, c, media, key, func(ctx context.Context, minLSN string) (catalog.Page, error) {
+			return store.Products(ctx, l, minLSN)
 		})
+	})
+}
+
+// parseListing reads a listing's query parameters and returns it with its cache key: the
+// parsed values, so equivalent URLs share one cache entry.
+func parseListing(q url.Values, tree *catalog.Tree) (catalog.Listing, string, error) {
+	l := catalog.Listing{Sort: catalog.SortID, MaxPrice: catalog.MaxPriceCents}
+	for _, s := range []string{"category", "sort", "cursor", "in_stock"} {
+		if !utf8.ValidString(q.Get(s)) {
+			return l, "", web.NewProblem(http.StatusBadRequest, "query parameter %s is not valid UTF-8", s)
+		}
+	}
+	slug := q.Get("category")
+	if slug != "" {
+		ids, ok := tree.Subtree(slug)
+		if !ok {
+			return l, "", web.NewProblem(http.StatusBadRequest, "query parameter category must be the slug of a category listed at /api/v1/categories")
+		}
+		l.Categories = ids
+	}
+	var err error
+	if l.MinPrice, err = queryInt(q.Get("min_price"), "min_price", 0, 0, catalog.MaxPriceCents); err != nil {
+		return l, "", err
+	}
+	if l.MaxPrice, err = queryInt(q.Get("max_price"), "max_price", catalog.MaxPriceCents, 0, catalog.MaxPriceCents); err != nil {
+		return l, "", err
+	}
+	if l.MinPrice > l.MaxPrice {
+		return l, "", web.NewProblem(http.StatusBadRequest, "min_price must not be above max_price")
+	}
+	switch q.Get("in_stock") {
+	case "", "false":
+	case "true":
+		l.InStock = true
+	default:
+		return l, "", web.NewProblem(http.StatusBadRequest, "query parameter in_stock must be true or false")
+	}
+	if s := q.Get("sort"); s != "" {
+		l.Sort = catalog.Sort(s)
+		if !slices.Contains(catalog.Sorts, l.Sort) {
+			return l, "", web.NewProblem(http.StatusBadRequest, "query parameter sort must be one of %v", catalog.Sorts)
+		}
+	}
+	cursor := q.Get("cursor")
+	if cursor != "" {
+		c, err := catalog.ParseCursor(cursor, l.Sort)
+		if err != nil {
+			return l, "", web.NewProblem(http.StatusBadRequest, "query parameter cursor must be a next_cursor this listing returned, with the same sort")
+		}
+		l.After = &c
+	}
+	limit, err := queryInt(q.Get("limit"), "limit", defaultLimit, 1, maxLimit)
+	if err != nil {
+		return l, "", err
+	}
+	l.Limit = int(limit)
+	key := fmt.Sprintf("list:%s:%d:%d:%t:%s:%d:%s", slug, l.MinPrice, l.MaxPrice, l.InStock, l.Sort, l.Limit, cursor)
+	return l, key, nil
+}
+
+// featuredLimit is how many products the home page shows.
+const featuredLimit = 12
+
+func handleFeatured(store *postgres.Store, c *cache.Cache, media Media) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		respondPage(w, r, c, media, "featured", func(ctx context.Context, minLSN string) (catalog.Page, error) {
+			return store.Featured(ctx, featuredLimit, minLSN)
+		})
+	})
+}
+
+// handleCategories lists the category tree, which each instance holds in memory.
+func handleCategories(tree *catalog.Tree) http.Handler {
+	type view struct {
+		Items []catalog.Category `json:"items"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		web.RespondCacheable(w, r, web.CachePublic, view{tree.All()})
 	})
 }
 
@@ -109,32 +183,46 @@ func handleSearch(store *postgres.Store, c *cache.Cache, media Media) http.Handl
 }
 
 func (m Media) page(p catalog.Page) pageView {
-	out := pageView{Items: make([]productView, len(p.Items)), NextAfter: p.NextAfter}
+	out := pageView{Items: make([]productView, len(p.Items)), NextCursor: p.NextCursor}
 	for i, item := range p.Items {
 		out.Items[i] = m.view(item)
 	}
 	return out
 }
 
-func handleCreateProduct(store *postgres.Store, c *cache.Cache, media Media) http.Handler {
+// writer is what the admin handlers share: the store, the caches a write must invalidate,
+// and what answers need.
+type writer struct {
+	store *postgres.Store
+	cache *cache.Cache
+	edge  *Edge
+	media Media
+	tree  *catalog.Tree
+}
+
+func handleCreateProduct(wr writer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in catalog.NewProduct
 		if err := web.Decode(w, r, &in); err != nil {
 			web.Fail(w, r, err)
 			return
 		}
-		p, lsn, err := store.Create(r.Context(), in)
+		if in.CategoryID != 0 && !wr.tree.Has(in.CategoryID) {
+			web.Fail(w, r, unknownCategory())
+			return
+		}
+		p, lsn, err := wr.store.Create(r.Context(), in)
 		if err != nil {
 			web.Fail(w, r, storeProblem(err))
 			return
 		}
-		invalidate(r.Context(), c, p.ID, lsn)
+		wr.written(r.Context(), p.ID, lsn)
 		w.Header().Set("Location", "/api/v1/products/"+strconv.FormatInt(p.ID, 10))
-		web.Respond(w, http.StatusCreated, media.view(p))
+		web.Respond(w, http.StatusCreated, wr.media.view(p))
 	})
 }
 
-func handleUpdateProduct(store *postgres.Store, c *cache.Cache, media Media) http.Handler {
+func handleUpdateProduct(wr writer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := productID(r)
 		if err != nil {
@@ -146,21 +234,117 @@ func handleUpdateProduct(store *postgres.Store, c *cache.Cache, media Media) htt
 			web.Fail(w, r, err)
 			return
 		}
-		p, lsn, err := store.Update(r.Context(), id, patch)
+		if patch.CategoryID != nil && *patch.CategoryID != 0 && !wr.tree.Has(*patch.CategoryID) {
+			web.Fail(w, r, unknownCategory())
+			return
+		}
+		if patch.Version, err = wr.precondition(r, id, patch.Version); err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		p, lsn, err := wr.store.Update(r.Context(), id, patch)
+		if err != nil {
+			web.Fail(w, r, versionProblem(r, err))
+			return
+		}
+		wr.written(r.Context(), id, lsn)
+		web.Respond(w, http.StatusOK, wr.media.view(p))
+	})
+}
+
+func handleAdjustStock(wr writer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := productID(r)
+		if err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		var in catalog.StockAdjustment
+		if err := web.Decode(w, r, &in); err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		p, lsn, err := wr.store.AdjustStock(r.Context(), id, in.Delta)
 		if err != nil {
 			web.Fail(w, r, storeProblem(err))
 			return
 		}
-		invalidate(r.Context(), c, id, lsn)
-		web.Respond(w, http.StatusOK, media.view(p))
+		wr.written(r.Context(), id, lsn)
+		web.Respond(w, http.StatusOK, wr.media.view(p))
 	})
 }
 
-// invalidate drops cached copies after a write. The write has landed either way, so a Redis
-// failure is logged, not returned: the stale copies expire with their TTL.
-func invalidate(ctx context.Context, c *cache.Cache, id int64, lsn string) {
-	if err := c.Invalidate(ctx, id, lsn); err != nil {
+func handleDeleteProduct(wr writer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := productID(r)
+		if err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		version, err := wr.precondition(r, id, nil)
+		if err != nil {
+			web.Fail(w, r, err)
+			return
+		}
+		lsn, err := wr.store.Delete(r.Context(), id, version)
+		if err != nil {
+			web.Fail(w, r, versionProblem(r, err))
+			return
+		}
+		wr.written(r.Context(), id, lsn)
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// precondition turns an If-Match header into the version a write must find. The tag is the
+// ETag of the product as GET shows it, so the product is read from the primary and its tag
+// compared: a mismatch is 412 at once, a match pins the version it was computed from, and the
+// conditional write catches a change that lands in between. Without If-Match, the version
+// from the body (or none) stands.
+func (wr writer) precondition(r *http.Request, id int64, version *int32) (*int32, error) {
+	header := r.Header.Get("If-Match")
+	if header == "" {
+		return version, nil
+	}
+	p, err := wr.store.Current(r.Context(), id)
+	if err != nil {
+		return nil, storeProblem(err)
+	}
+	etag, err := web.ETag(wr.media.view(p))
+	if err != nil {
+		return nil, err
+	}
+	if !web.Match(header, etag) {
+		return nil, web.NewProblem(http.StatusPreconditionFailed, "the product has changed: If-Match %s does not match its ETag", header)
+	}
+	if version != nil && *version != p.Version {
+		return nil, web.NewProblem(http.StatusConflict, "version %d is not the product's current version %d", *version, p.Version)
+	}
+	return &p.Version, nil
+}
+
+// versionProblem maps a failed conditional write: 412 when If-Match set the condition, 409
+// when the body's version did.
+func versionProblem(r *http.Request, err error) error {
+	if errors.Is(err, catalog.ErrVersion) && r.Header.Get("If-Match") != "" {
+		return web.NewProblem(http.StatusPreconditionFailed, "the product changed while this request was applied: fetch it again")
+	}
+	return storeProblem(err)
+}
+
+func unknownCategory() error {
+	return web.Invalid(map[string]string{"category_id": "must be the id of a category listed at /api/v1/categories"})
+}
+
+// written drops every cached copy of product id after a write that committed at lsn: in the
+// instances' caches and at the edge. The write has landed either way, so a failure is logged,
+// not returned: stale copies expire with their TTL.
+func (wr writer) written(ctx context.Context, id int64, lsn string) {
+	if err := wr.cache.Invalidate(ctx, id, lsn); err != nil {
 		web.Log(ctx).Warn("cache invalidation failed", "product_id", id, "err", err)
+	}
+	if err := wr.edge.Purge(ctx, id); err != nil {
+		web.Log(ctx).Warn("edge cache purge failed", "product_id", id, "err", err)
 	}
 }
 
@@ -171,6 +355,10 @@ func storeProblem(err error) error {
 		return web.NewProblem(http.StatusNotFound, "no such product")
 	case errors.Is(err, catalog.ErrConflict):
 		return web.NewProblem(http.StatusConflict, "%v", err)
+	case errors.Is(err, catalog.ErrVersion):
+		return web.NewProblem(http.StatusConflict, "the product has changed since the version sent: fetch it again")
+	case errors.Is(err, catalog.ErrStock):
+		return web.NewProblem(http.StatusConflict, "the stock would go below 0 or above %d", catalog.MaxStock)
 	}
 	return err
 }

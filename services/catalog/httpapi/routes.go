@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/hibiken/asynq"
 
+	"github.com/flashcrowd/flashcrowd/services/catalog"
 	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
 	"github.com/flashcrowd/flashcrowd/services/catalog/postgres"
 	"github.com/flashcrowd/flashcrowd/services/foundation/web"
@@ -22,7 +23,9 @@ type Deps struct {
 	Cache    *cache.Cache
 	Media    Media
 	Queue    *asynq.Client
-	Instance string // answers in X-Served-By, so a learner sees the load balancer at work
+	Tree     *catalog.Tree // categories, loaded at start
+	Edge     *Edge         // the edge cache, purged of a product after each write
+	Instance string        // answers in X-Served-By, so a learner sees the load balancer at work
 	Ready    map[string]web.Check
 	Scrape   http.Handler // Prometheus metrics
 }
@@ -44,16 +47,21 @@ func NewServer(d Deps) http.Handler {
 	r.Method(http.MethodGet, "/metrics", d.Scrape)
 
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Method(http.MethodGet, "/products", handleListProducts(d.Store, d.Cache, d.Media))
+		r.Method(http.MethodGet, "/products", handleListProducts(d.Store, d.Cache, d.Media, d.Tree))
 		r.Method(http.MethodGet, "/products/{id}", handleGetProduct(d.Store, d.Cache, d.Media))
 		r.Method(http.MethodGet, "/search", handleSearch(d.Store, d.Cache, d.Media))
+		r.Method(http.MethodGet, "/featured", handleFeatured(d.Store, d.Cache, d.Media))
+		r.Method(http.MethodGet, "/categories", handleCategories(d.Tree))
 
+		wr := writer{store: d.Store, cache: d.Cache, edge: d.Edge, media: d.Media, tree: d.Tree}
 		r.Route("/admin/products", func(r chi.Router) {
 			r.Use(noStore)
-			r.Method(http.MethodPost, "/", handleCreateProduct(d.Store, d.Cache, d.Media))
-			r.Method(http.MethodPatch, "/{id}", handleUpdateProduct(d.Store, d.Cache, d.Media))
+			r.Method(http.MethodPost, "/", handleCreateProduct(wr))
+			r.Method(http.MethodPatch, "/{id}", handleUpdateProduct(wr))
+			r.Method(http.MethodDelete, "/{id}", handleDeleteProduct(wr))
+			r.Method(http.MethodPost, "/{id}/stock-adjustments", handleAdjustStock(wr))
 			r.Method(http.MethodPost, "/{id}/image-uploads", handleImageUpload(d.Store, d.Cache, d.Media))
-			r.Method(http.MethodPut, "/{id}/image", handleAttachImage(d.Store, d.Cache, d.Media, d.Queue))
+			r.Method(http.MethodPut, "/{id}/image", handleAttachImage(wr, d.Queue))
 		})
 	})
 	return r

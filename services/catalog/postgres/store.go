@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -38,13 +40,13 @@ func NewStore(primary, replica *pgxpool.Pool, log *slog.Logger, reg prometheus.R
 	}
 }
 
-const productColumns = `id, sku, name, description, price_cents, currency, stock, coalesce(image_key, ''),
-	version, created_at, updated_at`
+const productColumns = `id, sku, name, description, price_cents, currency, stock, coalesce(category_id, 0),
+	attributes, featured, coalesce(image_key, ''), version, created_at, updated_at`
 
 func scanProduct(row pgx.Row) (catalog.Product, error) {
 	var p catalog.Product
-	err := row.Scan(&p.ID, &p.SKU, &p.Name, &p.Description, &p.PriceCents, &p.Currency, &p.Stock,
-		&p.ImageKey, &p.Version, &p.CreatedAt, &p.UpdatedAt)
+	err := row.Scan(&p.ID, &p.SKU, &p.Name, &p.Description, &p.PriceCents, &p.Currency, &p.Stock, &p.CategoryID,
+		&p.Attributes, &p.Featured, &p.ImageKey, &p.Version, &p.CreatedAt, &p.UpdatedAt)
 	return p, err
 }
 
@@ -123,19 +125,131 @@ func (s *Store) fromReplica(ctx context.Context, minLSN string, read func(querie
 	return err
 }
 
-// Products lists up to limit products with ids above after, in id order. minLSN works as for Product.
-func (s *Store) Products(ctx context.Context, after int64, limit int, minLSN string) (catalog.Page, error) {
-	const q = `SELECT ` + productColumns + ` FROM products WHERE id > $1 ORDER BY id LIMIT $2`
+// Products returns one page of a listing. minLSN works as for Product.
+func (s *Store) Products(ctx context.Context, l catalog.Listing, minLSN string) (catalog.Page, error) {
+	q, args := listingQuery(l)
 	var page catalog.Page
 	err := s.read(ctx, minLSN, func(db querier) error {
-		var err error
-		page, err = list(ctx, db, q, after, limit)
-		return err
+		items, err := collect(ctx, db, q, args...)
+		if err != nil {
+			return err
+		}
+		page.Items = items
+		if len(items) > l.Limit { // one row more than asked for: there is a next page
+			page.Items = items[:l.Limit]
+			page.NextCursor = catalog.CursorAfter(l.Sort, page.Items[l.Limit-1]).String()
+		}
+		return nil
 	})
 	if err != nil {
 		return catalog.Page{}, fmt.Errorf("products: %w", err)
 	}
 	return page, nil
+}
+
+// orders maps each sort to its column and direction. Every order ends with id, and a page
+// after a cursor starts with a row comparison on (column, id): both match the order's index
+// (see migration 00003), so any page is one index range scan.
+var orders = map[catalog.Sort]struct {
+	column string // "" for id alone
+	desc   bool
+}{
+	catalog.SortID:        {"", false},
+	catalog.SortPrice:     {"price_cents", false},
+	catalog.SortPriceDesc: {"price_cents", true},
+	catalog.SortName:      {"name", false},
+	catalog.SortNewest:    {"created_at", true},
+}
+
+// listingQuery builds the SQL for a listing. Only fixed SQL text is concatenated; every
+// value is a parameter.
+func listingQuery(l catalog.Listing) (string, []any) {
+	var where []string
+	var args []any
+	param := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if len(l.Categories) > 0 {
+		where = append(where, "category_id = ANY("+param(l.Categories)+")")
+	}
+	if l.MinPrice > 0 {
+		where = append(where, "price_cents >= "+param(l.MinPrice))
+	}
+	if l.MaxPrice < catalog.MaxPriceCents {
+		where = append(where, "price_cents <= "+param(l.MaxPrice))
+	}
+	if l.InStock {
+		where = append(where, "stock > 0")
+	}
+	o := orders[l.Sort]
+	cmp, dir := ">", ""
+	if o.desc {
+		cmp, dir = "<", " DESC"
+	}
+	orderBy := "id" + dir
+	if o.column != "" {
+		orderBy = o.column + dir + ", " + orderBy
+	}
+	if c := l.After; c != nil {
+		var key any
+		switch o.column {
+		case "":
+			where = append(where, "id "+cmp+" "+param(c.ID))
+		case "price_cents":
+			key = c.Price
+		case "name":
+			key = c.Name
+		case "created_at":
+			key = c.Created
+		}
+		if key != nil {
+			where = append(where, fmt.Sprintf("(%s, id) %s (%s, %s)", o.column, cmp, param(key), param(c.ID)))
+		}
+	}
+	q := `SELECT ` + productColumns + ` FROM products`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	return q + ` ORDER BY ` + orderBy + ` LIMIT ` + param(l.Limit+1), args
+}
+
+// Featured returns up to limit featured products in stock, most recently updated first: the
+// home page's shop window.
+func (s *Store) Featured(ctx context.Context, limit int, minLSN string) (catalog.Page, error) {
+	const q = `SELECT ` + productColumns + ` FROM products WHERE featured AND stock > 0
+		ORDER BY updated_at DESC, id DESC LIMIT $1`
+	var page catalog.Page
+	err := s.read(ctx, minLSN, func(db querier) error {
+		var err error
+		page.Items, err = collect(ctx, db, q, limit)
+		return err
+	})
+	if err != nil {
+		return catalog.Page{}, fmt.Errorf("featured: %w", err)
+	}
+	return page, nil
+}
+
+// Categories returns the category tree.
+func (s *Store) Categories(ctx context.Context) (*catalog.Tree, error) {
+	var all []catalog.Category
+	err := s.read(ctx, "", func(db querier) error {
+		rows, err := db.Query(ctx, `SELECT id, coalesce(parent_id, 0), slug, name FROM categories ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		all, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Category, error) {
+			var c catalog.Category
+			err := r.Scan(&c.ID, &c.ParentID, &c.Slug, &c.Name)
+			return c, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("categories: %w", err)
+	}
+	return catalog.NewTree(all), nil
 }
 
 // Search finds up to limit products matching text, best first: full-text matches on name and
@@ -148,11 +262,8 @@ func (s *Store) Search(ctx context.Context, text string, limit int, minLSN strin
 		LIMIT $2`
 	var page catalog.Page
 	err := s.read(ctx, minLSN, func(db querier) error {
-		rows, err := db.Query(ctx, q, text, limit)
-		if err != nil {
-			return err
-		}
-		page.Items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Product, error) { return scanProduct(r) })
+		var err error
+		page.Items, err = collect(ctx, db, q, text, limit)
 		return err
 	})
 	if err != nil {
@@ -167,66 +278,117 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func list(ctx context.Context, db querier, q string, after int64, limit int) (catalog.Page, error) {
-	rows, err := db.Query(ctx, q, after, limit)
+func collect(ctx context.Context, db querier, q string, args ...any) ([]catalog.Product, error) {
+	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
-		return catalog.Page{}, err
+		return nil, err
 	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Product, error) { return scanProduct(r) })
-	if err != nil {
-		return catalog.Page{}, err
-	}
-	page := catalog.Page{Items: items}
-	if len(items) == limit {
-		page.NextAfter = items[len(items)-1].ID
-	}
-	return page, nil
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Product, error) { return scanProduct(r) })
 }
 
 // Create inserts a product and returns it with the commit LSN of the write.
 func (s *Store) Create(ctx context.Context, n catalog.NewProduct) (catalog.Product, string, error) {
-	const q = `INSERT INTO products (sku, name, description, price_cents, currency, stock)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING ` + productColumns
-	p, err := scanProduct(s.primary.QueryRow(ctx, q, n.SKU, n.Name, n.Description, n.PriceCents, n.Currency, n.Stock))
+	const q = `INSERT INTO products (sku, name, description, price_cents, currency, stock, category_id, attributes, featured)
+		VALUES ($1, $2, $3, $4, $5, $6, nullif($7, 0), $8, $9) RETURNING ` + productColumns
+	attrs := n.Attributes
+	if attrs == nil {
+		attrs = catalog.Attrs{}
+	}
+	p, err := scanProduct(s.primary.QueryRow(ctx, q, n.SKU, n.Name, n.Description, n.PriceCents, n.Currency, n.Stock,
+		n.CategoryID, attrs, n.Featured))
 	if err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation
-			return p, "", fmt.Errorf("sku %s: %w", n.SKU, catalog.ErrConflict)
-		}
-		return p, "", fmt.Errorf("create product: %w", err)
+		return p, "", writeError(fmt.Sprintf("create product %s", n.SKU), err)
 	}
 	return p, s.commitLSN(ctx), nil
 }
 
-// Update applies a patch and returns the new product with the commit LSN of the write.
+// Update applies a patch and returns the new product with the commit LSN of the write. With
+// patch.Version set it changes only that version of the product (optimistic concurrency).
 func (s *Store) Update(ctx context.Context, id int64, patch catalog.ProductPatch) (catalog.Product, string, error) {
 	const q = `UPDATE products SET
 			name        = coalesce($2, name),
 			description = coalesce($3, description),
 			price_cents = coalesce($4, price_cents),
 			stock       = coalesce($5, stock),
+			category_id = CASE WHEN $6::integer IS NULL THEN category_id ELSE nullif($6, 0) END,
+			attributes  = coalesce($7, attributes),
+			featured    = coalesce($8, featured),
 			version     = version + 1,
 			updated_at  = now()
+		WHERE id = $1 AND ($9::integer IS NULL OR version = $9) RETURNING ` + productColumns
+	return s.write(ctx, id, patch.Version, q, id, patch.Name, patch.Description, patch.PriceCents, patch.Stock,
+		patch.CategoryID, patch.Attributes, patch.Featured, patch.Version)
+}
+
+// AdjustStock adds delta to the product's stock in one statement, so concurrent adjustments
+// never lose one another; the stock's bounds are the table's checks (ErrStock).
+func (s *Store) AdjustStock(ctx context.Context, id int64, delta int32) (catalog.Product, string, error) {
+	const q = `UPDATE products SET stock = stock + $2, version = version + 1, updated_at = now()
 		WHERE id = $1 RETURNING ` + productColumns
-	return s.write(ctx, id, q, id, patch.Name, patch.Description, patch.PriceCents, patch.Stock)
+	return s.write(ctx, id, nil, q, id, delta)
 }
 
 // SetImage records the product's image and returns the product with the commit LSN of the write.
 func (s *Store) SetImage(ctx context.Context, id int64, key string) (catalog.Product, string, error) {
 	const q = `UPDATE products SET image_key = $2, version = version + 1, updated_at = now()
 		WHERE id = $1 RETURNING ` + productColumns
-	return s.write(ctx, id, q, id, key)
+	return s.write(ctx, id, nil, q, id, key)
 }
 
-func (s *Store) write(ctx context.Context, id int64, q string, args ...any) (catalog.Product, string, error) {
+// Delete removes a product (only that version, when version is not nil) and returns the
+// commit LSN of the write.
+func (s *Store) Delete(ctx context.Context, id int64, version *int32) (string, error) {
+	tag, err := s.primary.Exec(ctx, `DELETE FROM products WHERE id = $1 AND ($2::integer IS NULL OR version = $2)`, id, version)
+	if err != nil {
+		return "", fmt.Errorf("delete product %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return "", s.missing(ctx, id, version)
+	}
+	return s.commitLSN(ctx), nil
+}
+
+// write runs an UPDATE … RETURNING of one product. No row means the product does not exist
+// or, when version is set, has another version.
+func (s *Store) write(ctx context.Context, id int64, version *int32, q string, args ...any) (catalog.Product, string, error) {
 	p, err := scanProduct(s.primary.QueryRow(ctx, q, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return p, "", catalog.ErrNotFound
+		return p, "", s.missing(ctx, id, version)
 	}
 	if err != nil {
-		return p, "", fmt.Errorf("update product %d: %w", id, err)
+		return p, "", writeError(fmt.Sprintf("update product %d", id), err)
 	}
 	return p, s.commitLSN(ctx), nil
+}
+
+// missing explains why a conditional write of product id touched no row.
+func (s *Store) missing(ctx context.Context, id int64, version *int32) error {
+	if version == nil {
+		return catalog.ErrNotFound
+	}
+	var exists bool
+	if err := s.primary.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM products WHERE id = $1)`, id).Scan(&exists); err != nil {
+		return fmt.Errorf("product %d: %w", id, err)
+	}
+	if !exists {
+		return catalog.ErrNotFound
+	}
+	return catalog.ErrVersion
+}
+
+// writeError maps the constraint violations a valid request can still meet to domain errors.
+func writeError(what string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "23505": // unique_violation: the SKU is taken
+			return fmt.Errorf("%s: %w", what, catalog.ErrConflict)
+		case pgErr.Code == "23514" && strings.HasPrefix(pgErr.ConstraintName, "products_stock"), // check_violation
+			pgErr.Code == "22003": // numeric_value_out_of_range: stock + delta overflowed
+			return fmt.Errorf("%s: %w", what, catalog.ErrStock)
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // commitLSN reads the primary's WAL position after a write committed: a replica that has
@@ -252,4 +414,16 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("neither replicas nor primary reachable: %w", err)
 	}
 	return nil
+}
+
+// Current reads product id from the primary: the version a conditional write compares with.
+func (s *Store) Current(ctx context.Context, id int64) (catalog.Product, error) {
+	p, err := scanProduct(s.primary.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, catalog.ErrNotFound
+	}
+	if err != nil {
+		return p, fmt.Errorf("product %d: %w", id, err)
+	}
+	return p, nil
 }

@@ -121,25 +121,118 @@ func TestNotFoundAndConflict(t *testing.T) {
 	}
 }
 
-func TestKeysetPagination(t *testing.T) {
+// Every order pages through a filtered listing with products inserted between pages: each
+// product that matched before is returned exactly once, in order.
+func TestKeysetPaginationUnderInserts(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
-	seen := map[int64]bool{}
-	var after int64
-	for range 5 {
-		page, err := s.Products(ctx, after, 7, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page.Items) != 7 || page.NextAfter != page.Items[6].ID {
-			t.Fatalf("page after %d: %d items, next %d", after, len(page.Items), page.NextAfter)
-		}
-		for _, p := range page.Items {
-			if p.ID <= after || seen[p.ID] {
-				t.Fatalf("id %d out of order or repeated (after %d)", p.ID, after)
+	tree, err := s.Categories(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lighting, ok := tree.Subtree("lighting")
+	if !ok {
+		t.Fatal("the seed has no lighting category")
+	}
+	base := catalog.Listing{Categories: lighting, MinPrice: 2000, MaxPrice: 2600, InStock: true, Limit: 100}
+	walk := func(sort catalog.Sort, between func()) []catalog.Product {
+		l := base
+		l.Sort = sort
+		var all []catalog.Product
+		for {
+			page, err := s.Products(ctx, l, "")
+			if err != nil {
+				t.Fatal(err)
 			}
-			seen[p.ID] = true
+			all = append(all, page.Items...)
+			if page.NextCursor == "" {
+				return all
+			}
+			c, err := catalog.ParseCursor(page.NextCursor, sort)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.After = &c
+			between()
 		}
-		after = page.NextAfter
+	}
+	before := walk(catalog.SortID, func() {})
+	if len(before) < 200 {
+		t.Fatalf("only %d products match; the test needs several pages", len(before))
+	}
+	for _, sort := range catalog.Sorts {
+		got := walk(sort, func() {
+			for range 3 { // new products that match the filter, at both ends of every order
+				for _, price := range []int64{2000, 2600} {
+					_, _, err := s.Create(ctx, catalog.NewProduct{SKU: fmt.Sprintf("IT-%d", time.Now().UnixNano()),
+						Name: "Inserted lamp", PriceCents: price, Currency: "EUR", Stock: 1, CategoryID: lighting[0]})
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		})
+		seen := map[int64]int{}
+		for i, p := range got {
+			seen[p.ID]++
+			if i > 0 && !inOrder(sort, got[i-1], p) {
+				t.Fatalf("%s: %d then %d is out of order", sort, got[i-1].ID, p.ID)
+			}
+		}
+		for _, p := range before {
+			if seen[p.ID] != 1 {
+				t.Fatalf("%s: product %d returned %d times", sort, p.ID, seen[p.ID])
+			}
+		}
+	}
+}
+
+func inOrder(sort catalog.Sort, a, b catalog.Product) bool {
+	switch sort {
+	case catalog.SortPrice:
+		return a.PriceCents < b.PriceCents || a.PriceCents == b.PriceCents && a.ID < b.ID
+	case catalog.SortPriceDesc:
+		return a.PriceCents > b.PriceCents || a.PriceCents == b.PriceCents && a.ID > b.ID
+	case catalog.SortNewest:
+		return a.CreatedAt.After(b.CreatedAt) || a.CreatedAt.Equal(b.CreatedAt) && a.ID > b.ID
+	case catalog.SortName:
+		return a.Name <= b.Name // the database's collation decides ties of case and accents
+	}
+	return a.ID < b.ID
+}
+
+func TestConditionalWritesAndStock(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	p, _ := newProduct(t, s)
+	stale := p.Version
+	price := int64(900)
+	if _, _, err := s.Update(ctx, p.ID, catalog.ProductPatch{PriceCents: &price, Version: &stale}); err != nil {
+		t.Fatalf("update at the current version: %v", err)
+	}
+	if _, _, err := s.Update(ctx, p.ID, catalog.ProductPatch{PriceCents: &price, Version: &stale}); !errors.Is(err, catalog.ErrVersion) {
+		t.Fatalf("update at a stale version: err = %v, want ErrVersion", err)
+	}
+	got, _, err := s.AdjustStock(ctx, p.ID, 4)
+	if err != nil || got.Stock != 5 {
+		t.Fatalf("stock +4 from 1: %+v, %v", got, err)
+	}
+	if _, _, err := s.AdjustStock(ctx, p.ID, -6); !errors.Is(err, catalog.ErrStock) {
+		t.Fatalf("stock -6 from 5: err = %v, want ErrStock", err)
+	}
+	if _, _, err := s.AdjustStock(ctx, p.ID, catalog.MaxStock); !errors.Is(err, catalog.ErrStock) {
+		t.Fatalf("stock above the maximum: err = %v, want ErrStock", err)
+	}
+	if _, err := s.Delete(ctx, p.ID, &stale); !errors.Is(err, catalog.ErrVersion) {
+		t.Fatalf("delete at a stale version: err = %v, want ErrVersion", err)
+	}
+	if _, err := s.Delete(ctx, p.ID, nil); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if _, err := s.Delete(ctx, p.ID, nil); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("second delete: err = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Current(ctx, p.ID); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("deleted product still there: %v", err)
 	}
 }

@@ -17,14 +17,11 @@ const (
 // RespondCacheable writes v as JSON with a strong ETag (a hash of the body) and the given
 // Cache-Control, or answers 304 Not Modified when the request's If-None-Match already has it.
 func RespondCacheable(w http.ResponseWriter, r *http.Request, cacheControl string, v any) {
-	b, err := json.Marshal(v)
+	b, etag, err := encodeTagged(v)
 	if err != nil {
 		Fail(w, r, err)
 		return
 	}
-	b = append(b, '\n')
-	sum := sha256.Sum256(b)
-	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 	h := w.Header()
 	h.Set("ETag", etag)
 	h.Set("Cache-Control", cacheControl)
@@ -35,6 +32,34 @@ func RespondCacheable(w http.ResponseWriter, r *http.Request, cacheControl strin
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
+}
+
+// ETag is the entity tag RespondCacheable gives v: a client's If-Match can be checked with it.
+func ETag(v any) (string, error) {
+	_, etag, err := encodeTagged(v)
+	return etag, err
+}
+
+func encodeTagged(v any) ([]byte, string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, "", err
+	}
+	b = append(b, '\n')
+	sum := sha256.Sum256(b)
+	return b, `"` + hex.EncodeToString(sum[:16]) + `"`, nil
+}
+
+// Match reports whether an If-Match header value matches etag. RFC 9110 asks for the strong
+// comparison here: a weak tag W/"x" never matches.
+func Match(header, etag string) bool {
+	for _, candidate := range strings.Split(header, ",") {
+		candidate = strings.TrimSpace(candidate)
+		if candidate == "*" || candidate == etag {
+			return true
+		}
+	}
+	return false
 }
 
 // NoneMatch reports whether an If-None-Match header value matches etag. RFC 9110 asks for

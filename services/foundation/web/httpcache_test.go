@@ -30,3 +30,24 @@ func TestRespondCacheable(t *testing.T) {
 		t.Errorf("stale tag: %d", w.Code)
 	}
 }
+
+func TestMatch(t *testing.T) {
+	v := map[string]int{"price": 5}
+	etag, err := ETag(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	RespondCacheable(w, httptest.NewRequest(http.MethodGet, "/", nil), CachePublic, v)
+	if got := w.Header().Get("ETag"); got != etag {
+		t.Fatalf("ETag(v) = %s, response has %s", etag, got)
+	}
+	for header, want := range map[string]bool{
+		etag: true, "*": true, `"other", ` + etag: true,
+		"W/" + etag: false, `"other"`: false, "": false, etag[:10]: false,
+	} {
+		if got := Match(header, etag); got != want {
+			t.Errorf("Match(%q) = %v, want %v", header, got, want)
+		}
+	}
+}

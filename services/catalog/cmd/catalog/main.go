@@ -85,8 +85,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 			LocalTTL:    e.Duration("CACHE_L1_TTL", 5*time.Second),
 			LocalSize:   e.Int("CACHE_L1_SIZE", 10_000, 1, 10_000_000),
 		}
-		drain = e.Duration("SHUTDOWN_TIMEOUT", 10*time.Second)
-		mc    = loadMedia(e)
+		drain    = e.Duration("SHUTDOWN_TIMEOUT", 10*time.Second)
+		purgeURL = e.String("EDGE_PURGE_URL", "")
+		mc       = loadMedia(e)
 	)
 	if err := e.Err(); err != nil {
 		return err
@@ -116,6 +117,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		defer replica.Close()
 	}
 	store := postgres.NewStore(primary, replica, log, reg)
+	// The tree is reference data that changes only with the seeder, which runs before any
+	// instance starts.
+	tree, err := store.Categories(ctx)
+	if err != nil {
+		return err
+	}
 
 	// Short timeouts and no retries: when Redis is down, reads must fall through to the
 	// database at once (the cache also stops asking Redis for a moment after a failure).
@@ -140,6 +147,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		Cache:    c,
 		Media:    media,
 		Queue:    queue,
+		Tree:     tree,
+		Edge:     httpapi.NewEdge(purgeURL, reg),
 		Instance: instance,
 		// Redis is left out on purpose: without it reads still work, from the database.
 		Ready:  map[string]web.Check{"database": store.Ping},
@@ -165,7 +174,7 @@ func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) 
 	e := env.New(getenv)
 	var (
 		url  = e.Required("MIGRATE_DATABASE_URL")
-		seed = e.Int("SEED_PRODUCTS", 10_000, 0, 10_000_000)
+		seed = e.Int("SEED_PRODUCTS", 100_000, 0, 1_000_000)
 		mc   = loadMedia(e)
 	)
 	if err := e.Err(); err != nil {
@@ -176,11 +185,11 @@ func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) 
 		return err
 	}
 	start := time.Now()
-	applied, err := postgres.Migrate(ctx, url, seed)
+	applied, added, err := postgres.Migrate(ctx, url, seed)
 	if err != nil {
 		return err
 	}
-	log.Info("database ready", "applied", applied, "seed_products", seed, "took", time.Since(start).String())
+	log.Info("database ready", "applied", applied, "seed_products", seed, "added", added, "took", time.Since(start).String())
 
 	media, err := newMedia(mc)
 	if err != nil {
