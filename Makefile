@@ -15,7 +15,7 @@ $(if $(wildcard infra/modes/$(MODE).env),,$(error MODE=$(MODE) is not a mode: se
 export COMPOSE_ENV_FILES := .env,infra/modes/$(MODE).env
 endif
 
-.PHONY: help up down logs ps test vet unit fuzz integration e2e lab offline-images
+.PHONY: help up down logs ps test vet unit fuzz integration bench e2e lab offline-images
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,14 +49,19 @@ fuzz: ## Fuzz the request decoder for a bounded time (FUZZTIME, default 15s)
 
 # Runs in a container on the stack's network, where Postgres (through PgBouncer) and Redis are;
 # it shares this host's Go module and build caches, so it compiles no more than `make unit` did.
-integration: ## Integration tests against the running stack's PgBouncer, Postgres and Redis
-	docker run --rm --network flashcrowd_default \
+ON_STACK := docker run --rm --network flashcrowd_default \
 	  -v "$(CURDIR)":/src:ro -w /src/services/catalog \
 	  -v "$$(go env GOMODCACHE)":/go/pkg/mod -v "$$(go env GOCACHE)":/root/.cache/go-build \
 	  -e DATABASE_URL=postgres://flashcrowd_app:$(PG_APP_PASSWORD)@pgbouncer:6432/flashcrowd \
 	  -e DATABASE_READ_URL=postgres://flashcrowd_app:$(PG_APP_PASSWORD)@pgbouncer:6432/flashcrowd_ro \
 	  -e REDIS_ADDR=redis:6379 \
-	  golang:1.26-trixie go test -tags integration -count=1 ./...
+	  golang:1.26-trixie
+
+integration: ## Integration tests against the running stack's PgBouncer, Postgres and Redis
+	$(ON_STACK) go test -tags integration -count=1 ./...
+
+bench: ## The cached read path's benchmark and the main queries' plans, against the running stack
+	$(ON_STACK) go test -tags integration -count=1 -run QueryPlans -v -bench ProductRead -benchtime 2s ./cache/ ./postgres/
 
 e2e: ## End-to-end suite against a running stack (make up first)
 	cd gateway && FLASHCROWD_URL=http://127.0.0.1:$(EDGE_PORT) go test -tags e2e -count=1 -v ./e2e/

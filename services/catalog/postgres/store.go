@@ -53,14 +53,25 @@ func scanProduct(row pgx.Row) (catalog.Product, error) {
 // LSNs travel as decimal byte positions in the WAL (pg_lsn minus '0/0'), so Redis can
 // compare them as numbers.
 
+// The read queries, named so that the plan test (explain_integration_test.go) checks the very
+// statements the store runs.
+const (
+	productQuery  = `SELECT ` + productColumns + ` FROM products WHERE id = $1`
+	featuredQuery = `SELECT ` + productColumns + ` FROM products WHERE featured AND stock > 0
+		ORDER BY updated_at DESC, id DESC LIMIT $1`
+	searchQuery = `SELECT ` + productColumns + ` FROM products, websearch_to_tsquery('english', $1) AS query
+		WHERE search @@ query OR $1 <% name
+		ORDER BY ts_rank(search, query) + word_similarity($1, name) DESC, id
+		LIMIT $2`
+)
+
 // Product reads one product. minLSN, when not empty, is the commit LSN of the last write the
 // caller must see: a replica that has not replayed that far does not answer, and the primary does.
 func (s *Store) Product(ctx context.Context, id int64, minLSN string) (catalog.Product, error) {
-	const q = `SELECT ` + productColumns + ` FROM products WHERE id = $1`
 	var p catalog.Product
 	err := s.read(ctx, minLSN, func(db querier) error {
 		var err error
-		p, err = scanProduct(db.QueryRow(ctx, q, id))
+		p, err = scanProduct(db.QueryRow(ctx, productQuery, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return catalog.ErrNotFound
 		}
@@ -162,16 +173,16 @@ var orders = map[catalog.Sort]struct {
 }
 
 // listingQuery builds the SQL for a listing. Only fixed SQL text is concatenated; every
-// value is a parameter.
+// value is a parameter. A listing of several categories (a parent and its children) is one
+// ordered branch per category, merged: each branch reads the (category_id, price_cents, id)
+// index in order and stops after a page, where a single "category_id = ANY(…)" scan would
+// walk the price index of the whole catalog and discard the other categories' rows.
 func listingQuery(l catalog.Listing) (string, []any) {
 	var where []string
 	var args []any
 	param := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
-	}
-	if len(l.Categories) > 0 {
-		where = append(where, "category_id = ANY("+param(l.Categories)+")")
 	}
 	if l.MinPrice > 0 {
 		where = append(where, "price_cents >= "+param(l.MinPrice))
@@ -207,22 +218,34 @@ func listingQuery(l catalog.Listing) (string, []any) {
 			where = append(where, fmt.Sprintf("(%s, id) %s (%s, %s)", o.column, cmp, param(key), param(c.ID)))
 		}
 	}
-	q := `SELECT ` + productColumns + ` FROM products`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
+	limit := param(l.Limit + 1)
+	branch := func(conds []string) string {
+		q := `SELECT ` + productColumns + ` FROM products`
+		if len(conds) > 0 {
+			q += ` WHERE ` + strings.Join(conds, " AND ")
+		}
+		return q + ` ORDER BY ` + orderBy + ` LIMIT ` + limit
 	}
-	return q + ` ORDER BY ` + orderBy + ` LIMIT ` + param(l.Limit+1), args
+	switch len(l.Categories) {
+	case 0:
+		return branch(where), args
+	case 1:
+		return branch(append([]string{"category_id = " + param(l.Categories[0])}, where...)), args
+	}
+	branches := make([]string, len(l.Categories))
+	for i, id := range l.Categories {
+		branches[i] = "(" + branch(append([]string{"category_id = " + param(id)}, where...)) + ")"
+	}
+	return `SELECT * FROM (` + strings.Join(branches, " UNION ALL ") + `) AS page ORDER BY ` + orderBy + ` LIMIT ` + limit, args
 }
 
 // Featured returns up to limit featured products in stock, most recently updated first: the
 // home page's shop window.
 func (s *Store) Featured(ctx context.Context, limit int, minLSN string) (catalog.Page, error) {
-	const q = `SELECT ` + productColumns + ` FROM products WHERE featured AND stock > 0
-		ORDER BY updated_at DESC, id DESC LIMIT $1`
 	var page catalog.Page
 	err := s.read(ctx, minLSN, func(db querier) error {
 		var err error
-		page.Items, err = collect(ctx, db, q, limit)
+		page.Items, err = collect(ctx, db, featuredQuery, limit)
 		return err
 	})
 	if err != nil {
@@ -256,14 +279,10 @@ func (s *Store) Categories(ctx context.Context) (*catalog.Tree, error) {
 // description (websearch syntax: words, "phrases", -exclusions), and names with a word like one
 // of the text's words (trigram word similarity), which forgives typos.
 func (s *Store) Search(ctx context.Context, text string, limit int, minLSN string) (catalog.Page, error) {
-	const q = `SELECT ` + productColumns + ` FROM products, websearch_to_tsquery('english', $1) AS query
-		WHERE search @@ query OR $1 <% name
-		ORDER BY ts_rank(search, query) + word_similarity($1, name) DESC, id
-		LIMIT $2`
 	var page catalog.Page
 	err := s.read(ctx, minLSN, func(db querier) error {
 		var err error
-		page.Items, err = collect(ctx, db, q, text, limit)
+		page.Items, err = collect(ctx, db, searchQuery, text, limit)
 		return err
 	})
 	if err != nil {

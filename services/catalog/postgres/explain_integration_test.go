@@ -1,0 +1,92 @@
+//go:build integration
+
+package postgres
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/flashcrowd/flashcrowd/services/catalog"
+)
+
+// TestQueryPlans runs EXPLAIN ANALYZE on the store's read queries against the seeded catalog
+// and checks that each one uses the index it was built for: none may scan the whole table.
+// `go test -tags integration -run QueryPlans -v` prints the plans (docs/catalog-performance.md
+// shows them).
+func TestQueryPlans(t *testing.T) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var products int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM products`).Scan(&products); err != nil {
+		t.Fatal(err)
+	}
+	var tree []catalog.Category
+	rows, _ := conn.Query(ctx, `SELECT id, coalesce(parent_id, 0), slug, name FROM categories`)
+	tree, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Category, error) {
+		var c catalog.Category
+		return c, r.Scan(&c.ID, &c.ParentID, &c.Slug, &c.Name)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, _ := catalog.NewTree(tree).Subtree("home")
+	lighting, _ := catalog.NewTree(tree).Subtree("lighting")
+	listing := func(l catalog.Listing) (string, []any) {
+		if l.MaxPrice == 0 {
+			l.MaxPrice = catalog.MaxPriceCents
+		}
+		l.Limit = 20
+		return listingQuery(l)
+	}
+	deep := catalog.Cursor{Sort: catalog.SortNewest, ID: 5000, Created: seedEpoch.Add(5000 * time.Minute)}
+	cheap := catalog.Cursor{Sort: catalog.SortPrice, ID: 100, Price: 2599}
+
+	tests := []struct {
+		name  string
+		query func() (string, []any)
+		index string // the plan must use it
+	}{
+		{"product by id", func() (string, []any) { return productQuery, []any{int64(4242)} }, "products_pkey"},
+		{"home page: all products by id", func() (string, []any) { return listing(catalog.Listing{Sort: catalog.SortID}) }, "products_pkey"},
+		{"category subtree (a parent and its leaves) by price", func() (string, []any) {
+			return listing(catalog.Listing{Categories: home, Sort: catalog.SortPrice})
+		}, "products_category_price_idx"},
+		{"leaf category, price range, in stock, by price, page 2", func() (string, []any) {
+			return listing(catalog.Listing{Categories: lighting, MinPrice: 2000, MaxPrice: 5000, InStock: true, Sort: catalog.SortPrice, After: &cheap})
+		}, "products_category_price_idx"},
+		{"all products, most expensive first", func() (string, []any) { return listing(catalog.Listing{Sort: catalog.SortPriceDesc}) }, "products_price_idx"},
+		{"all products by name", func() (string, []any) { return listing(catalog.Listing{Sort: catalog.SortName}) }, "products_name_idx"},
+		{"newest first, a deep page", func() (string, []any) {
+			return listing(catalog.Listing{Sort: catalog.SortNewest, After: &deep})
+		}, "products_created_idx"},
+		{"featured", func() (string, []any) { return featuredQuery, []any{12} }, "products_featured_idx"},
+		{"search, misspelt", func() (string, []any) { return searchQuery, []any{"ketle", 20} }, "products_name_trgm_idx"},
+		{"search, two words", func() (string, []any) { return searchQuery, []any{"leather backpack", 20} }, "products_search_idx"},
+	}
+	t.Logf("plans on %d products", products)
+	for _, tt := range tests {
+		q, args := tt.query()
+		rows, err := conn.Query(ctx, `EXPLAIN (ANALYZE, BUFFERS, SUMMARY ON) `+q, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		plan := strings.Join(lines, "\n")
+		t.Logf("%s\n%s\n", tt.name, plan)
+		if !strings.Contains(plan, tt.index) || strings.Contains(plan, "Seq Scan on products") {
+			t.Errorf("%s: the plan does not use %s, or scans the whole table", tt.name, tt.index)
+		}
+	}
+}
