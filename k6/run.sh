@@ -28,7 +28,7 @@ run_args=(--rm --user "$(id -u):$(id -g)"
   -e MODE="$mode" -e RUN_STAMP="$stamp"
   -e K6_WEB_DASHBOARD=true -e K6_WEB_DASHBOARD_EXPORT="/results/$name.html" -e K6_WEB_DASHBOARD_PERIOD=2s)
 for knob in BASE_URL SEED_PRODUCTS VUS RATE DURATION WRITE_PCT MAX_VUS P95_MS P99_MS MAX_FAIL_RATE \
-  BASE_RATE SPIKE_RATE RISE HOLD AFTER_P95_MS START_RATE MAX_RATE RAMP STEP WINDOW; do
+  BASE_RATE SPIKE_RATE RISE HOLD AFTER_P95_MS START_RATE MAX_RATE RAMP STEP WINDOW ABORT_DROPPED; do
   if [ -n "${!knob:-}" ]; then run_args+=(-e "$knob=${!knob}"); fi
 done
 
