@@ -44,8 +44,9 @@ vet: ## gofmt check and go vet of every module
 unit: ## Unit tests of every module
 	@for m in $(MODULES); do (cd $$m && go test -race -count=1 ./...); done
 
-fuzz: ## Fuzz the request decoder for a bounded time (FUZZTIME, default 15s)
+fuzz: ## Fuzz the request decoders (JSON bodies, listing queries) for a bounded time each (FUZZTIME, default 15s)
 	cd services/foundation && go test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(or $(FUZZTIME),15s) ./web/
+	cd services/catalog && go test -run='^$$' -fuzz=FuzzParseListing -fuzztime=$(or $(FUZZTIME),15s) ./httpapi/
 
 # Runs in a container on the stack's network, where Postgres (through PgBouncer) and Redis are;
 # it shares this host's Go module and build caches, so it compiles no more than `make unit` did.
