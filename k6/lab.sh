@@ -4,7 +4,8 @@
 # then holds the same fixed load on both (browse scenario) and reads what the databases and
 # caches did meanwhile from Prometheus. k6/lab turns the runs' own figures into the table.
 #   LAYER          empty: naive vs full; cache | pooler | replicas | instances: that layer alone
-#   LAB_RATE       the common load for the browse run, requests/s (default 300)
+#   LAB_RATE       the common load for the browse runs, requests/s (default: the baseline's maximum
+#                  sustainable rate from its breakpoint run, the load it can just carry)
 #   LAB_DURATION   length of the browse run (default 60s)
 #   LAB_RAMP, LAB_MAX_RATE   the breakpoint ramp (default 2m up to 1500/s)
 set -euo pipefail
@@ -16,7 +17,7 @@ case "${LAYER:-}" in
   instances) base=one-instance ;;
   *) echo "lab.sh: LAYER must be empty, cache, pooler, replicas or instances" >&2; exit 2 ;;
 esac
-rate=${LAB_RATE:-300}
+rate=${LAB_RATE:-}
 duration=${LAB_DURATION:-60s}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 report="results/lab-${LAYER:-naive}-$stamp.md"
@@ -38,6 +39,13 @@ for mode in "$base" full; do
   QUIET=1 make --no-print-directory k6 SCENARIO=breakpoint MODE="$mode" \
     RAMP="${LAB_RAMP:-2m}" MAX_RATE="${LAB_MAX_RATE:-1500}" || true
   breakpoint=$(newest breakpoint "$mode")
+  if [ -z "$rate" ]; then
+    # The baseline's limit, rounded down to a multiple of 10 (at least 10).
+    max=$(grep -o '"max_sustainable_rps": *[0-9.]*' "$breakpoint" | head -1 | grep -o '[0-9.]*$' || true)
+    rate=$(( ${max%.*} / 10 * 10 ))
+    [ "$rate" -ge 10 ] || rate=10
+    echo "==> lab: the common load is $rate req/s, the most $mode sustained"
+  fi
   start=$(date +%s)
   QUIET=1 make --no-print-directory k6 SCENARIO=browse MODE="$mode" RATE="$rate" DURATION="$duration" || true
   end=$(date +%s)

@@ -35,11 +35,14 @@ func TestTableFromRuns(t *testing.T) {
 	dir := t.TempDir()
 	// Prometheus answers per query and per evaluation time (each mode's window ends elsewhere).
 	answers := map[string]string{
-		"100|sum(increase(flashcrowd_db_queries_total[60s]))":                        "6000",
-		"100|" + `sum(increase(flashcrowd_cache_requests_total{layer="l1"}[60s]))`:   "0",
-		"300|sum(increase(flashcrowd_db_queries_total[60s]))":                        "300",
-		"300|" + `sum(increase(flashcrowd_cache_requests_total{layer="l1"}[60s]))`:   "6000",
-		"300|" + `sum(increase(flashcrowd_cache_requests_total{result="hit"}[60s]))`: "5700",
+		"100|sum(increase(flashcrowd_db_queries_total[60s]))":                                  "6000",
+		"100|" + `sum(increase(flashcrowd_cache_requests_total{layer="l1"}[60s]))`:             "0",
+		"300|sum(increase(flashcrowd_db_queries_total[60s]))":                                  "300",
+		"300|" + `sum(increase(flashcrowd_cache_requests_total{layer="l1"}[60s]))`:             "6000",
+		"300|" + `sum(increase(flashcrowd_cache_requests_total{result="hit"}[60s]))`:           "5700",
+		"100|" + `sum(increase(haproxy_frontend_http_cache_lookups_total{proxy="edge"}[60s]))`: "0",
+		"300|" + `sum(increase(haproxy_frontend_http_cache_lookups_total{proxy="edge"}[60s]))`: "6000",
+		"300|" + `sum(increase(haproxy_frontend_http_cache_hits_total{proxy="edge"}[60s]))`:    "3000",
 	}
 	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, ok := answers[r.URL.Query().Get("time")+"|"+r.URL.Query().Get("query")]
@@ -68,7 +71,8 @@ func TestTableFromRuns(t *testing.T) {
 		"| Error rate at 100 req/s | 5.00% | 0.00% | 0.00× |",
 		"| DB queries per second at 100 req/s | 100.0 | 5.0 | 0.05× |",
 		"| DB queries per 1,000 requests | 1000.0 | 50.0 | 0.05× |",
-		"| Cache hit ratio | – | 95.00% | – |",
+		"| Edge cache hit ratio (HAProxy) | – | 50.00% | – |",
+		"| Catalog cache hit ratio (L1 + Redis) of the requests past the edge | – | 95.00% | – |",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
