@@ -79,8 +79,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		redisAddr = e.String("REDIS_ADDR", "redis:6379")
 		redisPass = e.String("REDIS_PASSWORD", "")
 		cacheCfg  = cache.Config{
-			Disabled:    !e.Bool("CACHE_ENABLED", true),
-			TTL:         e.Duration("CACHE_TTL", time.Minute),
+			Disabled: !e.Bool("CACHE_ENABLED", true),
+			// Writes drop their entries at once (delete and pub/sub), so the TTL is only the
+			// bound on staleness when an invalidation is lost (Redis down during a write). Long
+			// enough that a product read every few minutes stays cached between reads.
+			TTL:         e.Duration("CACHE_TTL", 10*time.Minute),
 			NotFoundTTL: e.Duration("CACHE_NOT_FOUND_TTL", 10*time.Second),
 			LocalTTL:    e.Duration("CACHE_L1_TTL", 5*time.Second),
 			LocalSize:   e.Int("CACHE_L1_SIZE", 10_000, 1, 10_000_000),
