@@ -99,3 +99,17 @@ func TestLaggingReplicaLeavesTheReadPool(t *testing.T) {
 		return haproxyStatus(t, "pg_read", "replica-2") == "UP"
 	})
 }
+
+// A process that `docker exec` leaves behind (a healthcheck's psql orphaned by a probe timeout)
+// must not be adopted by the postmaster: it would take the orphan's odd exit for a crashed
+// backend and restart the whole server. An init process (compose `init: true`) adopts it instead.
+func TestAnOrphanedExecDoesNotRestartPostgres(t *testing.T) {
+	const node = "postgres-replica-1"
+	since := time.Now().UTC().Add(-time.Second).Format(time.RFC3339)
+	compose(t, "exec", "-T", node, "bash", "-c",
+		`psql -XAtq -U postgres -d flashcrowd -c "SELECT pg_sleep(2)" >/dev/null 2>&1 & sleep 0.5; kill -9 $!`)
+	time.Sleep(2 * time.Second)
+	if logs := compose(t, "logs", "--no-log-prefix", "--since", since, node); strings.Contains(logs, "terminating any other active server processes") {
+		t.Fatalf("%s restarted after an orphaned process was killed:\n%s", node, logs)
+	}
+}
