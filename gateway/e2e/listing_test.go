@@ -147,9 +147,12 @@ func TestEdgeCacheServesRepeatsAndIsPurgedOnWrite(t *testing.T) {
 		t.Fatalf("edge cache: first %q, then %q (Age %q); want MISS then HIT",
 			first.header.Get("X-Edge-Cache"), second.header.Get("X-Edge-Cache"), second.header.Get("Age"))
 	}
-	// A shopper's hard reload does not get past it.
+	// A shopper's hard reload does not get past it, nor does a made-up query string.
 	if r := call(t, http.MethodGet, path, nil, map[string]string{"Cache-Control": "no-cache"}); r.header.Get("X-Edge-Cache") != "HIT" {
 		t.Fatalf("Cache-Control: no-cache got past the edge cache (%q)", r.header.Get("X-Edge-Cache"))
+	}
+	if r := call(t, http.MethodGet, path+"?bust=42", nil, nil); r.header.Get("X-Edge-Cache") != "HIT" {
+		t.Fatalf("a query string got past the edge cache (%q)", r.header.Get("X-Edge-Cache"))
 	}
 
 	price := p.PriceCents + 250
