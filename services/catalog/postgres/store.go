@@ -437,7 +437,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Current reads product id from the primary: the version a conditional write compares with.
 func (s *Store) Current(ctx context.Context, id int64) (catalog.Product, error) {
-	p, err := scanProduct(s.primary.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE id = $1`, id))
+	p, err := scanProduct(s.primary.QueryRow(ctx, productQuery, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, catalog.ErrNotFound
 	}
