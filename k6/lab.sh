@@ -42,6 +42,7 @@ for mode in "$base" full; do
   if [ -z "$rate" ]; then
     # The baseline's limit, rounded down to a multiple of 10 (at least 10).
     max=$(grep -o '"max_sustainable_rps": *[0-9.]*' "$breakpoint" | head -1 | grep -o '[0-9.]*$' || true)
+    [ -n "$max" ] || { echo "lab.sh: $breakpoint holds no max_sustainable_rps; set LAB_RATE" >&2; exit 1; }
     rate=$(( ${max%.*} / 10 * 10 ))
     [ "$rate" -ge 10 ] || rate=10
     echo "==> lab: the common load is $rate req/s, the most $mode sustained"
