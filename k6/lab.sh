@@ -23,8 +23,18 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 report="results/lab-${LAYER:-naive}-$stamp.md"
 mkdir -p results
 
-# newest <scenario>-<mode>-*.json in results/
-newest() { ls -t results/"$1-$2"-*.json | head -1; }
+# newest <scenario> <mode> <since>: the newest results/<scenario>-<mode>-*.json written at or
+# after <since> (Unix seconds). A run that died leaves no summary: stop rather than reuse an
+# older run's, or the warm-up's.
+newest() {
+  local f
+  f=$(ls -t results/"$1-$2"-*.json 2>/dev/null | head -1 || true)
+  if [ -z "$f" ] || [ "$(stat -c %Y "$f")" -lt "$3" ]; then
+    echo "lab.sh: the $1 run in $2 mode wrote no summary; see its output above" >&2
+    exit 1
+  fi
+  echo "$f"
+}
 
 args=()
 for mode in "$base" full; do
@@ -35,22 +45,24 @@ for mode in "$base" full; do
   QUIET=1 make --no-print-directory k6 SCENARIO=browse MODE="$mode" RATE=20 DURATION=15s >/dev/null || true
   # k6 exits 99 when a threshold breaks: for the breakpoint that is how it ends, and at the common
   # load a mode that cannot keep up is a finding, not a failure of the lab.
-  # (A run that failed outright leaves no summary, and `newest` below stops the lab.)
+  # (A run that failed outright leaves no summary, and `newest` stops the lab.)
+  since=$(date +%s)
   QUIET=1 make --no-print-directory k6 SCENARIO=breakpoint MODE="$mode" \
     RAMP="${LAB_RAMP:-2m}" MAX_RATE="${LAB_MAX_RATE:-1500}" || true
-  breakpoint=$(newest breakpoint "$mode")
+  breakpoint=$(newest breakpoint "$mode" "$since")
   if [ -z "$rate" ]; then
-    # The baseline's limit, rounded down to a multiple of 10 (at least 10).
+    # The baseline's limit, rounded down to a multiple of 10.
     max=$(grep -o '"max_sustainable_rps": *[0-9.]*' "$breakpoint" | head -1 | grep -o '[0-9.]*$' || true)
-    [ -n "$max" ] || { echo "lab.sh: $breakpoint holds no max_sustainable_rps; set LAB_RATE" >&2; exit 1; }
+    max=${max:-0}
     rate=$(( ${max%.*} / 10 * 10 ))
-    [ "$rate" -ge 10 ] || rate=10
+    [ "$rate" -ge 10 ] || { echo "lab.sh: $breakpoint gives no usable maximum ($max req/s); set LAB_RATE" >&2; exit 1; }
     echo "==> lab: the common load is $rate req/s, the most $mode sustained"
   fi
   start=$(date +%s)
   QUIET=1 make --no-print-directory k6 SCENARIO=browse MODE="$mode" RATE="$rate" DURATION="$duration" || true
   end=$(date +%s)
-  args+=(-run "$mode,$breakpoint,$(newest browse "$mode"),$start,$end")
+  browse=$(newest browse "$mode" "$start")
+  args+=(-run "$mode,$breakpoint,$browse,$start,$end")
 done
 
 go run ./k6/lab -prometheus "http://127.0.0.1:${PROMETHEUS_PORT:-9090}" -rate "$rate" -out "$report" "${args[@]}"

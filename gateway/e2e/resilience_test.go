@@ -106,8 +106,10 @@ func TestLaggingReplicaLeavesTheReadPool(t *testing.T) {
 func TestAnOrphanedExecDoesNotRestartPostgres(t *testing.T) {
 	const node = "postgres-replica-1"
 	since := time.Now().UTC().Add(-time.Second).Format(time.RFC3339)
+	// The subshell exits at once, so psql is orphaned for certain (its parent is gone before it
+	// dies) and adopted by PID 1.
 	compose(t, "exec", "-T", node, "bash", "-c",
-		`psql -XAtq -U postgres -d flashcrowd -c "SELECT pg_sleep(2)" >/dev/null 2>&1 & sleep 0.5; kill -9 $!`)
+		`(psql -XAtq -U postgres -d flashcrowd -c "SELECT pg_sleep(2)" >/dev/null 2>&1 & echo $! >/tmp/orphan); sleep 0.5; kill -9 "$(cat /tmp/orphan)"`)
 	time.Sleep(2 * time.Second)
 	if logs := compose(t, "logs", "--no-log-prefix", "--since", since, node); strings.Contains(logs, "terminating any other active server processes") {
 		t.Fatalf("%s restarted after an orphaned process was killed:\n%s", node, logs)

@@ -149,15 +149,19 @@ func (a StockAdjustment) Valid() map[string]string {
 	return nil
 }
 
+// Text reports whether s can be stored as Postgres text: valid UTF-8 without NUL characters
+// (JSON's "\u0000" decodes to one, and Postgres refuses it).
+func Text(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
 func checkName(errs map[string]string, name string) {
-	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n == 0 || n > MaxNameLen {
-		errs["name"] = "must be 1 to 200 characters"
+	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n == 0 || n > MaxNameLen || !Text(name) {
+		errs["name"] = "must be 1 to 200 characters, without NUL"
 	}
 }
 
 func checkDescription(errs map[string]string, d string) {
-	if utf8.RuneCountInString(d) > MaxDescriptionLen {
-		errs["description"] = "must be at most 5000 characters"
+	if utf8.RuneCountInString(d) > MaxDescriptionLen || !Text(d) {
+		errs["description"] = "must be at most 5000 characters, without NUL"
 	}
 }
 
@@ -194,8 +198,8 @@ func checkAttrs(errs map[string]string, attrs Attrs) {
 		return
 	}
 	for k, v := range attrs {
-		if !attrKeyPattern.MatchString(k) || utf8.RuneCountInString(v) > MaxAttrValueLen {
-			errs["attributes"] = "keys must be 1 to 40 lower-case letters, digits or _ starting with a letter; values at most 200 characters"
+		if !attrKeyPattern.MatchString(k) || utf8.RuneCountInString(v) > MaxAttrValueLen || !Text(v) {
+			errs["attributes"] = "keys must be 1 to 40 lower-case letters, digits or _ starting with a letter; values at most 200 characters, without NUL"
 			return
 		}
 	}
@@ -224,7 +228,7 @@ type ImageAttach struct {
 
 // Valid reports field → problem; it cannot know the product, so the API checks the key's prefix.
 func (a ImageAttach) Valid() map[string]string {
-	if a.Key == "" || len(a.Key) > 200 {
+	if a.Key == "" || len(a.Key) > 200 || !Text(a.Key) {
 		return map[string]string{"key": "must be the key returned by the upload request"}
 	}
 	return nil

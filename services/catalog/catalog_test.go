@@ -25,6 +25,9 @@ func TestNewProductValid(t *testing.T) {
 		{"currency", func(p *NewProduct) { p.Currency = "euro" }},
 		{"stock", func(p *NewProduct) { p.Stock = -5 }},
 		{"category_id", func(p *NewProduct) { p.CategoryID = -1 }},
+		{"name", func(p *NewProduct) { p.Name = "Ket\x00tle" }},
+		{"description", func(p *NewProduct) { p.Description = "\x00" }},
+		{"attributes", func(p *NewProduct) { p.Attributes = Attrs{"colour": "r\x00d"} }},
 		{"attributes", func(p *NewProduct) { p.Attributes = Attrs{"Colour": "red"} }},
 		{"attributes", func(p *NewProduct) { p.Attributes = Attrs{"colour": strings.Repeat("r", MaxAttrValueLen+1)} }},
 	}

@@ -125,7 +125,7 @@ var ErrCursor = errors.New("cursor is not one this listing returned")
 func ParseCursor(s string, sort Sort) (Cursor, error) {
 	var c Cursor
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) > 512 || json.Unmarshal(b, &c) != nil || c.Sort != sort || c.ID < 1 {
+	if err != nil || len(b) > 512 || json.Unmarshal(b, &c) != nil || c.Sort != sort || c.ID < 1 || !Text(c.Name) {
 		return Cursor{}, ErrCursor
 	}
 	return c, nil

@@ -52,6 +52,10 @@ func TestCursorRoundTrip(t *testing.T) {
 			}
 		}
 	}
+	nul := Cursor{Sort: SortName, ID: 1, Name: "a\x00"}.String()
+	if _, err := ParseCursor(nul, SortName); err == nil {
+		t.Error("a cursor holding NUL was accepted")
+	}
 	for _, bad := range []string{"", "x", "!!!", Cursor{Sort: SortID}.String(), "eyJzIjoiaWQiLCJpIjoxfQ=="} {
 		if _, err := ParseCursor(bad, SortID); err == nil {
 			t.Errorf("ParseCursor(%q) accepted", bad)

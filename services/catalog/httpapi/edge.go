@@ -21,10 +21,10 @@ type Edge struct {
 	outcomes *prometheus.CounterVec
 }
 
-// repurgeAfter is when a product is purged a second time. A shopper's request that reached an
-// instance just before the write's invalidation did may bring a stale answer to the edge just
-// after the first purge; every such answer has arrived by then.
-const repurgeAfter = time.Second
+// repurgeAfter are the moments a product is purged again. A shopper's request answered by an
+// instance just before the write's invalidation reached it can bring a stale answer to the edge
+// after the first purge: almost always within a second, and under heavy load a few more.
+var repurgeAfter = []time.Duration{time.Second, 5 * time.Second}
 
 // NewEdge purges through purgeURL; with an empty URL, Purge does nothing.
 func NewEdge(purgeURL string, reg prometheus.Registerer) *Edge {
@@ -38,17 +38,19 @@ func NewEdge(purgeURL string, reg prometheus.Registerer) *Edge {
 	}
 }
 
-// Purge drops the edge's copy of product id now, and once more a moment later.
+// Purge drops the edge's copy of product id now, and again at each of repurgeAfter.
 func (e *Edge) Purge(ctx context.Context, id int64) error {
 	if e.url == "" {
 		return nil
 	}
 	path := "/api/v1/products/" + strconv.FormatInt(id, 10)
-	time.AfterFunc(repurgeAfter, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), e.client.Timeout)
-		defer cancel()
-		_ = e.purge(ctx, path)
-	})
+	for _, after := range repurgeAfter {
+		time.AfterFunc(after, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), e.client.Timeout)
+			defer cancel()
+			_ = e.purge(ctx, path)
+		})
+	}
 	return e.purge(ctx, path)
 }
 

@@ -20,7 +20,7 @@ func FuzzParseListing(f *testing.F) {
 	for _, seed := range []string{
 		"", "category=home&sort=-price&in_stock=true&limit=100", "min_price=5&max_price=1",
 		"sort=price&cursor=" + catalog.CursorAfter(catalog.SortPrice, catalog.Product{ID: 3, PriceCents: 9}).String(),
-		"category=%FF", "limit=-1", "cursor=e30", "sort=newest&cursor=eyJzIjoibmV3ZXN0IiwiaSI6MSwiYyI6IngifQ",
+		"category=%FF", "limit=-1", "cursor=e30", "sort=name&cursor=eyJzIjoibmFtZSIsImkiOjEsIm4iOiJcdTAwMDAifQ", "sort=newest&cursor=eyJzIjoibmV3ZXN0IiwiaSI6MSwiYyI6IngifQ",
 	} {
 		f.Add(seed)
 	}
@@ -37,7 +37,8 @@ func FuzzParseListing(f *testing.F) {
 			}
 			return
 		}
-		if key == "" || l.Limit < 1 || l.Limit > maxLimit || l.MinPrice > l.MaxPrice || (l.After != nil && l.After.Sort != l.Sort) {
+		if key == "" || l.Limit < 1 || l.Limit > maxLimit || l.MinPrice > l.MaxPrice ||
+			(l.After != nil && (l.After.Sort != l.Sort || !catalog.Text(l.After.Name))) {
 			t.Fatalf("%q: accepted an invalid listing %+v", raw, l)
 		}
 	})

@@ -72,8 +72,8 @@ func handleListProducts(store *postgres.Store, c *cache.Cache, media Media, tree
 func parseListing(q url.Values, tree *catalog.Tree) (catalog.Listing, string, error) {
 	l := catalog.Listing{Sort: catalog.SortID, MaxPrice: catalog.MaxPriceCents}
 	for _, s := range []string{"category", "sort", "cursor", "in_stock"} {
-		if !utf8.ValidString(q.Get(s)) {
-			return l, "", web.NewProblem(http.StatusBadRequest, "query parameter %s is not valid UTF-8", s)
+		if !catalog.Text(q.Get(s)) {
+			return l, "", web.NewProblem(http.StatusBadRequest, "query parameter %s is not valid UTF-8 without NUL", s)
 		}
 	}
 	slug := q.Get("category")
@@ -167,8 +167,8 @@ func handleSearch(store *postgres.Store, c *cache.Cache, media Media) http.Handl
 		raw := q.Get("q")
 		// Case and spacing do not change the results, so they do not make new cache entries.
 		text := strings.Join(strings.Fields(strings.ToLower(raw)), " ")
-		if !utf8.ValidString(raw) || text == "" || utf8.RuneCountInString(text) > maxQueryLen {
-			web.Fail(w, r, web.NewProblem(http.StatusBadRequest, "query parameter q must be 1 to %d characters of valid UTF-8", maxQueryLen))
+		if !catalog.Text(raw) || text == "" || utf8.RuneCountInString(text) > maxQueryLen {
+			web.Fail(w, r, web.NewProblem(http.StatusBadRequest, "query parameter q must be 1 to %d characters of valid UTF-8, without NUL", maxQueryLen))
 			return
 		}
 		limit, err := queryInt(q.Get("limit"), "limit", defaultLimit, 1, maxLimit)
@@ -364,9 +364,15 @@ func storeProblem(err error) error {
 }
 
 func productID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	raw := chi.URLParam(r, "id")
+	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id <= 0 {
 		return 0, web.NewProblem(http.StatusBadRequest, "product id must be a positive integer")
+	}
+	// One URL per product ("/products/7", never "/products/007" or "+7"): each spelling would
+	// be a separate copy at the edge, which a purge of the product would not reach.
+	if strconv.FormatInt(id, 10) != raw {
+		return 0, web.NewProblem(http.StatusNotFound, "no such product: its URL is /api/v1/products/%d", id)
 	}
 	return id, nil
 }

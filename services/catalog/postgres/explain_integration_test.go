@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -47,7 +46,7 @@ func TestQueryPlans(t *testing.T) {
 		l.Limit = 20
 		return listingQuery(l)
 	}
-	deep := catalog.Cursor{Sort: catalog.SortNewest, ID: 5000, Created: seedEpoch.Add(5000 * time.Minute)}
+	deep := catalog.Cursor{Sort: catalog.SortNewest, ID: 5000, Created: seedEpoch.Add(5000 * seedStep)}
 	cheap := catalog.Cursor{Sort: catalog.SortPrice, ID: 100, Price: 2599}
 
 	tests := []struct {

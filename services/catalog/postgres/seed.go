@@ -59,9 +59,11 @@ var (
 	colours    = []string{"black", "white", "slate", "sand", "olive", "navy", "rust", "sage", "charcoal", "ivory"}
 )
 
-// seedEpoch is when seeded product 1 was created; each next one a minute later, so "newest
-// first" has a real order to show.
+// seedEpoch is when seeded product 1 was created; each next one seedStep later, so "newest
+// first" has a real order to show. A million products end before 2026: never in the future.
 var seedEpoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const seedStep = 30 * time.Second
 
 // categories returns the tree as rows (ids are fixed: parents 1.., leaves 100..) and its leaves.
 func categories() ([]catalog.Category, []catalog.Category, []leaf) {
@@ -100,7 +102,7 @@ func seedProduct(i int64, leafRows []catalog.Category, leaves []leaf) catalog.Pr
 	if (h>>48)%4 == 0 {
 		price -= 4
 	}
-	created := seedEpoch.Add(time.Duration(i) * time.Minute)
+	created := seedEpoch.Add(time.Duration(i) * seedStep)
 	name := fmt.Sprintf("%s %s %s", title(adj), title(mat), title(noun))
 	return catalog.Product{
 		ID:          i,

@@ -254,23 +254,23 @@ func (s *Store) Featured(ctx context.Context, limit int, minLSN string) (catalog
 	return page, nil
 }
 
-// Categories returns the category tree.
+// Categories returns the category tree. It reads the primary: instances load the tree once at
+// start, and a replica that has not yet replayed the seed would hand them an empty one.
 func (s *Store) Categories(ctx context.Context) (*catalog.Tree, error) {
-	var all []catalog.Category
-	err := s.read(ctx, "", func(db querier) error {
-		rows, err := db.Query(ctx, `SELECT id, coalesce(parent_id, 0), slug, name FROM categories ORDER BY id`)
-		if err != nil {
-			return err
-		}
-		all, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Category, error) {
-			var c catalog.Category
-			err := r.Scan(&c.ID, &c.ParentID, &c.Slug, &c.Name)
-			return c, err
-		})
-		return err
+	rows, err := s.primary.Query(ctx, `SELECT id, coalesce(parent_id, 0), slug, name FROM categories ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("categories: %w", err)
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Category, error) {
+		var c catalog.Category
+		err := r.Scan(&c.ID, &c.ParentID, &c.Slug, &c.Name)
+		return c, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("categories: %w", err)
+	}
+	if len(all) == 0 {
+		return nil, errors.New("categories: none in the database; run the migrate command first")
 	}
 	return catalog.NewTree(all), nil
 }
