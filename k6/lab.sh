@@ -7,7 +7,8 @@
 #   LAB_RATE       the common load for the browse runs, requests/s (default: the baseline's maximum
 #                  sustainable rate from its breakpoint run, the load it can just carry)
 #   LAB_DURATION   length of the browse run (default 60s)
-#   LAB_RAMP, LAB_MAX_RATE   the breakpoint ramp (default 2m up to 1500/s)
+#   LAB_RAMP, LAB_MAX_RATE   the breakpoint ramp (default 3m up to 600/s: 16 s per 50 req/s band,
+#                  long enough for queues to build; a 2-core laptop sustains a few hundred)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,7 +49,7 @@ for mode in "$base" full; do
   # (A run that failed outright leaves no summary, and `newest` stops the lab.)
   since=$(date +%s)
   QUIET=1 make --no-print-directory k6 SCENARIO=breakpoint MODE="$mode" \
-    RAMP="${LAB_RAMP:-2m}" MAX_RATE="${LAB_MAX_RATE:-1500}" || true
+    RAMP="${LAB_RAMP:-3m}" MAX_RATE="${LAB_MAX_RATE:-600}" || true
   breakpoint=$(newest breakpoint "$mode" "$since")
   if [ -z "$rate" ]; then
     # The baseline's limit, rounded down to a multiple of 10.
