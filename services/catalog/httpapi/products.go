@@ -50,7 +50,7 @@ func handleGetProduct(store *postgres.Store, c *cache.Cache, media Media) http.H
 			web.Fail(w, r, storeProblem(err))
 			return
 		}
-		web.RespondCacheable(w, r, web.CachePublic, media.view(p))
+		web.RespondCacheable(w, r, web.CachePurged, media.view(p))
 	})
 }
 

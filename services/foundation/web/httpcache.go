@@ -8,10 +8,17 @@ import (
 	"strings"
 )
 
-// Cache-Control policies, one per kind of response.
+// Cache-Control policies, one per kind of response. Browsers may keep public data a minute: no
+// purge reaches them. The edge keeps it as long as its s-maxage says.
 const (
-	CachePublic  = "public, max-age=60, s-maxage=60" // public API data: browsers and the edge cache
-	CachePrivate = "private, no-store"               // user-specific or admin data
+	// CachePublic is for public data that no write purges from the edge (listings, search):
+	// a minute there too bounds how far it can lag a write.
+	CachePublic = "public, max-age=60, s-maxage=60"
+	// CachePurged is for public data whose URL every write purges from the edge (a product):
+	// staleness is bounded by the purge, so the edge may keep it ten minutes, as long as
+	// Redis does; the TTL only bounds a purge that got lost.
+	CachePurged  = "public, max-age=60, s-maxage=600"
+	CachePrivate = "private, no-store" // user-specific or admin data
 )
 
 // RespondCacheable writes v as JSON with a strong ETag (a hash of the body) and the given
