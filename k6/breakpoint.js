@@ -1,31 +1,36 @@
-// breakpoint: how many requests per second can this stack serve within its service level? The
-// arrival rate ramps linearly from START_RATE to MAX_RATE over RAMP with the browse mix, and the
-// run stops itself (abortOnFail) once it is clearly past the limit (see "When to stop" below).
-//   make k6 SCENARIO=breakpoint       START_RATE (default 20/s), MAX_RATE (default 2500/s),
-//                                     RAMP (default 3m), STEP (default 50), MAX_VUS (default 600),
+// breakpoint: how many requests per second can this stack hold within its service level? The
+// arrival rate climbs a staircase with the browse mix: START_RATE, then STEP more every STEP_TIME,
+// up to MAX_RATE. Each step is judged on its own, after a settling time.
+//   make k6 SCENARIO=breakpoint       START_RATE (default 50/s), STEP (default 50/s),
+//                                     STEP_TIME (how long each rate is held, default 30s),
+//                                     SETTLE (the start of a step left unjudged, default 10s),
+//                                     MAX_RATE (default 1000/s), MAX_VUS (default 600),
 //                                     WRITE_PCT (admin writes, % of requests, default 0),
 //                                     ABORT_DROPPED (dropped iterations that stop the run, default 500)
 //
+// Why a staircase and not a ramp: on a ramp, every rate is offered for a few seconds only, which
+// measures burst capacity. A stack a little past its limit queues the excess and answers late; a
+// short band ends before the queue shows in the percentiles, and the next band inherits it. A
+// rate held for STEP_TIME, and judged only after SETTLE (the backlog of the step below drains,
+// pools and caches adjust), says whether the stack can hold that rate: past the limit the queue
+// grows for the whole step, and so does latency.
+//
 // How the maximum sustainable RPS is derived (handleSummary below does it, and stores it under
 // flashcrowd.derived.max_sustainable_rps in the JSON summary):
-//   1. Each iteration (one request) computes the target rate the ramp has reached at that moment
-//      and tags its request rps=<the STEP-wide band holding it>, e.g. rps:450 for 450–499/s; the
-//      target rate is also recorded in the gauge breakpoint_target_rps, whose max is the rate
-//      reached when the run stopped.
-//   2. reportByTag makes the summary carry p95, p99, failure rate and request count per band.
-//   3. From the ramp's schedule, each band's time on the clock and planned requests are known.
-//      A band is sustained when p95 < P95_MS, p99 < P99_MS, failures < MAX_FAIL_RATE, and at
-//      least 90% of its planned requests were sent (fewer means k6 ran out of VUs because
-//      responses queued: dropped iterations).
-//   4. Walking the bands upwards, the last sustained band before the first two failing bands in
-//      a row (or a failing last band) gives the answer: its requests divided by its seconds,
-//      i.e. the throughput measured there. One failing band between sustained ones is a stall,
-//      not the limit.
-// When to stop: k6 thresholds judge the whole run so far, never a window, so an abort on p95 or
-// p99 lets one early stall (inflating the cumulative percentiles) end the ramp long before the
-// stack's limit. The run therefore stops only on what happens past the limit and nowhere else:
-// iterations k6 had to drop (every VU waiting on a slow response) or failures piling up. The
-// latency rules still judge the run and the bands; they no longer cut it short.
+//   1. Each iteration (one request) knows the step it starts in from the clock. Past a step's
+//      SETTLE it is tagged step=<that step's rate>; reportByTag makes the summary carry p95, p99,
+//      failure rate and request count per step for those judged seconds.
+//   2. A step is sustained when p95 < P95_MS, p99 < P99_MS, failures < MAX_FAIL_RATE, and at
+//      least 95% of its planned requests were sent in the judged window (fewer means k6 ran out
+//      of VUs because responses queued: dropped iterations).
+//   3. Walking the steps upwards, the last sustained step before the first two failing steps in a
+//      row (or a failing last step) gives the answer: its requests divided by its judged seconds,
+//      the throughput measured there. One failing step between sustained ones (a checkpoint, a
+//      noisy neighbour on a laptop) is a stall, not the limit.
+// When to stop: k6 thresholds judge the whole run so far, never one step, so an abort on p95 or
+// p99 would let a stall at a low rate end the run long before the limit. The run stops only on
+// what happens past the limit: iterations k6 had to drop (every VU waiting on a slow response) or
+// failures piling up. The latency rules still judge the run and the steps; they do not cut it short.
 import exec from 'k6/execution';
 import { Gauge } from 'k6/metrics';
 import { envDuration, envInt, envNumber, slo } from './lib/config.js';
@@ -33,21 +38,31 @@ import { browse, browseEndpoints, preflight } from './lib/catalog.js';
 import { reportByTag, sloThresholds, TREND_STATS } from './lib/thresholds.js';
 import { latencyRow, ms, pad, pct, summaryHandler } from './lib/summary.js';
 
-const START_RATE = envInt('START_RATE', 20);
-const MAX_RATE = envInt('MAX_RATE', 2500);
-const RAMP = envDuration('RAMP', '3m');
+const START_RATE = envInt('START_RATE', 50);
 const STEP = envInt('STEP', 50);
+const MAX_RATE = envInt('MAX_RATE', 1000);
+const STEP_TIME = envDuration('STEP_TIME', '30s');
+const SETTLE = envDuration('SETTLE', '10s');
 const WRITE_PCT = envNumber('WRITE_PCT', 0);
 const SLO = slo({ p95: 250, p99: 500, failRate: 0.01 });
-const DELIVERED_MIN = 0.9;
-if (MAX_RATE <= START_RATE) throw new Error(`MAX_RATE (${MAX_RATE}) must be above START_RATE (${START_RATE})`);
+const DELIVERED_MIN = 0.95;
+// The first second of a step climbs from the rate below: arrival-rate stages ramp linearly.
+const CLIMB_SECS = 1;
+if (MAX_RATE < START_RATE) throw new Error(`MAX_RATE (${MAX_RATE}) must not be below START_RATE (${START_RATE})`);
+if (SETTLE.secs < CLIMB_SECS || SETTLE.secs + 5 > STEP_TIME.secs) {
+  throw new Error(`SETTLE (${SETTLE.text}) must be at least ${CLIMB_SECS}s and leave at least 5s of STEP_TIME (${STEP_TIME.text}) to judge`);
+}
 
-const slope = (MAX_RATE - START_RATE) / RAMP.secs; // requests/s gained per second
-const targetAt = (t) => START_RATE + slope * Math.min(Math.max(t, 0), RAMP.secs);
-const band = (rate) => Math.floor(rate / STEP) * STEP;
-const bands = [];
-for (let b = band(START_RATE); b <= band(MAX_RATE); b += STEP) bands.push(b);
+const rates = [];
+for (let r = START_RATE; r <= MAX_RATE; r += STEP) rates.push(r);
+const judgeSecs = STEP_TIME.secs - SETTLE.secs;
 
+const stages = [];
+for (const r of rates) {
+  stages.push({ duration: `${CLIMB_SECS}s`, target: r }, { duration: `${STEP_TIME.secs - CLIMB_SECS}s`, target: r });
+}
+
+// The rate being offered, as a gauge: its max is the step the run reached.
 const targetRps = new Gauge('breakpoint_target_rps');
 
 export const options = {
@@ -56,12 +71,12 @@ export const options = {
       executor: 'ramping-arrival-rate',
       startRate: START_RATE,
       timeUnit: '1s',
-      stages: [{ duration: RAMP.text, target: MAX_RATE }],
+      stages,
       preAllocatedVUs: 50,
       maxVUs: envInt('MAX_VUS', 600),
     },
   },
-  thresholds: Object.assign(sloThresholds(SLO, browseEndpoints(WRITE_PCT)), reportByTag('rps', bands), {
+  thresholds: Object.assign(sloThresholds(SLO, browseEndpoints(WRITE_PCT)), reportByTag('step', rates), {
     dropped_iterations: [{ threshold: `count<${envInt('ABORT_DROPPED', 500)}`, abortOnFail: true, delayAbortEval: '10s' }],
     'http_req_failed{scenario:breakpoint}': [{ threshold: 'rate<0.05', abortOnFail: true, delayAbortEval: '10s' }],
   }),
@@ -73,39 +88,35 @@ export function setup() {
 }
 
 export default function () {
-  const rate = targetAt((Date.now() - exec.scenario.startTime) / 1000);
-  targetRps.add(rate);
-  browse({ rps: String(band(rate)) }, WRITE_PCT);
+  const t = (Date.now() - exec.scenario.startTime) / 1000;
+  const i = Math.min(Math.floor(t / STEP_TIME.secs), rates.length - 1);
+  targetRps.add(rates[i]);
+  const judged = t - i * STEP_TIME.secs >= SETTLE.secs;
+  browse(judged ? { step: String(rates[i]) } : {}, WRITE_PCT);
 }
 
-// analyse applies steps 3 and 4 above.
+// analyse applies steps 2 and 3 above to the steps the run reached.
 function analyse(data) {
-  const reached = targetAt(data.state.testRunDurationMs / 1000);
+  const elapsed = data.state.testRunDurationMs / 1000;
   const rows = [];
-  let max = 0;
-  let broke = null;
-  for (const b of bands) {
-    const lo = Math.max(b, START_RATE);
-    const hi = Math.min(b + STEP, MAX_RATE, reached);
-    if (hi <= lo) continue;
-    const secs = (hi - lo) / slope;
-    const planned = (secs * (lo + hi)) / 2;
-    const r = latencyRow(data, 'rps', b) || { reqs: 0, failRate: 0, p50: NaN, p95: NaN, p99: NaN, max: NaN };
-    const delivered = r.reqs / planned;
+  for (const [i, rate] of rates.entries()) {
+    // The judged seconds of this step that the run lived through (an abort cuts the last one).
+    const secs = Math.min(judgeSecs, elapsed - i * STEP_TIME.secs - SETTLE.secs);
+    if (secs < 5) break;
+    const r = latencyRow(data, 'step', rate) || { reqs: 0, failRate: 0, p50: NaN, p95: NaN, p99: NaN, max: NaN };
+    const delivered = r.reqs / (rate * secs);
     const why = [];
     if (!(r.p95 < SLO.p95)) why.push(`p95 ${ms(r.p95)}`);
     if (!(r.p99 < SLO.p99)) why.push(`p99 ${ms(r.p99)}`);
     if (!(r.failRate < SLO.failRate)) why.push(`failed ${pct(r.failRate)}`);
     if (delivered < DELIVERED_MIN) why.push(`only ${pct(delivered)} sent`);
-    const row = Object.assign({ band: b, secs, planned: Math.round(planned), achieved_rps: r.reqs / secs }, r, {
+    rows.push(Object.assign({ rate, secs, planned: Math.round(rate * secs), achieved_rps: r.reqs / secs }, r, {
       sustained: why.length === 0,
       why: why.join(', '),
-    });
-    rows.push(row);
+    }));
   }
-  // The service level breaks where a band fails and so does the next one (or there is no next):
-  // a single short stall (a checkpoint, a GC pause, a noisy neighbour on a laptop) in one
-  // four-second band, with clean bands above it, is not the stack's limit.
+  let max = 0;
+  let broke = null;
   for (let i = 0; i < rows.length; i++) {
     if (rows[i].sustained) {
       max = rows[i].achieved_rps;
@@ -114,33 +125,34 @@ function analyse(data) {
       break;
     }
   }
-  return { reached, rows, max, broke };
+  return { reached: rows.length ? rows[rows.length - 1].rate : 0, rows, max, broke };
 }
 
 export const handleSummary = summaryHandler('breakpoint', (data) => {
   const a = analyse(data);
-  const lines = [`  ${pad('target req/s', 14, true)}${pad('sent/s', 9)}${pad('failed', 9)}${pad('p95', 10)}${pad('p99', 10)}  verdict`];
+  const lines = [`  judged: the last ${judgeSecs}s of each ${STEP_TIME.text} step`,
+    `  ${pad('target req/s', 14, true)}${pad('sent/s', 9)}${pad('failed', 9)}${pad('p50', 10)}${pad('p95', 10)}${pad('p99', 10)}  verdict`];
   for (const r of a.rows) {
     lines.push(
-      `  ${pad(`${r.band}-${r.band + STEP}`, 14, true)}${pad(r.achieved_rps.toFixed(0), 9)}${pad(pct(r.failRate), 9)}` +
-        `${pad(ms(r.p95), 10)}${pad(ms(r.p99), 10)}  ${r.sustained ? 'ok' : `✗ ${r.why}`}`,
+      `  ${pad(r.rate, 14, true)}${pad(r.achieved_rps.toFixed(0), 9)}${pad(pct(r.failRate), 9)}` +
+        `${pad(ms(r.p50), 10)}${pad(ms(r.p95), 10)}${pad(ms(r.p99), 10)}  ${r.sustained ? 'ok' : `✗ ${r.why}`}`,
     );
   }
+  const rule = `SLO p95<${SLO.p95}ms p99<${SLO.p99}ms failed<${pct(SLO.failRate)}`;
   lines.push(
     a.broke
-      ? `  max sustainable: ${a.max.toFixed(0)} req/s (SLO p95<${SLO.p95}ms p99<${SLO.p99}ms failed<${pct(SLO.failRate)}); ` +
-          `broke in the ${a.broke.band}-${a.broke.band + STEP}/s band; the ramp reached ${a.reached.toFixed(0)}/s`
-      : `  max sustainable: at least ${a.max.toFixed(0)} req/s: the ramp ended at ${a.reached.toFixed(0)}/s without breaking; raise MAX_RATE`,
+      ? `  max sustainable: ${a.max.toFixed(0)} req/s (${rule}); broke at the ${a.broke.rate}/s step`
+      : `  max sustainable: at least ${a.max.toFixed(0)} req/s (${rule}): the run ended at the ${a.reached}/s step without breaking; raise MAX_RATE`,
   );
   return {
     json: {
       max_sustainable_rps: a.max,
       broke: a.broke !== null,
-      broke_at_band: a.broke ? a.broke.band : null,
+      broke_at_rps: a.broke ? a.broke.rate : null,
       target_rps_reached: a.reached,
       slo: SLO,
-      ramp: { start_rate: START_RATE, max_rate: MAX_RATE, ramp_s: RAMP.secs, step: STEP },
-      bands: a.rows,
+      staircase: { start_rate: START_RATE, step: STEP, max_rate: MAX_RATE, step_s: STEP_TIME.secs, settle_s: SETTLE.secs },
+      steps: a.rows,
     },
     text: lines.join('\n'),
   };

@@ -2,13 +2,15 @@
 # make lab: the before/after table. For a baseline mode and the full stack in turn, it brings
 # the stack up in that mode, finds the highest request rate it sustains (breakpoint scenario),
 # then holds the same fixed load on both (browse scenario) and reads what the databases and
-# caches did meanwhile from Prometheus. k6/lab turns the runs' own figures into the table.
+# caches did meanwhile from Prometheus, and what CPU each container used from Docker. k6/lab
+# turns the runs' own figures into the table.
 #   LAYER          empty: naive vs full; cache | pooler | replicas | instances: that layer alone
 #   LAB_RATE       the common load for the browse runs, requests/s (default: the baseline's maximum
 #                  sustainable rate from its breakpoint run, the load it can just carry)
 #   LAB_DURATION   length of the browse run (default 60s)
-#   LAB_RAMP, LAB_MAX_RATE   the breakpoint ramp (default 3m up to 600/s: 16 s per 50 req/s band,
-#                  long enough for queues to build; a 2-core laptop sustains a few hundred)
+#   LAB_STEP_TIME, LAB_MAX_RATE   the breakpoint staircase: how long each 50 req/s step is held
+#                  (default 30s) and the highest step (default 800/s; a 2-core laptop sustains a
+#                  few hundred, and the run stops itself a step or two past the limit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +39,14 @@ newest() {
   echo "$f"
 }
 
+lab=$(mktemp -d)/lab
+trap 'rm -rf "$(dirname "$lab")"' EXIT
+go build -o "$lab" ./k6/lab
+# cpu_snapshot: each stack container's CPU time so far, read from the Engine API wherever the
+# docker CLI finds it.
+docker_host=${DOCKER_HOST:-$(docker context inspect --format '{{.Endpoints.docker.Host}}')}
+cpu_snapshot() { DOCKER_HOST="$docker_host" "$lab" cpu >"$1"; }
+
 args=()
 for mode in "$base" full; do
   echo "==> lab: $mode mode"
@@ -49,7 +59,7 @@ for mode in "$base" full; do
   # (A run that failed outright leaves no summary, and `newest` stops the lab.)
   since=$(date +%s)
   QUIET=1 make --no-print-directory k6 SCENARIO=breakpoint MODE="$mode" \
-    RAMP="${LAB_RAMP:-3m}" MAX_RATE="${LAB_MAX_RATE:-600}" || true
+    STEP_TIME="${LAB_STEP_TIME:-30s}" MAX_RATE="${LAB_MAX_RATE:-800}" || true
   breakpoint=$(newest breakpoint "$mode" "$since")
   if [ -z "$rate" ]; then
     # The baseline's limit, rounded down to a multiple of 10.
@@ -59,12 +69,15 @@ for mode in "$base" full; do
     [ "$rate" -ge 10 ] || { echo "lab.sh: $breakpoint gives no usable maximum ($max req/s); set LAB_RATE" >&2; exit 1; }
     echo "==> lab: the common load is $rate req/s, the most $mode sustained"
   fi
+  cpu="results/cpu-$mode-$stamp"
+  cpu_snapshot "$cpu-before.json"
   start=$(date +%s)
   QUIET=1 make --no-print-directory k6 SCENARIO=browse MODE="$mode" RATE="$rate" DURATION="$duration" || true
   end=$(date +%s)
+  cpu_snapshot "$cpu-after.json"
   browse=$(newest browse "$mode" "$start")
-  args+=(-run "$mode,$breakpoint,$browse,$start,$end")
+  args+=(-run "$mode,$breakpoint,$browse,$start,$end,$cpu-before.json,$cpu-after.json")
 done
 
-go run ./k6/lab -prometheus "http://127.0.0.1:${PROMETHEUS_PORT:-9090}" -rate "$rate" -out "$report" "${args[@]}"
+"$lab" -prometheus "http://127.0.0.1:${PROMETHEUS_PORT:-9090}" -rate "$rate" -out "$report" "${args[@]}"
 echo "==> lab: table written to $report; the stack is left in full mode"

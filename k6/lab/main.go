@@ -21,16 +21,23 @@ import (
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+	cmd := run
+	if len(os.Args) > 1 && os.Args[1] == "cpu" {
+		cmd = func(ctx context.Context, args []string, w io.Writer) error { return cpuCommand(ctx, args[1:], w) }
+	}
+	if err := cmd(context.Background(), os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "lab:", err)
 		os.Exit(1)
 	}
 }
 
-// runSpec is one mode's runs: -run mode,breakpoint.json,browse.json,startUnix,endUnix
+// runSpec is one mode's runs:
+// -run mode,breakpoint.json,browse.json,startUnix,endUnix,cpu-before.json,cpu-after.json
+// (the CPU snapshots are `lab cpu` taken just before and just after the browse run).
 type runSpec struct {
 	mode, breakpoint, browse string
 	start, end               time.Time
+	cpuBefore, cpuAfter      string
 }
 
 type runFlags []runSpec
@@ -39,15 +46,15 @@ func (r *runFlags) String() string { return fmt.Sprint(len(*r), " runs") }
 
 func (r *runFlags) Set(v string) error {
 	f := strings.Split(v, ",")
-	if len(f) != 5 {
-		return errors.New("want mode,breakpoint.json,browse.json,start,end")
+	if len(f) != 7 {
+		return errors.New("want mode,breakpoint.json,browse.json,start,end,cpu-before.json,cpu-after.json")
 	}
 	start, err1 := strconv.ParseInt(f[3], 10, 64)
 	end, err2 := strconv.ParseInt(f[4], 10, 64)
 	if err1 != nil || err2 != nil || end <= start {
 		return fmt.Errorf("start and end must be Unix seconds, start before end: %q", v)
 	}
-	*r = append(*r, runSpec{f[0], f[1], f[2], time.Unix(start, 0), time.Unix(end, 0)})
+	*r = append(*r, runSpec{f[0], f[1], f[2], time.Unix(start, 0), time.Unix(end, 0), f[5], f[6]})
 	return nil
 }
 
@@ -85,6 +92,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 type figures struct {
 	maxRPS, p50, p95, p99, errRate, reqs float64
 	dbQPS, dbPer1k, hitRatio, edgeRatio  float64
+	// cpuMs is the stack's CPU milliseconds per request in the browse run, cpuBy the same by service.
+	cpuMs float64
+	cpuBy map[string]float64
 	// unbroken: the breakpoint ramp ended before the SLO broke, so maxRPS is a lower bound.
 	unbroken bool
 }
@@ -134,6 +144,20 @@ func measure(ctx context.Context, r runSpec, p promClient) (figures, error) {
 	f.reqs = br.Metrics["http_reqs"].Values["count"]
 	if f.reqs == 0 {
 		return f, fmt.Errorf("%s: the browse run sent no requests", r.browse)
+	}
+
+	before, err := readSnapshot(r.cpuBefore)
+	if err != nil {
+		return f, err
+	}
+	after, err := readSnapshot(r.cpuAfter)
+	if err != nil {
+		return f, err
+	}
+	f.cpuBy = map[string]float64{}
+	for svc, secs := range cpuUsed(before, after) {
+		f.cpuBy[svc] = 1000 * secs / f.reqs
+		f.cpuMs += f.cpuBy[svc]
 	}
 
 	// Counters over exactly the browse window, read at its end.
@@ -241,6 +265,20 @@ func render(baseMode, fullMode string, rate int, base, full figures) string {
 	row("DB queries per 1,000 requests", base.dbPer1k, full.dbPer1k, num(1))
 	row("Edge cache hit ratio (HAProxy)", base.edgeRatio, full.edgeRatio, percent)
 	row("Catalog cache hit ratio (L1 + Redis) of the requests past the edge", base.hitRatio, full.hitRatio, percent)
+	row("Stack CPU per request (every container but k6's)"+at, base.cpuMs, full.cpuMs, msec)
+
+	// The CPU row, service by service: on one machine every layer spends the same cores.
+	fmt.Fprintf(&b, "\nWhere the stack's CPU went%s, in CPU ms per request:\n\n| Service | %s | %s |\n|---|---:|---:|\n", at, baseMode, fullMode)
+	var otherBase, otherFull float64
+	for _, svc := range cpuRows(base.cpuBy, full.cpuBy) {
+		if max(base.cpuBy[svc], full.cpuBy[svc]) < 0.05 {
+			otherBase += base.cpuBy[svc]
+			otherFull += full.cpuBy[svc]
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", svc, num(2)(base.cpuBy[svc]), num(2)(full.cpuBy[svc]))
+	}
+	fmt.Fprintf(&b, "| other services (under 0.05 each) | %s | %s |\n", num(2)(otherBase), num(2)(otherFull))
 	fmt.Fprintf(&b, "\nMeasured on this machine (%d CPUs, %s/%s) on %s; k6 shared those CPUs with the stack. Compare ratios, not absolute figures.\n",
 		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	return b.String()

@@ -55,11 +55,25 @@ func TestTableFromRuns(t *testing.T) {
 	}))
 	defer prom.Close()
 
+	// CPU seconds per container before and after each browse run. A container that is only in
+	// the second snapshot (restarted meanwhile) is left out.
+	cpu := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	naiveCPU := cpu("cpu-naive-0.json", `{"a":{"service":"catalog","seconds":10},"b":{"service":"postgres-primary","seconds":5}}`) + "," +
+		cpu("cpu-naive-1.json", `{"a":{"service":"catalog","seconds":22},"b":{"service":"postgres-primary","seconds":29},"c":{"service":"redis","seconds":3}}`)
+	fullCPU := cpu("cpu-full-0.json", `{"a":{"service":"catalog","seconds":1},"d":{"service":"catalog","seconds":1},"e":{"service":"minio","seconds":1}}`) + "," +
+		cpu("cpu-full-1.json", `{"a":{"service":"catalog","seconds":7},"d":{"service":"catalog","seconds":7},"e":{"service":"minio","seconds":1.06}}`)
+
 	args := []string{"-prometheus", prom.URL, "-rate", "100", "-out", filepath.Join(dir, "lab.md"),
 		"-run", "naive," + writeSummary(t, dir, "bp-naive.json", "400", 0, 0, 0, 0, 1) + "," +
-			writeSummary(t, dir, "br-naive.json", "", 20, 80, 200, 0.05, 6000) + ",40,100",
+			writeSummary(t, dir, "br-naive.json", "", 20, 80, 200, 0.05, 6000) + ",40,100," + naiveCPU,
 		"-run", "full," + writeSummary(t, dir, "bp-full.json", "1200", 0, 0, 0, 0, 1) + "," +
-			writeSummary(t, dir, "br-full.json", "", 5, 20, 50, 0, 6000) + ",240,300",
+			writeSummary(t, dir, "br-full.json", "", 5, 20, 50, 0, 6000) + ",240,300," + fullCPU,
 	}
 	var out bytes.Buffer
 	if err := run(context.Background(), args, &out); err != nil {
@@ -73,10 +87,18 @@ func TestTableFromRuns(t *testing.T) {
 		"| DB queries per 1,000 requests | 1000.0 | 50.0 | 0.05× |",
 		"| Edge cache hit ratio (HAProxy) | – | 50.00% | – |",
 		"| Catalog cache hit ratio (L1 + Redis) of the requests past the edge | – | 95.00% | – |",
+		// naive: (12 + 24) s over 6000 requests; full: 12.06 s.
+		"| Stack CPU per request (every container but k6's) at 100 req/s | 6.0 ms | 2.0 ms | 0.33× |",
+		"| postgres-primary | 4.00 | 0.00 |",
+		"| catalog | 2.00 | 2.00 |",
+		"| other services (under 0.05 each) | 0.00 | 0.01 |",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
+	}
+	if strings.Contains(out.String(), "| redis |") {
+		t.Error("a container missing from the first snapshot was counted")
 	}
 	if written, _ := os.ReadFile(filepath.Join(dir, "lab.md")); string(written) != out.String() {
 		t.Error("the Markdown file differs from what was printed")
@@ -84,10 +106,10 @@ func TestTableFromRuns(t *testing.T) {
 }
 
 func TestRunNeedsTwoModes(t *testing.T) {
-	if err := run(context.Background(), []string{"-rate", "10", "-run", "full,a,b,1,2"}, &bytes.Buffer{}); err == nil {
+	if err := run(context.Background(), []string{"-rate", "10", "-run", "full,a,b,1,2,c,d"}, &bytes.Buffer{}); err == nil {
 		t.Fatal("one run accepted")
 	}
-	if err := run(context.Background(), []string{"-rate", "10", "-run", "full,a,b,2,1"}, &bytes.Buffer{}); err == nil {
+	if err := run(context.Background(), []string{"-rate", "10", "-run", "full,a,b,2,1,c,d"}, &bytes.Buffer{}); err == nil {
 		t.Fatal("a window ending before it starts accepted")
 	}
 }
