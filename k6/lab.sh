@@ -8,8 +8,7 @@
 #   LAB_RATE       the common load for the browse runs, requests/s (default: the baseline's maximum
 #                  sustainable rate from its breakpoint run, the load it can just carry)
 #   LAB_DURATION   length of the browse run (default 60s)
-#   LAB_STEP_TIME, LAB_MAX_RATE   the breakpoint staircase: how long each 50 req/s step is held
-#                  (default 30s) and the highest step (default 800/s; a 2-core laptop sustains a
+#   LAB_MAX_RATE   the top of the breakpoint staircase (default 800/s; a 2-core laptop sustains a
 #                  few hundred, and the run stops itself a step or two past the limit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +58,7 @@ for mode in "$base" full; do
   # (A run that failed outright leaves no summary, and `newest` stops the lab.)
   since=$(date +%s)
   QUIET=1 make --no-print-directory k6 SCENARIO=breakpoint MODE="$mode" \
-    STEP_TIME="${LAB_STEP_TIME:-30s}" MAX_RATE="${LAB_MAX_RATE:-800}" || true
+    MAX_RATE="${LAB_MAX_RATE:-800}" || true
   breakpoint=$(newest breakpoint "$mode" "$since")
   if [ -z "$rate" ]; then
     # The baseline's limit, rounded down to a multiple of 10.
