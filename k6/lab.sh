@@ -25,13 +25,13 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 report="results/lab-${LAYER:-naive}-$stamp.md"
 mkdir -p results
 
-# newest <scenario> <mode> <since>: the newest results/<scenario>-<mode>-*.json written at or
-# after <since> (Unix seconds). A run that died leaves no summary: stop rather than reuse an
-# older run's, or the warm-up's.
+# newest <scenario> <mode> <marker>: the newest results/<scenario>-<mode>-*.json, if it was
+# written after the file <marker> was touched. A run that died leaves no summary: stop rather
+# than reuse an older run's, or the warm-up's. (-nt, not stat: stat's flags differ on macOS.)
 newest() {
   local f
   f=$(ls -t results/"$1-$2"-*.json 2>/dev/null | head -1 || true)
-  if [ -z "$f" ] || [ "$(stat -c %Y "$f")" -lt "$3" ]; then
+  if [ -z "$f" ] || ! [ "$f" -nt "$3" ]; then
     echo "lab.sh: the $1 run in $2 mode wrote no summary; see its output above" >&2
     exit 1
   fi
@@ -39,6 +39,7 @@ newest() {
 }
 
 lab=$(mktemp -d)/lab
+marker=$(dirname "$lab")/marker
 trap 'rm -rf "$(dirname "$lab")"' EXIT
 go build -o "$lab" ./k6/lab
 # cpu_snapshot: each stack container's CPU time so far, read from the Engine API wherever the
@@ -51,15 +52,15 @@ for mode in "$base" full; do
   echo "==> lab: $mode mode"
   make --no-print-directory up MODE="$mode"
   # Warm-up, not measured: freshly started instances plan their first queries, fill pools and
-  # read cold index pages; without it a ramp can "break" in its first seconds on start-up costs.
+  # read cold index pages; without it the first step could fail on start-up costs.
   QUIET=1 make --no-print-directory k6 SCENARIO=browse MODE="$mode" RATE=20 DURATION=15s >/dev/null || true
   # k6 exits 99 when a threshold breaks: for the breakpoint that is how it ends, and at the common
   # load a mode that cannot keep up is a finding, not a failure of the lab.
   # (A run that failed outright leaves no summary, and `newest` stops the lab.)
-  since=$(date +%s)
+  touch "$marker"
   QUIET=1 make --no-print-directory k6 SCENARIO=breakpoint MODE="$mode" \
     MAX_RATE="${LAB_MAX_RATE:-800}" || true
-  breakpoint=$(newest breakpoint "$mode" "$since")
+  breakpoint=$(newest breakpoint "$mode" "$marker")
   if [ -z "$rate" ]; then
     # The baseline's limit, rounded down to a multiple of 10.
     max=$(grep -o '"max_sustainable_rps": *[0-9.]*' "$breakpoint" | head -1 | grep -o '[0-9.]*$' || true)
@@ -70,11 +71,12 @@ for mode in "$base" full; do
   fi
   cpu="results/cpu-$mode-$stamp"
   cpu_snapshot "$cpu-before.json"
+  touch "$marker"
   start=$(date +%s)
   QUIET=1 make --no-print-directory k6 SCENARIO=browse MODE="$mode" RATE="$rate" DURATION="$duration" || true
   end=$(date +%s)
   cpu_snapshot "$cpu-after.json"
-  browse=$(newest browse "$mode" "$start")
+  browse=$(newest browse "$mode" "$marker")
   args+=(-run "$mode,$breakpoint,$browse,$start,$end,$cpu-before.json,$cpu-after.json")
 done
 
