@@ -33,7 +33,6 @@
 // what happens past the limit: iterations k6 had to drop (every VU waiting on a slow response) or
 // failures piling up. The latency rules still judge the run and the steps; they do not cut it short.
 import exec from 'k6/execution';
-import { Gauge } from 'k6/metrics';
 import { envDuration, envInt, envNumber, slo } from './lib/config.js';
 import { browse, browseEndpoints, preflight } from './lib/catalog.js';
 import { reportByTag, sloThresholds, TREND_STATS } from './lib/thresholds.js';
@@ -66,9 +65,6 @@ for (const r of rates) {
   stages.push({ duration: `${CLIMB_SECS}s`, target: r }, { duration: `${STEP_TIME.secs - CLIMB_SECS}s`, target: r });
 }
 
-// The rate being offered, as a gauge: its max is the step the run reached.
-const targetRps = new Gauge('breakpoint_target_rps');
-
 export const options = {
   scenarios: {
     breakpoint: {
@@ -96,7 +92,6 @@ export function setup() {
 export default function () {
   const t = (Date.now() - exec.scenario.startTime) / 1000;
   const i = Math.min(Math.floor(t / STEP_TIME.secs), rates.length - 1);
-  targetRps.add(rates[i]);
   const judged = t - i * STEP_TIME.secs >= SETTLE.secs;
   browse(judged ? { step: String(rates[i]) } : {}, WRITE_PCT);
 }
