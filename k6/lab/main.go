@@ -95,7 +95,7 @@ type figures struct {
 	// cpuMs is the stack's CPU milliseconds per request in the browse run, cpuBy the same by service.
 	cpuMs float64
 	cpuBy map[string]float64
-	// unbroken: the breakpoint ramp ended before the SLO broke, so maxRPS is a lower bound.
+	// unbroken: the breakpoint staircase ended before the SLO broke, so maxRPS is a lower bound.
 	unbroken bool
 }
 
@@ -251,8 +251,8 @@ func render(baseMode, fullMode string, rate int, base, full figures) string {
 	}
 	rps := "Max sustainable RPS (breakpoint)"
 	if base.unbroken || full.unbroken {
-		// The ramp ended before the service level broke: that figure is a lower bound.
-		rps += ", ≥ where the ramp ended first (raise LAB_MAX_RATE)"
+		// The staircase ended before the service level broke: that figure is a lower bound.
+		rps += ", ≥ where the staircase ended first (raise LAB_MAX_RATE)"
 	}
 	fmt.Fprintf(&b, "| %s | %s%s | %s%s | %s |\n", rps, atLeast(base), num(0)(base.maxRPS), atLeast(full), num(0)(full.maxRPS),
 		ratioOf(base.maxRPS, full.maxRPS))

@@ -114,7 +114,7 @@ func TestRunNeedsTwoModes(t *testing.T) {
 	}
 }
 
-func TestUnbrokenRampIsALowerBound(t *testing.T) {
+func TestUnbrokenStaircaseIsALowerBound(t *testing.T) {
 	got := render("naive", "full", 100, figures{maxRPS: 400}, figures{maxRPS: 1500, unbroken: true})
 	if !strings.Contains(got, "| 400 | ≥ 1500 | 3.75× |") {
 		t.Fatalf("table does not mark the lower bound:\n%s", got)
