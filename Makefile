@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 COMPOSE ?= docker compose
-MODULES := services/foundation services/catalog gateway worker k6/lab
+MODULES := contracts foundation services/catalog gateway worker k6/lab
 # Compose reads .env; so does make, for the passwords the integration tests need.
 include .env
 # MODE selects a stack mode (infra/modes/): its env file is laid over .env for every compose
@@ -37,15 +37,19 @@ ps: ## Show the services and their health
 offline-images: ## Make the two base images locally when they cannot be pulled
 	@infra/scripts/offline-images.sh
 
-vet: ## gofmt check and go vet of every module
+vet: ## gofmt, go vet, module boundaries and a linux/arm64 build of every module
 	@unformatted=$$(gofmt -l $(MODULES)); [ -z "$$unformatted" ] || { echo "gofmt needed: $$unformatted"; exit 1; }
 	@for m in $(MODULES); do (cd $$m && go vet ./... && go vet -tags integration,e2e ./...); done
+	@infra/scripts/check-modules.sh
+	@# Apple-silicon users build these images natively: a cgo or assembly dependency must not break arm64.
+	@for m in $(MODULES); do (cd $$m && CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -o /dev/null ./...); done
+	@echo "vet: gofmt, go vet, module boundaries and the linux/arm64 build are clean"
 
 unit: ## Unit tests of every module
 	@for m in $(MODULES); do (cd $$m && go test -race -count=1 ./...); done
 
 fuzz: ## Fuzz the request decoders (JSON bodies, listing queries) for a bounded time each (FUZZTIME, default 15s)
-	cd services/foundation && go test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(or $(FUZZTIME),15s) ./web/
+	cd foundation && go test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(or $(FUZZTIME),15s) ./web/
 	cd services/catalog && go test -run='^$$' -fuzz=FuzzParseListing -fuzztime=$(or $(FUZZTIME),15s) ./httpapi/
 
 # Runs in a container on the stack's network, where Postgres (through PgBouncer) and Redis are;

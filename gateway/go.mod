@@ -3,7 +3,7 @@ module github.com/flashcrowd/flashcrowd/gateway
 go 1.26.0
 
 require (
-	github.com/flashcrowd/flashcrowd/services/foundation v0.0.0
+	github.com/flashcrowd/flashcrowd/foundation v0.0.0
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/prometheus/client_golang v1.25.0
 )
@@ -19,4 +19,4 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-replace github.com/flashcrowd/flashcrowd/services/foundation => ../services/foundation
+replace github.com/flashcrowd/flashcrowd/foundation => ../foundation

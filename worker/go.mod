@@ -3,7 +3,7 @@ module github.com/flashcrowd/flashcrowd/worker
 go 1.26.0
 
 require (
-	github.com/flashcrowd/flashcrowd/services/foundation v0.0.0-00010101000000-000000000000
+	github.com/flashcrowd/flashcrowd/foundation v0.0.0-00010101000000-000000000000
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/hibiken/asynq v0.26.0
 	github.com/hibiken/asynq/x v0.0.0-20211219150637-8dfabfccb3be
@@ -17,6 +17,7 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dgryski/go-rendezvous v0.0.0-20200823014737-9f7001d12a5f // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
+	github.com/flashcrowd/flashcrowd/contracts v0.0.0
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
@@ -44,4 +45,6 @@ require (
 	gopkg.in/ini.v1 v1.67.3 // indirect
 )
 
-replace github.com/flashcrowd/flashcrowd/services/foundation => ../services/foundation
+replace github.com/flashcrowd/flashcrowd/foundation => ../foundation
+
+replace github.com/flashcrowd/flashcrowd/contracts => ../contracts

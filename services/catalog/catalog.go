@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/flashcrowd/flashcrowd/contracts/media"
 )
 
 // Errors the storage layer returns, mapped to HTTP statuses by the API.
@@ -210,12 +212,9 @@ type ImageUpload struct {
 	ContentType string `json:"content_type"`
 }
 
-// ImageTypes maps the accepted upload media types to their file extensions.
-var ImageTypes = map[string]string{"image/jpeg": ".jpg", "image/png": ".png"}
-
 // Valid reports field → problem.
 func (u ImageUpload) Valid() map[string]string {
-	if _, ok := ImageTypes[u.ContentType]; !ok {
+	if _, ok := media.ImageTypes[u.ContentType]; !ok {
 		return map[string]string{"content_type": "must be image/jpeg or image/png"}
 	}
 	return nil

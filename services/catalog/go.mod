@@ -29,7 +29,6 @@ require (
 	github.com/zeebo/xxh3 v1.1.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
-	golang.org/x/image v0.47.0 // indirect
 	golang.org/x/net v0.61.0 // indirect
 	golang.org/x/time v0.14.0 // indirect
 	gopkg.in/ini.v1 v1.67.3 // indirect
@@ -38,8 +37,8 @@ require (
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/flashcrowd/flashcrowd/services/foundation v0.0.0
-	github.com/flashcrowd/flashcrowd/worker v0.0.0
+	github.com/flashcrowd/flashcrowd/contracts v0.0.0
+	github.com/flashcrowd/flashcrowd/foundation v0.0.0
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
@@ -57,6 +56,6 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-replace github.com/flashcrowd/flashcrowd/services/foundation => ../foundation
+replace github.com/flashcrowd/flashcrowd/foundation => ../../foundation
 
-replace github.com/flashcrowd/flashcrowd/worker => ../../worker
+replace github.com/flashcrowd/flashcrowd/contracts => ../../contracts

@@ -15,12 +15,11 @@ import (
 	"github.com/minio/minio-go/v7"
 	"golang.org/x/image/draw"
 
-	"github.com/flashcrowd/flashcrowd/worker/tasks"
+	"github.com/flashcrowd/flashcrowd/contracts/media"
+	"github.com/flashcrowd/flashcrowd/contracts/tasks"
 )
 
 const (
-	// MaxUploadBytes bounds what the worker reads; the catalog refuses larger uploads too.
-	MaxUploadBytes = 10 << 20
 	// maxPixels guards against decompression bombs: a small file that decodes to gigabytes.
 	maxPixels = 40_000_000
 	// ThumbnailSide is the longest side of a thumbnail, in pixels.
@@ -44,7 +43,7 @@ func (t *Thumbnailer) ProcessTask(ctx context.Context, task *asynq.Task) error {
 		return fmt.Errorf("get %s: %w", p.Key, err)
 	}
 	defer obj.Close()
-	src, err := io.ReadAll(io.LimitReader(obj, MaxUploadBytes+1))
+	src, err := io.ReadAll(io.LimitReader(obj, media.MaxUploadBytes+1))
 	if err != nil {
 		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
 			return fmt.Errorf("image %s is gone: %w", p.Key, asynq.SkipRetry)
@@ -55,7 +54,7 @@ func (t *Thumbnailer) ProcessTask(ctx context.Context, task *asynq.Task) error {
 	if err != nil {
 		return fmt.Errorf("image %s: %v: %w", p.Key, err, asynq.SkipRetry) // bad input stays bad
 	}
-	_, err = t.Store.PutObject(ctx, t.Bucket, tasks.ThumbnailKey(p.Key), bytes.NewReader(out), int64(len(out)),
+	_, err = t.Store.PutObject(ctx, t.Bucket, media.ThumbnailKey(p.Key), bytes.NewReader(out), int64(len(out)),
 		minio.PutObjectOptions{ContentType: "image/jpeg", CacheControl: "public, max-age=2592000, immutable"})
 	if err != nil {
 		return fmt.Errorf("put thumbnail of %s: %w", p.Key, err)
@@ -63,12 +62,12 @@ func (t *Thumbnailer) ProcessTask(ctx context.Context, task *asynq.Task) error {
 	return nil
 }
 
-// ErrTooLarge is returned for images over MaxUploadBytes or maxPixels.
+// ErrTooLarge is returned for images over media.MaxUploadBytes or maxPixels.
 var ErrTooLarge = errors.New("image too large")
 
 // Thumbnail decodes a JPEG or PNG and returns a JPEG whose longest side is at most side pixels.
 func Thumbnail(src []byte, side int) ([]byte, error) {
-	if len(src) > MaxUploadBytes {
+	if len(src) > media.MaxUploadBytes {
 		return nil, ErrTooLarge
 	}
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(src))

@@ -16,9 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/flashcrowd/flashcrowd/gateway/edge"
-	"github.com/flashcrowd/flashcrowd/services/foundation/env"
-	"github.com/flashcrowd/flashcrowd/services/foundation/web"
+	"github.com/flashcrowd/flashcrowd/foundation/env"
+	"github.com/flashcrowd/flashcrowd/foundation/web"
+	"github.com/flashcrowd/flashcrowd/gateway/httpapi"
 )
 
 func main() {
@@ -60,11 +60,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	h := edge.NewServer(edge.Deps{
+	h := httpapi.NewServer(httpapi.Deps{
 		Log:        log,
 		Metrics:    web.NewMetrics(reg),
 		Upstream:   upstream,
-		Transport:  edge.NewTransport(maxIdle),
+		Transport:  httpapi.NewTransport(maxIdle),
 		AdminToken: adminToken,
 		Scrape:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	})

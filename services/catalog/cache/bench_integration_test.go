@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/flashcrowd/flashcrowd/foundation/db"
 	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
 	"github.com/flashcrowd/flashcrowd/services/catalog/postgres"
-	"github.com/flashcrowd/flashcrowd/services/foundation/db"
 )
 
 // BenchmarkProductRead reads seeded products the three ways a catalog instance can answer: from

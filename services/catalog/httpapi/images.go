@@ -6,19 +6,18 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/minio/minio-go/v7"
 
+	"github.com/flashcrowd/flashcrowd/contracts/media"
+	"github.com/flashcrowd/flashcrowd/contracts/tasks"
+	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/services/catalog"
 	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
 	"github.com/flashcrowd/flashcrowd/services/catalog/postgres"
-	"github.com/flashcrowd/flashcrowd/services/foundation/web"
-	"github.com/flashcrowd/flashcrowd/worker/images"
-	"github.com/flashcrowd/flashcrowd/worker/tasks"
 )
 
 // uploadTTL is how long a presigned upload URL stays valid.
@@ -40,7 +39,7 @@ func (m Media) view(p catalog.Product) productView {
 	v := productView{Product: p}
 	if p.ImageKey != "" {
 		v.ImageURL = m.url(p.ImageKey)
-		v.ThumbnailURL = m.url(tasks.ThumbnailKey(p.ImageKey))
+		v.ThumbnailURL = m.url(media.ThumbnailKey(p.ImageKey))
 	}
 	return v
 }
@@ -54,7 +53,7 @@ type uploadView struct {
 }
 
 // handleImageUpload hands out a presigned PUT URL for a new image of an existing product.
-func handleImageUpload(store *postgres.Store, c *cache.Cache, media Media) http.Handler {
+func handleImageUpload(store *postgres.Store, c *cache.Cache, objects Media) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := productID(r)
 		if err != nil {
@@ -72,8 +71,8 @@ func handleImageUpload(store *postgres.Store, c *cache.Cache, media Media) http.
 		}
 		var b [8]byte
 		_, _ = rand.Read(b[:])
-		key := imagePrefix(id) + hex.EncodeToString(b[:]) + catalog.ImageTypes[in.ContentType]
-		u, err := media.Presign.PresignedPutObject(r.Context(), media.Bucket, key, uploadTTL)
+		key := media.ProductImagePrefix(id) + hex.EncodeToString(b[:]) + media.ImageTypes[in.ContentType]
+		u, err := objects.Presign.PresignedPutObject(r.Context(), objects.Bucket, key, uploadTTL)
 		if err != nil {
 			web.Fail(w, r, err)
 			return
@@ -100,7 +99,7 @@ func handleAttachImage(wr writer, queue *asynq.Client) http.Handler {
 			web.Fail(w, r, err)
 			return
 		}
-		if !strings.HasPrefix(in.Key, imagePrefix(id)) {
+		if !strings.HasPrefix(in.Key, media.ProductImagePrefix(id)) {
 			web.Fail(w, r, web.Invalid(map[string]string{"key": "is not an upload of this product"}))
 			return
 		}
@@ -131,21 +130,19 @@ func handleAttachImage(wr writer, queue *asynq.Client) http.Handler {
 }
 
 // checkUpload makes sure the object exists, is an accepted image type and is not too large.
-func checkUpload(ctx context.Context, media Media, key string) error {
-	info, err := media.Store.StatObject(ctx, media.Bucket, key, minio.StatObjectOptions{})
+func checkUpload(ctx context.Context, objects Media, key string) error {
+	info, err := objects.Store.StatObject(ctx, objects.Bucket, key, minio.StatObjectOptions{})
 	if err != nil {
 		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
 			return web.Invalid(map[string]string{"key": "nothing was uploaded under this key"})
 		}
 		return err
 	}
-	if _, ok := catalog.ImageTypes[info.ContentType]; !ok {
+	if _, ok := media.ImageTypes[info.ContentType]; !ok {
 		return web.Invalid(map[string]string{"key": "the upload is not image/jpeg or image/png"})
 	}
-	if info.Size > images.MaxUploadBytes {
-		return web.NewProblem(http.StatusRequestEntityTooLarge, "images may be at most %d bytes", images.MaxUploadBytes)
+	if info.Size > media.MaxUploadBytes {
+		return web.NewProblem(http.StatusRequestEntityTooLarge, "images may be at most %d bytes", media.MaxUploadBytes)
 	}
 	return nil
 }
-
-func imagePrefix(id int64) string { return "products/" + strconv.FormatInt(id, 10) + "/" }

@@ -6,8 +6,8 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/services/catalog"
-	"github.com/flashcrowd/flashcrowd/services/foundation/web"
 )
 
 var testTree = catalog.NewTree([]catalog.Category{

@@ -13,10 +13,10 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/services/catalog"
 	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
 	"github.com/flashcrowd/flashcrowd/services/catalog/postgres"
-	"github.com/flashcrowd/flashcrowd/services/foundation/web"
 )
 
 // Listing limits.

@@ -9,10 +9,10 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/hibiken/asynq"
 
+	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/services/catalog"
 	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
 	"github.com/flashcrowd/flashcrowd/services/catalog/postgres"
-	"github.com/flashcrowd/flashcrowd/services/foundation/web"
 )
 
 // Deps is everything the API needs.

@@ -14,9 +14,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/flashcrowd/flashcrowd/foundation/db"
 	"github.com/flashcrowd/flashcrowd/services/catalog"
 	"github.com/flashcrowd/flashcrowd/services/catalog/postgres"
-	"github.com/flashcrowd/flashcrowd/services/foundation/db"
 )
 
 // newStore connects to the stack's real PgBouncer: DATABASE_URL (primary) and DATABASE_READ_URL (replicas).

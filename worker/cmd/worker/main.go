@@ -22,11 +22,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/flashcrowd/flashcrowd/services/foundation/env"
-	"github.com/flashcrowd/flashcrowd/services/foundation/objstore"
-	"github.com/flashcrowd/flashcrowd/services/foundation/web"
+	"github.com/flashcrowd/flashcrowd/contracts/tasks"
+	"github.com/flashcrowd/flashcrowd/foundation/env"
+	"github.com/flashcrowd/flashcrowd/foundation/objstore"
+	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/worker/images"
-	"github.com/flashcrowd/flashcrowd/worker/tasks"
 )
 
 func main() {

@@ -21,13 +21,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/flashcrowd/flashcrowd/foundation/db"
+	"github.com/flashcrowd/flashcrowd/foundation/env"
+	"github.com/flashcrowd/flashcrowd/foundation/objstore"
+	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
 	"github.com/flashcrowd/flashcrowd/services/catalog/httpapi"
 	"github.com/flashcrowd/flashcrowd/services/catalog/postgres"
-	"github.com/flashcrowd/flashcrowd/services/foundation/db"
-	"github.com/flashcrowd/flashcrowd/services/foundation/env"
-	"github.com/flashcrowd/flashcrowd/services/foundation/objstore"
-	"github.com/flashcrowd/flashcrowd/services/foundation/web"
 )
 
 func main() {

@@ -1,4 +1,4 @@
-package edge
+package httpapi
 
 import (
 	"io"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/flashcrowd/flashcrowd/services/foundation/web"
+	"github.com/flashcrowd/flashcrowd/foundation/web"
 )
 
 const token = "test-admin-token-0123456789"

@@ -21,9 +21,6 @@ type ThumbnailPayload struct {
 	Key       string `json:"key"` // the uploaded image's object key
 }
 
-// ThumbnailKey is where the worker writes the thumbnail of the image at key.
-func ThumbnailKey(key string) string { return "thumbs/" + key }
-
 // NewThumbnailTask builds the task for the image at key. Its id derives from the key, so
 // enqueueing the same upload twice (a client retry) makes one task, not two.
 func NewThumbnailTask(productID int64, key string) (*asynq.Task, error) {

@@ -1,7 +1,7 @@
-// Package edge is the gateway's HTTP API: the public face of the platform behind HAProxy. It
+// Package httpapi is the gateway's HTTP API: the public face of the platform behind HAProxy. It
 // authenticates admin calls and forwards API calls to the internal services over one shared,
 // tuned connection pool.
-package edge
+package httpapi
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/flashcrowd/flashcrowd/services/foundation/web"
+	"github.com/flashcrowd/flashcrowd/foundation/web"
 )
 
 // Deps is everything the gateway needs.
