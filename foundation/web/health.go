@@ -20,8 +20,9 @@ func Healthz() http.Handler {
 	})
 }
 
-// Readyz answers 200 when every check passes within a short deadline, else 503 naming the
-// failures (readiness: the load balancer stops routing here until it recovers).
+// Readyz answers 200 when every check passes within a short deadline, else 503 (readiness: the
+// load balancer stops routing here until it recovers). The answer says only ready or not: which
+// dependency failed, and why, names internal hosts, so it goes to the log instead.
 func Readyz(checks map[string]Check) http.Handler {
 	names := make([]string, 0, len(checks))
 	for name := range checks {
@@ -31,16 +32,15 @@ func Readyz(checks map[string]Check) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		failed := map[string]string{}
+		ready := true
 		for _, name := range names {
 			if err := checks[name](ctx); err != nil {
-				failed[name] = err.Error()
+				Log(r.Context()).Warn("not ready", "check", name, "err", err)
+				ready = false
 			}
 		}
-		if len(failed) > 0 {
-			p := NewProblem(http.StatusServiceUnavailable, "dependencies unreachable")
-			p.Errors = failed
-			WriteProblem(w, r, p)
+		if !ready {
+			WriteProblem(w, r, NewProblem(http.StatusServiceUnavailable, "not ready"))
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
