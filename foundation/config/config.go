@@ -145,8 +145,8 @@ func checkSecrets(cfg any) []error {
 // field is one variable of a Config struct, as its tags describe it.
 type field struct {
 	name, env, def, desc, secret string
-	hasDefault             bool
-	value                  reflect.Value
+	hasDefault                   bool
+	value                        reflect.Value
 }
 
 // walk calls fn for every field with an env tag, in declaration order, entering embedded structs.

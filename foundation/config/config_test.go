@@ -24,7 +24,9 @@ func (c *testConfig) Validate() error {
 	return nil
 }
 
-func getenv(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
+func getenv(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
 
 func TestLoad(t *testing.T) {
 	var c testConfig
