@@ -20,6 +20,9 @@ var (
 	ErrVersion = errors.New("product has changed since that version")
 	// ErrStock means a stock adjustment would take the stock below zero or above MaxStock.
 	ErrStock = errors.New("stock would leave its bounds")
+	// ErrTimeout means the database cancelled a statement that ran past its time limit (the
+	// app role's statement_timeout): the caller should try again later, or ask for less.
+	ErrTimeout = errors.New("the query ran past its time limit")
 )
 
 // Product is one item for sale. Prices are in minor units (cents) of Currency.
