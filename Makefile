@@ -5,17 +5,22 @@ SHELL := bash
 
 COMPOSE ?= docker compose
 MODULES := contracts foundation services/catalog gateway worker k6/lab
-# Compose reads .env; so does make, for the passwords the integration tests need.
+# Compose reads .env; so does make, for the passwords the integration tests need. .env.local
+# (make secrets) is laid over it when it exists.
 include .env
-# MODE selects a stack mode (infra/modes/): its env file is laid over .env for every compose
+-include .env.local
+comma := ,
+ENV_FILES := .env$(if $(wildcard .env.local),$(comma).env.local)
+# MODE selects a stack mode (infra/modes/): its env file is laid over the others for every compose
 # command, in make and in the scripts and tests it runs.
 MODE ?= full
 ifneq ($(MODE),full)
 $(if $(wildcard infra/modes/$(MODE).env),,$(error MODE=$(MODE) is not a mode: see infra/modes/))
-export COMPOSE_ENV_FILES := .env,infra/modes/$(MODE).env
+ENV_FILES := $(ENV_FILES),infra/modes/$(MODE).env
 endif
+export COMPOSE_ENV_FILES := $(ENV_FILES)
 
-.PHONY: help up down logs ps test vet unit fuzz integration bench e2e lab offline-images
+.PHONY: help up down logs ps test vet unit fuzz integration bench e2e lab offline-images secrets docs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,6 +38,13 @@ logs: ## Follow every service's logs
 
 ps: ## Show the services and their health
 	$(COMPOSE) ps --all
+
+secrets: ## Write .env.local: fresh random secrets and FLASHCROWD_ENV=production (then make down, make up)
+	@infra/scripts/secrets.sh
+
+docs: ## Regenerate each binary's table in docs/configuration.md from its Config struct
+	@for m in gateway worker services/catalog; do (cd $$m && UPDATE_DOCS=1 go test -count=1 -run TestConfigIsDocumented ./cmd/... >/dev/null); done
+	@echo "docs/configuration.md: tables regenerated; review with git diff"
 
 offline-images: ## Make the two base images locally when they cannot be pulled
 	@infra/scripts/offline-images.sh
@@ -60,6 +72,8 @@ ON_STACK := docker run --rm --network flashcrowd_default \
 	  -e DATABASE_URL=postgres://flashcrowd_app:$(PG_APP_PASSWORD)@pgbouncer:6432/flashcrowd \
 	  -e DATABASE_READ_URL=postgres://flashcrowd_app:$(PG_APP_PASSWORD)@pgbouncer:6432/flashcrowd_ro \
 	  -e REDIS_ADDR=redis:6379 \
+	  -e REDIS_CACHE_USER=cache -e REDIS_CACHE_PASSWORD=$(REDIS_CACHE_PASSWORD) \
+	  -e REDIS_QUEUE_USER=queue -e REDIS_QUEUE_PASSWORD=$(REDIS_QUEUE_PASSWORD) \
 	  golang:1.26-trixie
 
 integration: ## Integration tests against the running stack's PgBouncer, Postgres and Redis

@@ -122,6 +122,9 @@ func checkSecrets(cfg any) []error {
 	}
 	for _, f := range secrets {
 		s := f.value.String()
+		if s == "" && !f.required {
+			continue // an optional secret left out (a required one is refused by Load)
+		}
 		if f.secret == "url" {
 			u, err := url.Parse(s)
 			if err != nil || u.User == nil {
@@ -145,7 +148,7 @@ func checkSecrets(cfg any) []error {
 // field is one variable of a Config struct, as its tags describe it.
 type field struct {
 	name, env, def, desc, secret string
-	hasDefault                   bool
+	hasDefault, required         bool
 	value                        reflect.Value
 }
 
@@ -161,12 +164,12 @@ func walk(v reflect.Value, fn func(field)) {
 			walk(v.Field(i), fn)
 			continue
 		}
-		key, _, _ := strings.Cut(sf.Tag.Get("env"), ",")
+		key, opts, _ := strings.Cut(sf.Tag.Get("env"), ",")
 		if key == "" {
 			continue
 		}
 		def, hasDefault := sf.Tag.Lookup("envDefault")
-		fn(field{name: sf.Name, env: key, def: def, hasDefault: hasDefault, desc: sf.Tag.Get("desc"), secret: sf.Tag.Get("secret"), value: v.Field(i)})
+		fn(field{name: sf.Name, env: key, def: def, hasDefault: hasDefault, required: strings.Contains(","+opts+",", ",required,"), desc: sf.Tag.Get("desc"), secret: sf.Tag.Get("secret"), value: v.Field(i)})
 	}
 }
 

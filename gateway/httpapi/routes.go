@@ -5,17 +5,17 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 )
@@ -23,29 +23,43 @@ import (
 // Deps is everything the gateway needs.
 type Deps struct {
 	Log        *slog.Logger
-	Metrics    *web.Metrics
+	Registry   *prometheus.Registry
 	Upstream   *url.URL // HAProxy's internal frontend, which balances over the catalog instances
 	Transport  http.RoundTripper
 	AdminToken string
-	Scrape     http.Handler
 }
 
 // NewServer returns the gateway's handler.
 func NewServer(d Deps) http.Handler {
 	proxy := newProxy(d.Upstream, d.Transport)
-	r := chi.NewRouter()
-	r.Use(web.Stack(d.Log, d.Metrics))
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		web.WriteProblem(w, r, web.NewProblem(http.StatusNotFound, "no such resource"))
-	})
-
-	r.Method(http.MethodGet, "/healthz", web.Healthz())
-	r.Method(http.MethodGet, "/readyz", web.Readyz(map[string]web.Check{"upstream": upstreamCheck(d.Upstream, d.Transport)}))
-	r.Method(http.MethodGet, "/metrics", d.Scrape)
-
-	r.With(requireBearer(d.AdminToken)).Handle("/api/v1/admin/*", proxy)
-	r.Handle("/api/*", proxy)
+	r := web.NewRouter(d.Log, d.Registry, map[string]web.Check{"upstream": upstreamCheck(d.Upstream, d.Transport)})
+	r.Handle("/api/*", guardAdmin(web.RequireBearer(d.AdminToken))(proxy))
 	return r
+}
+
+// guardAdmin sends every request whose decoded path is under /api/v1/admin through auth,
+// whatever spelling reached the router: chi matches routes on the raw path, so a route pattern
+// alone would let /api/v1/%61dmin/… through. (The catalog checks the token as well.)
+func guardAdmin(auth func(http.Handler) http.Handler) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		guarded := auth(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isAdmin(r.URL.Path) {
+				guarded.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// isAdmin reports whether a decoded request path names an admin resource, in any case and with
+// any dot segments or repeated slashes.
+func isAdmin(p string) bool {
+	const prefix = "/api/v1/admin"
+	p = path.Clean("/" + p)
+	return len(p) >= len(prefix) && strings.EqualFold(p[:len(prefix)], prefix) &&
+		(len(p) == len(prefix) || p[len(prefix)] == '/')
 }
 
 // NewTransport is the one transport all proxied requests share. Go's default keeps 2 idle
@@ -92,22 +106,6 @@ func newProxy(upstream *url.URL, transport http.RoundTripper) http.Handler {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// requireBearer refuses requests without "Authorization: Bearer <token>", in constant time.
-func requireBearer(token string) func(http.Handler) http.Handler {
-	want := []byte(token)
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="flashcrowd-admin"`)
-				web.WriteProblem(w, r, web.NewProblem(http.StatusUnauthorized, "admin calls need a valid bearer token"))
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
 }
 
 // upstreamCheck asks the internal load balancer for any healthy service instance.

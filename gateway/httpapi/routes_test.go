@@ -24,11 +24,10 @@ func newGateway(t *testing.T, upstream string) http.Handler {
 	}
 	return NewServer(Deps{
 		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Metrics:    web.NewMetrics(prometheus.NewRegistry()),
+		Registry:   prometheus.NewRegistry(),
 		Upstream:   u,
 		Transport:  NewTransport(8),
 		AdminToken: token,
-		Scrape:     http.NotFoundHandler(),
 	})
 }
 
@@ -52,6 +51,14 @@ func TestGatewayForwardsAndAuthenticates(t *testing.T) {
 		{http.MethodPatch, "/api/v1/admin/products/1", token, http.StatusUnauthorized}, // scheme missing
 		{http.MethodPatch, "/api/v1/admin/products/1", "Bearer " + token, http.StatusTeapot},
 		{http.MethodGet, "/metrics-not-here", "", http.StatusNotFound},
+		// Other spellings of an admin path are admin paths too.
+		{http.MethodPatch, "/api/v1/%61dmin/products/1", "", http.StatusUnauthorized},
+		{http.MethodPatch, "/api/v1/admin%2Fproducts/1", "", http.StatusUnauthorized},
+		{http.MethodPatch, "/api/v1/ADMIN/products/1", "", http.StatusUnauthorized},
+		{http.MethodPatch, "/api/v1/x/../admin/products/1", "", http.StatusUnauthorized},
+		{http.MethodPatch, "/api//v1/admin/products/1", "", http.StatusUnauthorized},
+		{http.MethodGet, "/api/v1/admin", "", http.StatusUnauthorized},
+		{http.MethodGet, "/api/v1/administrators", "", http.StatusTeapot}, // not under /admin
 	}
 	for _, tt := range tests {
 		req := httptest.NewRequest(tt.method, tt.path, strings.NewReader("{}"))
@@ -71,7 +78,7 @@ func TestGatewayForwardsAndAuthenticates(t *testing.T) {
 			t.Errorf("401 is not problem+json")
 		}
 	}
-	want := []string{"GET /api/v1/products/1 id=rid-1", "PATCH /api/v1/admin/products/1 id=rid-1"}
+	want := []string{"GET /api/v1/products/1 id=rid-1", "PATCH /api/v1/admin/products/1 id=rid-1", "GET /api/v1/administrators id=rid-1"}
 	if strings.Join(seen, "|") != strings.Join(want, "|") {
 		t.Errorf("upstream saw %q, want %q", seen, want)
 	}

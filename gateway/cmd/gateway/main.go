@@ -10,13 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/flashcrowd/flashcrowd/foundation/env"
+	"github.com/flashcrowd/flashcrowd/foundation/config"
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/gateway/httpapi"
 )
@@ -31,42 +26,24 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	e := env.New(getenv)
-	httpAddr := e.String("HTTP_ADDR", ":8080")
-	if len(args) > 1 && args[1] == "healthcheck" {
-		return web.Probe(ctx, httpAddr, "/healthz")
-	}
-	var (
-		logLevel    = e.String("LOG_LEVEL", "info")
-		upstreamRaw = e.String("UPSTREAM_URL", "http://haproxy:8081")
-		adminToken  = e.Required("ADMIN_TOKEN")
-		maxIdle     = e.Int("PROXY_MAX_IDLE_CONNS", 512, 2, 100_000)
-		drain       = e.Duration("SHUTDOWN_TIMEOUT", 10*time.Second)
-	)
-	if err := e.Err(); err != nil {
+	var cfg Config
+	if err := config.Load(&cfg, getenv); err != nil {
 		return err
 	}
-	upstream, err := url.Parse(upstreamRaw)
-	if err != nil || upstream.Host == "" {
-		return fmt.Errorf("configuration: UPSTREAM_URL=%q: want http://host:port", upstreamRaw)
+	if len(args) > 1 && args[1] == "healthcheck" {
+		return web.Probe(ctx, cfg.HTTPAddr, "/healthz")
 	}
-	if len(adminToken) < 16 {
-		return fmt.Errorf("configuration: ADMIN_TOKEN must be at least 16 characters")
-	}
-	log, err := web.NewLogger(stdout, "gateway", logLevel)
+	log, err := web.NewLogger(stdout, "gateway", cfg.LogLevel)
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
+	upstream, _ := url.Parse(cfg.UpstreamURL) // checked by Validate
 	h := httpapi.NewServer(httpapi.Deps{
 		Log:        log,
-		Metrics:    web.NewMetrics(reg),
+		Registry:   web.NewRegistry(),
 		Upstream:   upstream,
-		Transport:  httpapi.NewTransport(maxIdle),
-		AdminToken: adminToken,
-		Scrape:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Transport:  httpapi.NewTransport(cfg.ProxyMaxIdleConns),
+		AdminToken: cfg.AdminToken,
 	})
-	return web.Serve(ctx, log, httpAddr, h, drain, nil)
+	return web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPDrainTimeout, nil)
 }

@@ -8,22 +8,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynq/x/metrics"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flashcrowd/flashcrowd/contracts/tasks"
-	"github.com/flashcrowd/flashcrowd/foundation/env"
+	"github.com/flashcrowd/flashcrowd/foundation/config"
 	"github.com/flashcrowd/flashcrowd/foundation/objstore"
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/worker/images"
@@ -38,60 +34,33 @@ func main() {
 	}
 }
 
-type config struct {
-	httpAddr, logLevel                     string
-	redisAddr, redisPassword               string
-	s3Endpoint, s3Access, s3Secret, bucket string
-	concurrency                            int
-	shutdownTimeout                        time.Duration
-}
-
-func loadConfig(getenv func(string) string) (config, error) {
-	e := env.New(getenv)
-	c := config{
-		httpAddr:      e.String("HTTP_ADDR", ":8080"),
-		logLevel:      e.String("LOG_LEVEL", "info"),
-		redisAddr:     e.String("REDIS_ADDR", "redis:6379"),
-		redisPassword: e.String("REDIS_PASSWORD", ""),
-		s3Endpoint:    e.String("S3_ENDPOINT", "http://minio:9000"),
-		s3Access:      e.Required("S3_ACCESS_KEY"),
-		s3Secret:      e.Required("S3_SECRET_KEY"),
-		bucket:        e.String("S3_BUCKET", "media"),
-		concurrency:   e.Int("WORKER_CONCURRENCY", 8, 1, 1000),
-		// With the 5 s HTTP drain, this fits compose's 30 s stop grace period.
-		shutdownTimeout: e.Duration("SHUTDOWN_TIMEOUT", 20*time.Second),
-	}
-	return c, e.Err()
-}
-
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) > 1 && args[1] == "healthcheck" {
-		return web.Probe(ctx, env.New(getenv).String("HTTP_ADDR", ":8080"), "/healthz")
-	}
-	cfg, err := loadConfig(getenv)
-	if err != nil {
+	var cfg Config
+	if err := config.Load(&cfg, getenv); err != nil {
 		return err
 	}
-	log, err := web.NewLogger(stdout, "worker", cfg.logLevel)
+	if len(args) > 1 && args[1] == "healthcheck" {
+		return web.Probe(ctx, cfg.HTTPAddr, "/healthz")
+	}
+	log, err := web.NewLogger(stdout, "worker", cfg.LogLevel)
 	if err != nil {
 		return err
 	}
 
-	store, err := objstore.New(cfg.s3Endpoint, cfg.s3Access, cfg.s3Secret)
+	store, err := objstore.New(cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey)
 	if err != nil {
 		return err
 	}
-	redisOpt := asynq.RedisClientOpt{Addr: cfg.redisAddr, Password: cfg.redisPassword}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	redisOpt := asynq.RedisClientOpt{Addr: cfg.RedisAddr, Username: cfg.RedisQueueUser, Password: cfg.RedisQueuePassword}
+	reg := web.NewRegistry()
 	inspector := asynq.NewInspector(redisOpt)
 	defer inspector.Close()
 	reg.MustRegister(metrics.NewQueueMetricsCollector(inspector)) // queue depth and latency, read from Redis
 
 	srv := asynq.NewServer(redisOpt, asynq.Config{
-		Concurrency: cfg.concurrency,
+		Concurrency: cfg.Concurrency,
 		// On shutdown, tasks still running after this are handed back to the queue for another worker.
-		ShutdownTimeout: cfg.shutdownTimeout,
+		ShutdownTimeout: cfg.TaskDrainTimeout,
 		Logger:          asynqLogger{log},
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			log.Warn("task failed", "type", t.Type(), "err", err)
@@ -99,27 +68,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	})
 	mux := asynq.NewServeMux()
 	mux.Use(taskMetrics(reg))
-	mux.Handle(tasks.TypeThumbnail, &images.Thumbnailer{Store: store, Bucket: cfg.bucket})
+	mux.Handle(tasks.TypeThumbnail, &images.Thumbnailer{Store: store, Bucket: cfg.S3Bucket})
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
 	defer srv.Shutdown()
 
-	r := chi.NewRouter()
-	r.Use(web.Stack(log, web.NewMetrics(reg)))
-	r.Method(http.MethodGet, "/healthz", web.Healthz())
-	r.Method(http.MethodGet, "/readyz", web.Readyz(map[string]web.Check{
+	r := web.NewRouter(log, reg, map[string]web.Check{
 		"redis": func(context.Context) error { return srv.Ping() },
 		"object store": func(ctx context.Context) error {
-			ok, err := store.BucketExists(ctx, cfg.bucket)
+			ok, err := store.BucketExists(ctx, cfg.S3Bucket)
 			if err == nil && !ok {
-				err = errors.New("bucket " + cfg.bucket + " does not exist")
+				err = errors.New("bucket " + cfg.S3Bucket + " does not exist")
 			}
 			return err
 		},
-	}))
-	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return web.Serve(ctx, log, cfg.httpAddr, r, 5*time.Second, nil)
+	})
+	return web.Serve(ctx, log, cfg.HTTPAddr, r, cfg.HTTPDrainTimeout, nil)
 }
 
 // taskMetrics counts tasks by type and outcome and times them.

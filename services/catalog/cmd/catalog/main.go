@@ -15,14 +15,13 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/minio/minio-go/v7"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/flashcrowd/flashcrowd/foundation/config"
 	"github.com/flashcrowd/flashcrowd/foundation/db"
-	"github.com/flashcrowd/flashcrowd/foundation/env"
 	"github.com/flashcrowd/flashcrowd/foundation/objstore"
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
@@ -45,76 +44,43 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		cmd = args[1]
 	}
 	switch cmd {
-	case "healthcheck":
-		return web.Probe(ctx, env.New(getenv).String("HTTP_ADDR", ":8080"), "/healthz")
+	case "healthcheck", "serve":
+		var cfg Config
+		if err := config.Load(&cfg, getenv); err != nil {
+			return err
+		}
+		if cmd == "healthcheck" {
+			return web.Probe(ctx, cfg.HTTPAddr, "/healthz")
+		}
+		return serve(ctx, cfg, stdout)
 	case "migrate":
-		return migrate(ctx, getenv, stdout)
-	case "serve":
-		return serve(ctx, getenv, stdout)
+		var cfg MigrateConfig
+		if err := config.Load(&cfg, getenv); err != nil {
+			return err
+		}
+		return migrate(ctx, cfg, stdout)
 	}
 	return fmt.Errorf("unknown command %q: want serve, migrate or healthcheck", cmd)
 }
 
-// mediaConfig is the object store configuration both serve and migrate read.
-type mediaConfig struct{ endpoint, publicURL, access, secret, bucket string }
-
-func loadMedia(e *env.Reader) mediaConfig {
-	return mediaConfig{
-		endpoint:  e.String("S3_ENDPOINT", "http://minio:9000"),
-		publicURL: e.String("S3_PUBLIC_URL", "http://127.0.0.1:8080"),
-		access:    e.Required("S3_ACCESS_KEY"),
-		secret:    e.Required("S3_SECRET_KEY"),
-		bucket:    e.String("S3_BUCKET", "media"),
-	}
-}
-
-func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	e := env.New(getenv)
-	var (
-		httpAddr  = e.String("HTTP_ADDR", ":8080")
-		logLevel  = e.String("LOG_LEVEL", "info")
-		dbURL     = e.Required("DATABASE_URL")
-		dbReadURL = e.String("DATABASE_READ_URL", getenv("DATABASE_URL"))
-		maxConns  = e.Int("DB_MAX_CONNS", 10, 1, 1000)
-		redisAddr = e.String("REDIS_ADDR", "redis:6379")
-		redisPass = e.String("REDIS_PASSWORD", "")
-		cacheCfg  = cache.Config{
-			Disabled: !e.Bool("CACHE_ENABLED", true),
-			// Writes drop their entries at once (delete and pub/sub), so the TTL is only the
-			// bound on staleness when an invalidation is lost (Redis down during a write). Long
-			// enough that a product read every few minutes stays cached between reads.
-			TTL:         e.Duration("CACHE_TTL", 10*time.Minute),
-			NotFoundTTL: e.Duration("CACHE_NOT_FOUND_TTL", 10*time.Second),
-			LocalTTL:    e.Duration("CACHE_L1_TTL", 5*time.Second),
-			LocalSize:   e.Int("CACHE_L1_SIZE", 10_000, 1, 10_000_000),
-		}
-		drain    = e.Duration("SHUTDOWN_TIMEOUT", 10*time.Second)
-		purgeURL = e.String("EDGE_PURGE_URL", "")
-		mc       = loadMedia(e)
-	)
-	if err := e.Err(); err != nil {
-		return err
-	}
-	if cacheCfg.TTL < time.Second || cacheCfg.NotFoundTTL < time.Second || cacheCfg.LocalTTL <= 0 {
-		return fmt.Errorf("configuration: CACHE_TTL and CACHE_NOT_FOUND_TTL must be at least 1s, CACHE_L1_TTL above 0")
-	}
-	log, err := web.NewLogger(stdout, "catalog", logLevel)
+func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
+	log, err := web.NewLogger(stdout, "catalog", cfg.LogLevel)
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := web.NewRegistry()
 
 	dbm := db.NewMetrics(reg)
-	primary, err := db.Open(ctx, dbURL, db.Primary, maxConns, dbm)
+	primary, err := db.Open(ctx, cfg.DatabaseURL, db.Primary, cfg.DBMaxConns, dbm)
 	if err != nil {
 		return err
 	}
 	defer primary.Close()
-	// Without replicas (the labs' "no replicas" mode) reads share the primary's pool.
-	replica := primary
-	if dbReadURL != dbURL {
-		if replica, err = db.Open(ctx, dbReadURL, db.Replica, maxConns, dbm); err != nil {
+	// Decided once, here: without a separate read URL (the labs' "no replicas" mode) there is
+	// no replica pool, and every read goes to the primary.
+	var replica *pgxpool.Pool
+	if cfg.DatabaseReadURL != "" && cfg.DatabaseReadURL != cfg.DatabaseURL {
+		if replica, err = db.Open(ctx, cfg.DatabaseReadURL, db.Replica, cfg.DBMaxConns, dbm); err != nil {
 			return err
 		}
 		defer replica.Close()
@@ -130,17 +96,25 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	// Short timeouts and no retries: when Redis is down, reads must fall through to the
 	// database at once (the cache also stops asking Redis for a moment after a failure).
 	rdb := redis.NewClient(&redis.Options{
-		Addr: redisAddr, Password: redisPass, MaxRetries: -1,
+		Addr: cfg.RedisAddr, Username: cfg.RedisCacheUser, Password: cfg.RedisCachePassword, MaxRetries: -1,
 		DialTimeout: 250 * time.Millisecond, ReadTimeout: 250 * time.Millisecond, WriteTimeout: 250 * time.Millisecond,
 	})
 	defer rdb.Close()
-	queue := asynq.NewClientFromRedisClient(rdb)
+	// The queue has its own Redis user, which may touch only the queues' keys.
+	queue := asynq.NewClient(asynq.RedisClientOpt{Addr: cfg.RedisAddr, Username: cfg.RedisQueueUser, Password: cfg.RedisQueuePassword})
+	defer queue.Close()
 
-	media, err := newMedia(mc)
+	media, err := newMedia(cfg.Media)
 	if err != nil {
 		return err
 	}
-	c := cache.New(rdb, cacheCfg, log, reg)
+	c := cache.New(rdb, cache.Config{
+		Disabled:    !cfg.CacheEnabled,
+		TTL:         cfg.CacheTTL,
+		NotFoundTTL: cfg.CacheNotFoundTTL,
+		LocalTTL:    cfg.CacheL1TTL,
+		LocalSize:   cfg.CacheL1Size,
+	}, log, reg)
 	go c.Listen(ctx) // other instances' invalidations
 	instance, _ := os.Hostname()
 	h := httpapi.NewServer(httpapi.Deps{
@@ -151,57 +125,48 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		Media:    media,
 		Queue:    queue,
 		Tree:     tree,
-		Edge:     httpapi.NewEdge(purgeURL, reg),
+		Edge:     httpapi.NewEdge(cfg.EdgePurgeURL, reg),
 		Instance: instance,
 		// Redis is left out on purpose: without it reads still work, from the database.
 		Ready:  map[string]web.Check{"database": store.Ping},
 		Scrape: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	})
-	return web.Serve(ctx, log, httpAddr, h, drain, nil)
+	return web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPDrainTimeout, nil)
 }
 
-func newMedia(mc mediaConfig) (httpapi.Media, error) {
-	store, err := objstore.New(mc.endpoint, mc.access, mc.secret)
+func newMedia(mc Media) (httpapi.Media, error) {
+	store, err := objstore.New(mc.S3Endpoint, mc.S3AccessKey, mc.S3SecretKey)
 	if err != nil {
 		return httpapi.Media{}, err
 	}
-	presign, err := objstore.New(mc.publicURL, mc.access, mc.secret)
+	presign, err := objstore.New(mc.S3PublicURL, mc.S3AccessKey, mc.S3SecretKey)
 	if err != nil {
 		return httpapi.Media{}, fmt.Errorf("S3_PUBLIC_URL: %w", err)
 	}
-	return httpapi.Media{Store: store, Presign: presign, Bucket: mc.bucket, PublicURL: mc.publicURL}, nil
+	return httpapi.Media{Store: store, Presign: presign, Bucket: mc.S3Bucket, PublicURL: mc.S3PublicURL}, nil
 }
 
 // migrate prepares the stores before any app instance starts: schema, seed data, media bucket.
-func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	e := env.New(getenv)
-	var (
-		url  = e.Required("MIGRATE_DATABASE_URL")
-		seed = e.Int("SEED_PRODUCTS", 100_000, 0, 1_000_000)
-		mc   = loadMedia(e)
-	)
-	if err := e.Err(); err != nil {
-		return err
-	}
-	log, err := web.NewLogger(stdout, "catalog-migrate", "info")
+func migrate(ctx context.Context, cfg MigrateConfig, stdout io.Writer) error {
+	log, err := web.NewLogger(stdout, "catalog-migrate", cfg.LogLevel)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	applied, added, err := postgres.Migrate(ctx, url, seed)
+	applied, added, err := postgres.Migrate(ctx, cfg.MigrateDatabaseURL, cfg.SeedProducts)
 	if err != nil {
 		return err
 	}
-	log.Info("database ready", "applied", applied, "seed_products", seed, "added", added, "took", time.Since(start).String())
+	log.Info("database ready", "applied", applied, "seed_products", cfg.SeedProducts, "added", added, "took", time.Since(start).String())
 
-	media, err := newMedia(mc)
+	media, err := newMedia(cfg.Media)
 	if err != nil {
 		return err
 	}
-	if err := ensureBucket(ctx, media.Store, mc.bucket); err != nil {
+	if err := ensureBucket(ctx, media.Store, cfg.S3Bucket); err != nil {
 		return err
 	}
-	log.Info("media bucket ready", "bucket", mc.bucket)
+	log.Info("media bucket ready", "bucket", cfg.S3Bucket)
 	return nil
 }
 

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/flashcrowd/flashcrowd/foundation/config"
+)
+
+// Media is the object store configuration both serve and migrate read.
+type Media struct {
+	S3Endpoint  string `env:"S3_ENDPOINT" envDefault:"http://minio:9000" desc:"In-network object store, used to check uploads."`
+	S3PublicURL string `env:"S3_PUBLIC_URL" envDefault:"http://127.0.0.1:8080" desc:"The address browsers use: presigned URLs are signed for this exact host:port, and image_url and thumbnail_url are built on it."`
+	S3AccessKey string `env:"S3_ACCESS_KEY,required" desc:"Object store access key."`
+	S3SecretKey string `env:"S3_SECRET_KEY,required" secret:"true" desc:"Object store secret key."`
+	S3Bucket    string `env:"S3_BUCKET" envDefault:"media" desc:"Bucket of images and thumbnails. HAProxy routes only /media/ to MinIO, so another name needs haproxy.cfg changed too."`
+}
+
+// Config is every variable 'catalog' (serve) reads; docs/configuration.md shows it (config.Doc).
+type Config struct {
+	config.Common
+	HTTPAddr        string `env:"HTTP_ADDR" envDefault:":8080" desc:"Listen address. 'catalog healthcheck' probes 127.0.0.1:<port>/healthz."`
+	AdminToken      string `env:"ADMIN_TOKEN,required" secret:"true" desc:"Bearer token the catalog requires on /api/v1/admin/*, whoever calls: it trusts no network."`
+	DatabaseURL     string `env:"DATABASE_URL,required" secret:"url" desc:"Primary pool: writes, commit LSNs, reads that must see a write."`
+	DatabaseReadURL string `env:"DATABASE_READ_URL" secret:"url" desc:"Replica pool. Unset or equal to DATABASE_URL: no replicas, one pool, decided at start."`
+	DBMaxConns      int    `env:"DB_MAX_CONNS" envDefault:"10" desc:"Maximum connections of each pgx pool (primary, replica) in this instance (1 to 1000)."`
+
+	RedisAddr          string `env:"REDIS_ADDR" envDefault:"redis:6379" desc:"Redis: the cache (L2), its invalidations and commit LSNs, and the asynq queues."`
+	RedisCacheUser     string `env:"REDIS_CACHE_USER" envDefault:"cache" desc:"Redis ACL user of the cache (keys and channels catalog:*)."`
+	RedisCachePassword string `env:"REDIS_CACHE_PASSWORD,required" secret:"true" desc:"Its password."`
+	RedisQueueUser     string `env:"REDIS_QUEUE_USER" envDefault:"queue" desc:"Redis ACL user that enqueues tasks (keys asynq:*)."`
+	RedisQueuePassword string `env:"REDIS_QUEUE_PASSWORD,required" secret:"true" desc:"Its password."`
+
+	CacheEnabled     bool          `env:"CACHE_ENABLED" envDefault:"true" desc:"false sends every read to the database (no L1, no Redis look-ups), to measure what the cache buys."`
+	CacheTTL         time.Duration `env:"CACHE_TTL" envDefault:"10m" desc:"Lifetime in Redis of cached products and pages, ±10%. Writes invalidate at once; the TTL bounds a lost invalidation. At least 1s."`
+	CacheNotFoundTTL time.Duration `env:"CACHE_NOT_FOUND_TTL" envDefault:"10s" desc:"Lifetime in Redis of the marker for a product that does not exist, ±10%. At least 1s."`
+	CacheL1TTL       time.Duration `env:"CACHE_L1_TTL" envDefault:"5s" desc:"Lifetime of an in-process L1 entry: the longest a copy stays stale in an instance that missed an invalidation."`
+	CacheL1Size      int           `env:"CACHE_L1_SIZE" envDefault:"10000" desc:"Entries in each of the two L1 LRUs (products; pages) (1 to 10000000)."`
+
+	EdgePurgeURL     string        `env:"EDGE_PURGE_URL" desc:"HAProxy's private purge port. After every write the instance sends PURGE /api/v1/products/{id} there, and again 1 s and 5 s later. Empty: no purges (no edge cache)."`
+	HTTPDrainTimeout time.Duration `env:"HTTP_DRAIN_TIMEOUT" envDefault:"10s" desc:"On SIGTERM, how long in-flight requests may take to finish."`
+
+	Media
+}
+
+// Validate checks what the tags cannot.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
+		errs = append(errs, fmt.Errorf("DB_MAX_CONNS=%d: want 1 to 1000", c.DBMaxConns))
+	}
+	if c.CacheTTL < time.Second || c.CacheNotFoundTTL < time.Second || c.CacheL1TTL <= 0 {
+		errs = append(errs, errors.New("CACHE_TTL and CACHE_NOT_FOUND_TTL must be at least 1s, CACHE_L1_TTL above 0"))
+	}
+	if c.CacheL1Size < 1 || c.CacheL1Size > 10_000_000 {
+		errs = append(errs, fmt.Errorf("CACHE_L1_SIZE=%d: want 1 to 10000000", c.CacheL1Size))
+	}
+	return errors.Join(errs...)
+}
+
+// MigrateConfig is every variable 'catalog migrate' reads.
+type MigrateConfig struct {
+	config.Common
+	MigrateDatabaseURL string `env:"MIGRATE_DATABASE_URL,required" secret:"url" desc:"Direct connection to the primary as the schema owner; not through PgBouncer: goose's session advisory lock needs a session."`
+	SeedProducts       int    `env:"SEED_PRODUCTS" envDefault:"100000" desc:"Deterministic products to seed (0 to 1000000): product i gets id i and SKU FC-<i in 7 digits>. A rerun adds only those past the count reached and never brings back a deleted one."`
+	Media
+}
+
+// Validate checks what the tags cannot.
+func (c *MigrateConfig) Validate() error {
+	if c.SeedProducts < 0 || c.SeedProducts > 1_000_000 {
+		return fmt.Errorf("SEED_PRODUCTS=%d: want 0 to 1000000", c.SeedProducts)
+	}
+	return nil
+}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/flashcrowd/flashcrowd/foundation/config"
+)
+
+func TestConfigIsDocumented(t *testing.T) {
+	update := os.Getenv("UPDATE_DOCS") != ""
+	if err := config.SyncDoc("../../../../docs/configuration.md", "catalog", &Config{}, update); err != nil {
+		t.Error(err)
+	}
+	if err := config.SyncDoc("../../../../docs/configuration.md", "catalog-migrate", &MigrateConfig{}, update); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestRunRefusesDevelopmentSecretsOutsideDevelopment(t *testing.T) {
+	env := map[string]string{
+		"FLASHCROWD_ENV": "staging", "ADMIN_TOKEN": "dev-admin-token-change-me",
+		"DATABASE_URL":         "postgres://flashcrowd_app:dev-app-password@pgbouncer:6432/flashcrowd",
+		"REDIS_CACHE_PASSWORD": "0123456789abcdef0123", "REDIS_QUEUE_PASSWORD": "tooshort",
+		"S3_ACCESS_KEY": "catalog", "S3_SECRET_KEY": "0123456789abcdef0123",
+	}
+	for _, cmd := range []string{"serve", "healthcheck"} {
+		err := run(context.Background(), []string{"catalog", cmd}, func(k string) string { return env[k] }, &bytes.Buffer{})
+		for _, name := range []string{"ADMIN_TOKEN", "DATABASE_URL", "REDIS_QUEUE_PASSWORD"} {
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s: run = %v, want an error naming %s", cmd, err, name)
+			}
+		}
+	}
+	env = map[string]string{"MIGRATE_DATABASE_URL": "postgres://flashcrowd_owner:dev-owner-password@postgres-primary/flashcrowd", "S3_ACCESS_KEY": "x", "S3_SECRET_KEY": "y"}
+	err := run(context.Background(), []string{"catalog", "migrate"}, func(k string) string { return env[k] }, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "MIGRATE_DATABASE_URL") || !strings.Contains(err.Error(), "S3_SECRET_KEY") {
+		t.Errorf("migrate: run = %v, want an error naming MIGRATE_DATABASE_URL and S3_SECRET_KEY", err)
+	}
+}
