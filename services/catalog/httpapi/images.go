@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -17,7 +18,6 @@ import (
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/services/catalog"
 	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
-	"github.com/flashcrowd/flashcrowd/services/catalog/postgres"
 )
 
 // uploadTTL is how long a presigned upload URL stays valid.
@@ -25,12 +25,18 @@ const uploadTTL = 15 * time.Minute
 
 // Media is the object store as the API uses it.
 type Media struct {
-	Store *minio.Client // in-network endpoint, for checking uploads
+	Store Objects // in-network endpoint, for checking uploads
 	// Presign signs URLs for the public endpoint: a signature covers the host, so a URL signed
 	// for the in-network name would be refused when a browser uses it.
-	Presign   *minio.Client
+	Presign   Objects
 	Bucket    string
 	PublicURL string // where clients reach the bucket, e.g. http://127.0.0.1:8080
+}
+
+// Objects are the object store calls the image handlers make (*minio.Client); tests fake them.
+type Objects interface {
+	StatObject(ctx context.Context, bucket, key string, opts minio.StatObjectOptions) (minio.ObjectInfo, error)
+	PresignedPutObject(ctx context.Context, bucket, key string, expires time.Duration) (*url.URL, error)
 }
 
 func (m Media) url(key string) string { return m.PublicURL + "/" + m.Bucket + "/" + key }
@@ -53,64 +59,56 @@ type uploadView struct {
 }
 
 // handleImageUpload hands out a presigned PUT URL for a new image of an existing product.
-func handleImageUpload(store *postgres.Store, c *cache.Cache, objects Media) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleImageUpload(store Store, c *cache.Cache, objects Media) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := productID(r)
 		if err != nil {
-			web.Fail(w, r, err)
-			return
+			return err
 		}
 		var in catalog.ImageUpload
 		if err := web.Decode(w, r, &in); err != nil {
-			web.Fail(w, r, err)
-			return
+			return err
 		}
 		if _, _, err := c.Product(r.Context(), id, store.Product); err != nil {
-			web.Fail(w, r, storeProblem(err))
-			return
+			return storeProblem(w, err)
 		}
 		var b [8]byte
 		_, _ = rand.Read(b[:])
 		key := media.ProductImagePrefix(id) + hex.EncodeToString(b[:]) + media.ImageTypes[in.ContentType]
 		u, err := objects.Presign.PresignedPutObject(r.Context(), objects.Bucket, key, uploadTTL)
 		if err != nil {
-			web.Fail(w, r, err)
-			return
+			return err
 		}
 		web.Respond(w, http.StatusCreated, uploadView{
 			Key: key, Method: http.MethodPut, URL: u.String(),
 			Headers:   map[string]string{"Content-Type": in.ContentType},
 			ExpiresAt: time.Now().Add(uploadTTL).UTC(),
 		})
-	})
+		return nil
+	}
 }
 
 // handleAttachImage records an uploaded image on its product and queues its thumbnail.
 // Calling it again with the same key is harmless: the task id derives from the key.
-func handleAttachImage(wr writer, queue *asynq.Client) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleAttachImage(wr writer, queue *asynq.Client) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := productID(r)
 		if err != nil {
-			web.Fail(w, r, err)
-			return
+			return err
 		}
 		var in catalog.ImageAttach
 		if err := web.Decode(w, r, &in); err != nil {
-			web.Fail(w, r, err)
-			return
+			return err
 		}
 		if !strings.HasPrefix(in.Key, media.ProductImagePrefix(id)) {
-			web.Fail(w, r, web.Invalid(map[string]string{"key": "is not an upload of this product"}))
-			return
+			return web.Invalid(map[string]string{"key": "is not an upload of this product"})
 		}
 		if err := checkUpload(r.Context(), wr.media, in.Key); err != nil {
-			web.Fail(w, r, err)
-			return
+			return err
 		}
 		p, lsn, err := wr.store.SetImage(r.Context(), id, in.Key)
 		if err != nil {
-			web.Fail(w, r, storeProblem(err))
-			return
+			return storeProblem(w, err)
 		}
 		wr.written(r.Context(), id, lsn)
 
@@ -120,13 +118,11 @@ func handleAttachImage(wr writer, queue *asynq.Client) http.Handler {
 		}
 		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 			web.Log(r.Context()).Error("enqueue thumbnail", "product_id", id, "err", err)
-			p := web.NewProblem(http.StatusServiceUnavailable, "the image is recorded but its thumbnail could not be queued; send this request again")
-			w.Header().Set("Retry-After", "5")
-			web.WriteProblem(w, r, p)
-			return
+			return unavailable(w, "the image is recorded but its thumbnail could not be queued; send this request again")
 		}
 		web.Respond(w, http.StatusOK, wr.media.view(p))
-	})
+		return nil
+	}
 }
 
 // checkUpload makes sure the object exists, is an accepted image type and is not too large.

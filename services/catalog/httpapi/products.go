@@ -16,7 +16,7 @@ import (
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/services/catalog"
 	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
-	"github.com/flashcrowd/flashcrowd/services/catalog/postgres"
+	"github.com/flashcrowd/flashcrowd/services/catalog/purge"
 )
 
 // Listing limits.
@@ -37,34 +37,32 @@ type pageView struct {
 	NextCursor string        `json:"next_cursor,omitempty"`
 }
 
-func handleGetProduct(store *postgres.Store, c *cache.Cache, media Media) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleGetProduct(store Store, c *cache.Cache, media Media) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := productID(r)
 		if err != nil {
-			web.Fail(w, r, err)
-			return
+			return err
 		}
 		p, src, err := c.Product(r.Context(), id, store.Product)
 		w.Header().Set("X-Cache", string(src))
 		if err != nil {
-			web.Fail(w, r, storeProblem(err))
-			return
+			return storeProblem(w, err)
 		}
 		web.RespondCacheable(w, r, web.CachePurged, media.view(p))
-	})
+		return nil
+	}
 }
 
-func handleListProducts(store *postgres.Store, c *cache.Cache, media Media, tree *catalog.Tree) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleListProducts(store Store, c *cache.Cache, media Media, tree *catalog.Tree) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		l, key, err := parseListing(r.URL.Query(), tree)
 		if err != nil {
-			web.Fail(w, r, err)
-			return
+			return err
 		}
-		respondPage(w, r, c, media, key, func(ctx context.Context, minLSN string) (catalog.Page, error) {
+		return respondPage(w, r, c, media, key, func(ctx context.Context, minLSN string) (catalog.Page, error) {
 			return store.Products(ctx, l, minLSN)
 		})
-	})
+	}
 }
 
 // parseListing reads a listing's query parameters and returns it with its cache key: the
@@ -127,59 +125,58 @@ func parseListing(q url.Values, tree *catalog.Tree) (catalog.Listing, string, er
 // featuredLimit is how many products the home page shows.
 const featuredLimit = 12
 
-func handleFeatured(store *postgres.Store, c *cache.Cache, media Media) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		respondPage(w, r, c, media, "featured", func(ctx context.Context, minLSN string) (catalog.Page, error) {
+func handleFeatured(store Store, c *cache.Cache, media Media) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return respondPage(w, r, c, media, "featured", func(ctx context.Context, minLSN string) (catalog.Page, error) {
 			return store.Featured(ctx, featuredLimit, minLSN)
 		})
-	})
+	}
 }
 
 // handleCategories lists the category tree, which each instance holds in memory.
-func handleCategories(tree *catalog.Tree) http.Handler {
+func handleCategories(tree *catalog.Tree) web.HandlerFunc {
 	type view struct {
 		Items []catalog.Category `json:"items"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		web.RespondCacheable(w, r, web.CachePublic, view{tree.All()})
-	})
+		return nil
+	}
 }
 
 // respondPage answers with the page cached under key, loading it on a miss.
 func respondPage(w http.ResponseWriter, r *http.Request, c *cache.Cache, media Media, key string,
 	load func(ctx context.Context, minLSN string) (catalog.Page, error),
-) {
+) error {
 	page, src, err := c.Page(r.Context(), key, load)
 	w.Header().Set("X-Cache", string(src))
 	if err != nil {
-		web.Fail(w, r, err)
-		return
+		return storeProblem(w, err)
 	}
 	web.RespondCacheable(w, r, web.CachePublic, media.page(page))
+	return nil
 }
 
 // Search limits.
 const maxQueryLen = 100
 
-func handleSearch(store *postgres.Store, c *cache.Cache, media Media) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleSearch(store Store, c *cache.Cache, media Media) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		raw := q.Get("q")
 		// Case and spacing do not change the results, so they do not make new cache entries.
 		text := strings.Join(strings.Fields(strings.ToLower(raw)), " ")
 		if !catalog.Text(raw) || text == "" || utf8.RuneCountInString(text) > maxQueryLen {
-			web.Fail(w, r, web.NewProblem(http.StatusBadRequest, "query parameter q must be 1 to %d characters of valid UTF-8, without NUL", maxQueryLen))
-			return
+			return web.NewProblem(http.StatusBadRequest, "query parameter q must be 1 to %d characters of valid UTF-8, without NUL", maxQueryLen)
 		}
 		limit, err := queryInt(q.Get("limit"), "limit", defaultLimit, 1, maxLimit)
 		if err != nil {
-			web.Fail(w, r, err)
-			return
+			return err
 		}
-		respondPage(w, r, c, media, fmt.Sprintf("search:%d:%s", limit, text), func(ctx context.Context, minLSN string) (catalog.Page, error) {
+		return respondPage(w, r, c, media, fmt.Sprintf("search:%d:%s", limit, text), func(ctx context.Context, minLSN string) (catalog.Page, error) {
 			return store.Search(ctx, text, int(limit), minLSN)
 		})
-	})
+	}
 }
 
 func (m Media) page(p catalog.Page) pageView {
@@ -193,107 +190,97 @@ func (m Media) page(p catalog.Page) pageView {
 // writer is what the admin handlers share: the store, the caches a write must invalidate,
 // and what answers need.
 type writer struct {
-	store *postgres.Store
+	store Store
 	cache *cache.Cache
-	edge  *Edge
+	purge *purge.Client
 	media Media
 	tree  *catalog.Tree
 }
 
-func handleCreateProduct(wr writer) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleCreateProduct(wr writer) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		var in catalog.NewProduct
 		if err := web.Decode(w, r, &in); err != nil {
-			web.Fail(w, r, err)
-			return
+			return err
 		}
 		if in.CategoryID != 0 && !wr.tree.Has(in.CategoryID) {
-			web.Fail(w, r, unknownCategory())
-			return
+			return unknownCategory()
 		}
 		p, lsn, err := wr.store.Create(r.Context(), in)
 		if err != nil {
-			web.Fail(w, r, storeProblem(err))
-			return
+			return storeProblem(w, err)
 		}
 		wr.written(r.Context(), p.ID, lsn)
 		w.Header().Set("Location", "/api/v1/products/"+strconv.FormatInt(p.ID, 10))
 		web.Respond(w, http.StatusCreated, wr.media.view(p))
-	})
+		return nil
+	}
 }
 
-func handleUpdateProduct(wr writer) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleUpdateProduct(wr writer) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := productID(r)
 		if err != nil {
-			web.Fail(w, r, err)
-			return
+			return err
 		}
 		var patch catalog.ProductPatch
 		if err := web.Decode(w, r, &patch); err != nil {
-			web.Fail(w, r, err)
-			return
+			return err
 		}
 		if patch.CategoryID != nil && *patch.CategoryID != 0 && !wr.tree.Has(*patch.CategoryID) {
-			web.Fail(w, r, unknownCategory())
-			return
+			return unknownCategory()
 		}
-		if patch.Version, err = wr.precondition(r, id, patch.Version); err != nil {
-			web.Fail(w, r, err)
-			return
+		if patch.Version, err = wr.precondition(w, r, id, patch.Version); err != nil {
+			return err
 		}
 		p, lsn, err := wr.store.Update(r.Context(), id, patch)
 		if err != nil {
-			web.Fail(w, r, versionProblem(r, err))
-			return
+			return versionProblem(w, r, err)
 		}
 		wr.written(r.Context(), id, lsn)
 		web.Respond(w, http.StatusOK, wr.media.view(p))
-	})
+		return nil
+	}
 }
 
-func handleAdjustStock(wr writer) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleAdjustStock(wr writer) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := productID(r)
 		if err != nil {
-			web.Fail(w, r, err)
-			return
+			return err
 		}
 		var in catalog.StockAdjustment
 		if err := web.Decode(w, r, &in); err != nil {
-			web.Fail(w, r, err)
-			return
+			return err
 		}
 		p, lsn, err := wr.store.AdjustStock(r.Context(), id, in.Delta)
 		if err != nil {
-			web.Fail(w, r, storeProblem(err))
-			return
+			return storeProblem(w, err)
 		}
 		wr.written(r.Context(), id, lsn)
 		web.Respond(w, http.StatusOK, wr.media.view(p))
-	})
+		return nil
+	}
 }
 
-func handleDeleteProduct(wr writer) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleDeleteProduct(wr writer) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := productID(r)
 		if err != nil {
-			web.Fail(w, r, err)
-			return
+			return err
 		}
-		version, err := wr.precondition(r, id, nil)
+		version, err := wr.precondition(w, r, id, nil)
 		if err != nil {
-			web.Fail(w, r, err)
-			return
+			return err
 		}
 		lsn, err := wr.store.Delete(r.Context(), id, version)
 		if err != nil {
-			web.Fail(w, r, versionProblem(r, err))
-			return
+			return versionProblem(w, r, err)
 		}
 		wr.written(r.Context(), id, lsn)
 		w.WriteHeader(http.StatusNoContent)
-	})
+		return nil
+	}
 }
 
 // precondition turns an If-Match header into the version a write must find. The tag is the
@@ -301,14 +288,14 @@ func handleDeleteProduct(wr writer) http.Handler {
 // compared: a mismatch is 412 at once, a match pins the version it was computed from, and the
 // conditional write catches a change that lands in between. Without If-Match, the version
 // from the body (or none) stands.
-func (wr writer) precondition(r *http.Request, id int64, version *int32) (*int32, error) {
+func (wr writer) precondition(w http.ResponseWriter, r *http.Request, id int64, version *int32) (*int32, error) {
 	header := r.Header.Get("If-Match")
 	if header == "" {
 		return version, nil
 	}
 	p, err := wr.store.Current(r.Context(), id)
 	if err != nil {
-		return nil, storeProblem(err)
+		return nil, storeProblem(w, err)
 	}
 	etag, err := web.ETag(wr.media.view(p))
 	if err != nil {
@@ -325,11 +312,11 @@ func (wr writer) precondition(r *http.Request, id int64, version *int32) (*int32
 
 // versionProblem maps a failed conditional write: 412 when If-Match set the condition, 409
 // when the body's version did.
-func versionProblem(r *http.Request, err error) error {
+func versionProblem(w http.ResponseWriter, r *http.Request, err error) error {
 	if errors.Is(err, catalog.ErrVersion) && r.Header.Get("If-Match") != "" {
 		return web.NewProblem(http.StatusPreconditionFailed, "the product changed while this request was applied: fetch it again")
 	}
-	return storeProblem(err)
+	return storeProblem(w, err)
 }
 
 func unknownCategory() error {
@@ -343,14 +330,17 @@ func (wr writer) written(ctx context.Context, id int64, lsn string) {
 	if err := wr.cache.Invalidate(ctx, id, lsn); err != nil {
 		web.Log(ctx).Warn("cache invalidation failed", "product_id", id, "err", err)
 	}
-	if err := wr.edge.Purge(ctx, id); err != nil {
+	if err := wr.purge.Product(ctx, id); err != nil {
 		web.Log(ctx).Warn("edge cache purge failed", "product_id", id, "err", err)
 	}
 }
 
-// storeProblem maps storage errors to problems; anything unknown stays an error (a 500).
-func storeProblem(err error) error {
+// storeProblem maps storage errors to problems: a time-out to a 503 whose Retry-After it sets
+// on w. Anything unknown stays an error (a 500).
+func storeProblem(w http.ResponseWriter, err error) error {
 	switch {
+	case errors.Is(err, catalog.ErrTimeout):
+		return unavailable(w, "the catalog is too busy to answer this now: try again shortly")
 	case errors.Is(err, catalog.ErrNotFound):
 		return web.NewProblem(http.StatusNotFound, "no such product")
 	case errors.Is(err, catalog.ErrConflict):
@@ -361,6 +351,16 @@ func storeProblem(err error) error {
 		return web.NewProblem(http.StatusConflict, "the stock would go below 0 or above %d", catalog.MaxStock)
 	}
 	return err
+}
+
+// retryAfter is when a client should try again after a 503 (seconds): long enough for a
+// burst of load to pass, short enough that a shopper waits for it.
+const retryAfter = "5"
+
+// unavailable is the 503 problem for a failure that is likely gone by Retry-After.
+func unavailable(w http.ResponseWriter, format string, args ...any) *web.Problem {
+	w.Header().Set("Retry-After", retryAfter)
+	return web.NewProblem(http.StatusServiceUnavailable, format, args...)
 }
 
 func productID(r *http.Request) (int64, error) {

@@ -1,51 +1,60 @@
-// Package httpapi is the catalog's HTTP API. routes.go lists all of it; each handler is a
-// maker function closing over what it needs.
+// Package httpapi is the catalog's HTTP API: public product reads, served through the cache,
+// and the admin writes that invalidate it. routes.go lists all of it; each handler is a maker
+// function closing over what it needs and returning its errors to web.HandlerFunc.
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/services/catalog"
 	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
-	"github.com/flashcrowd/flashcrowd/services/catalog/postgres"
+	"github.com/flashcrowd/flashcrowd/services/catalog/purge"
 )
 
 // Deps is everything the API needs.
 type Deps struct {
-	Log      *slog.Logger
-	Metrics  *web.Metrics
-	Store    *postgres.Store
-	Cache    *cache.Cache
-	Media    Media
-	Queue    *asynq.Client
-	Tree     *catalog.Tree // categories, loaded at start
-	Edge     *Edge         // the edge cache, purged of a product after each write
-	Instance string        // answers in X-Served-By, so a learner sees the load balancer at work
-	Ready    map[string]web.Check
-	Scrape   http.Handler // Prometheus metrics
+	Log        *slog.Logger
+	Registry   *prometheus.Registry // the binary's metrics, served at /metrics
+	Ready      map[string]web.Check // what /readyz checks
+	Store      Store
+	Cache      *cache.Cache
+	Media      Media
+	Queue      *asynq.Client
+	Tree       *catalog.Tree // categories, loaded at start
+	Purge      *purge.Client // drops a product from the edge cache after each write
+	AdminToken string        // the bearer token admin routes require
+	Instance   string        // answers in X-Served-By, so a learner sees the load balancer at work
 }
 
-// NewServer returns the catalog API. Admin routes are authenticated by the gateway, the only
-// way in from outside the private network.
+// Store is the product storage the handlers use (*postgres.Store); tests fake it.
+type Store interface {
+	Product(ctx context.Context, id int64, minLSN string) (catalog.Product, error)
+	Products(ctx context.Context, l catalog.Listing, minLSN string) (catalog.Page, error)
+	Featured(ctx context.Context, limit int, minLSN string) (catalog.Page, error)
+	Search(ctx context.Context, text string, limit int, minLSN string) (catalog.Page, error)
+	Create(ctx context.Context, n catalog.NewProduct) (catalog.Product, string, error)
+	Update(ctx context.Context, id int64, patch catalog.ProductPatch) (catalog.Product, string, error)
+	AdjustStock(ctx context.Context, id int64, delta int32) (catalog.Product, string, error)
+	SetImage(ctx context.Context, id int64, key string) (catalog.Product, string, error)
+	Delete(ctx context.Context, id int64, version *int32) (string, error)
+	Current(ctx context.Context, id int64) (catalog.Product, error)
+}
+
+// NewServer returns the catalog API. The gateway checks admin calls too, but the catalog does
+// not rely on it: anything that reaches it inside the network must also hold the token.
+//
+// chi routes on the escaped path (r.URL.RawPath) when there is one, so a spelling such as
+// /api/v1/%61dmin/… or /api/v1/admin%2F… matches no route and is a 404; whatever reaches an
+// admin handler has come through the admin group, behind RequireBearer.
 func NewServer(d Deps) http.Handler {
-	r := chi.NewRouter()
-	r.Use(web.Stack(d.Log, d.Metrics), servedBy(d.Instance))
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		web.WriteProblem(w, r, web.NewProblem(http.StatusNotFound, "no such resource"))
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		web.WriteProblem(w, r, web.NewProblem(http.StatusMethodNotAllowed, "method %s not allowed here", r.Method))
-	})
-
-	r.Method(http.MethodGet, "/healthz", web.Healthz())
-	r.Method(http.MethodGet, "/readyz", web.Readyz(d.Ready))
-	r.Method(http.MethodGet, "/metrics", d.Scrape)
-
+	r := web.NewRouter(d.Log, d.Registry, d.Ready)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Method(http.MethodGet, "/products", handleListProducts(d.Store, d.Cache, d.Media, d.Tree))
 		r.Method(http.MethodGet, "/products/{id}", handleGetProduct(d.Store, d.Cache, d.Media))
@@ -53,18 +62,22 @@ func NewServer(d Deps) http.Handler {
 		r.Method(http.MethodGet, "/featured", handleFeatured(d.Store, d.Cache, d.Media))
 		r.Method(http.MethodGet, "/categories", handleCategories(d.Tree))
 
-		wr := writer{store: d.Store, cache: d.Cache, edge: d.Edge, media: d.Media, tree: d.Tree}
-		r.Route("/admin/products", func(r chi.Router) {
-			r.Use(noStore)
-			r.Method(http.MethodPost, "/", handleCreateProduct(wr))
-			r.Method(http.MethodPatch, "/{id}", handleUpdateProduct(wr))
-			r.Method(http.MethodDelete, "/{id}", handleDeleteProduct(wr))
-			r.Method(http.MethodPost, "/{id}/stock-adjustments", handleAdjustStock(wr))
-			r.Method(http.MethodPost, "/{id}/image-uploads", handleImageUpload(d.Store, d.Cache, d.Media))
-			r.Method(http.MethodPut, "/{id}/image", handleAttachImage(wr, d.Queue))
+		wr := writer{store: d.Store, cache: d.Cache, purge: d.Purge, media: d.Media, tree: d.Tree}
+		r.Route("/admin", func(r chi.Router) {
+			r.Use(web.RequireBearer(d.AdminToken), noStore)
+			r.Route("/products", func(r chi.Router) {
+				r.Method(http.MethodPost, "/", handleCreateProduct(wr))
+				r.Method(http.MethodPatch, "/{id}", handleUpdateProduct(wr))
+				r.Method(http.MethodDelete, "/{id}", handleDeleteProduct(wr))
+				r.Method(http.MethodPost, "/{id}/stock-adjustments", handleAdjustStock(wr))
+				r.Method(http.MethodPost, "/{id}/image-uploads", handleImageUpload(d.Store, d.Cache, d.Media))
+				r.Method(http.MethodPut, "/{id}/image", handleAttachImage(wr, d.Queue))
+			})
 		})
 	})
-	return r
+	// Outside the router, whose middleware must all come before its routes: every answer,
+	// 404s and /healthz included, says which instance gave it.
+	return servedBy(d.Instance)(r)
 }
 
 // noStore marks admin answers as never cacheable, by browsers or the edge.

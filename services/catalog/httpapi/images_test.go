@@ -1,0 +1,97 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/flashcrowd/flashcrowd/contracts/media"
+	"github.com/flashcrowd/flashcrowd/foundation/web"
+)
+
+func TestImageUpload(t *testing.T) {
+	for _, c := range []struct {
+		name, path, body string
+		status           int
+	}{
+		{"png", "/api/v1/admin/products/1/image-uploads", `{"content_type":"image/png"}`, 201},
+		{"jpeg", "/api/v1/admin/products/1/image-uploads", `{"content_type":"image/jpeg"}`, 201},
+		{"gif", "/api/v1/admin/products/1/image-uploads", `{"content_type":"image/gif"}`, 422},
+		{"unknown product", "/api/v1/admin/products/999/image-uploads", `{"content_type":"image/png"}`, 404},
+		{"padded id", "/api/v1/admin/products/01/image-uploads", `{"content_type":"image/png"}`, 404},
+		{"bad id", "/api/v1/admin/products/one/image-uploads", `{"content_type":"image/png"}`, 400},
+		{"malformed JSON", "/api/v1/admin/products/1/image-uploads", `{"content_type":`, 400},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := newAPI(t)
+			w := a.admin("POST", c.path, c.body)
+			checkAnswer(t, w, c.status, "Cache-Control", web.CachePrivate)
+			if c.status != 201 {
+				return
+			}
+			var up uploadView
+			if err := json.Unmarshal(w.Body.Bytes(), &up); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(up.Key, media.ProductImagePrefix(1)) || up.Method != http.MethodPut ||
+				!strings.HasPrefix(up.URL, "http://media.test/media/"+up.Key) || up.ExpiresAt.IsZero() {
+				t.Errorf("upload grant %+v", up)
+			}
+		})
+	}
+}
+
+func TestAttachImage(t *testing.T) {
+	const key = "products/1/0123456789abcdef.png"
+	for _, c := range []struct {
+		name      string
+		path, key string
+		uploaded  string // the uploaded object's content type; "" for none
+		size      int64
+		queueDown bool
+		status    int
+		want      []string
+	}{
+		{name: "attach", path: "/api/v1/admin/products/1/image", key: key, uploaded: "image/png", size: 1000, status: 200},
+		{name: "another product's upload", path: "/api/v1/admin/products/1/image", key: "products/10/0123456789abcdef.png",
+			uploaded: "image/png", size: 1000, status: 422},
+		{name: "nothing uploaded", path: "/api/v1/admin/products/1/image", key: key, status: 422},
+		{name: "not an image", path: "/api/v1/admin/products/1/image", key: key, uploaded: "text/html", size: 1000, status: 422},
+		{name: "upload too large", path: "/api/v1/admin/products/1/image", key: key, uploaded: "image/png",
+			size: media.MaxUploadBytes + 1, status: 413},
+		{name: "unknown product", path: "/api/v1/admin/products/999/image", key: "products/999/0123456789abcdef.png",
+			uploaded: "image/png", size: 1000, status: 404},
+		{name: "bad id", path: "/api/v1/admin/products/-1/image", key: key, status: 400},
+		{name: "thumbnail not queued", path: "/api/v1/admin/products/1/image", key: key, uploaded: "image/png", size: 1000,
+			queueDown: true, status: 503, want: []string{"Retry-After", retryAfter}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := newAPI(t)
+			if c.uploaded != "" {
+				a.objects.put(c.key, c.uploaded, c.size)
+			}
+			if c.queueDown {
+				a.queue.Close()
+			}
+			w := a.admin("PUT", c.path, `{"key":"`+c.key+`"}`)
+			checkAnswer(t, w, c.status, append([]string{"Cache-Control", web.CachePrivate}, c.want...)...)
+			if c.status != 200 {
+				return
+			}
+			var p productView
+			if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+				t.Fatal(err)
+			}
+			if p.ImageKey != key || p.ImageURL != "http://media.test/media/"+key ||
+				p.ThumbnailURL != "http://media.test/media/"+media.ThumbnailKey(key) {
+				t.Errorf("product after attach: %+v", p)
+			}
+			if !a.queue.Exists("asynq:{default}:t:thumbnail:" + key) {
+				t.Errorf("no thumbnail task queued; keys %v", a.queue.Keys())
+			}
+			// Attaching the same upload again is harmless: the task's id derives from the key.
+			checkAnswer(t, a.admin("PUT", c.path, `{"key":"`+c.key+`"}`), 200)
+		})
+	}
+}
