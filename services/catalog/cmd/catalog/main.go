@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +18,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/minio/minio-go/v7"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/flashcrowd/flashcrowd/foundation/config"
@@ -27,6 +27,7 @@ import (
 	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
 	"github.com/flashcrowd/flashcrowd/services/catalog/httpapi"
 	"github.com/flashcrowd/flashcrowd/services/catalog/postgres"
+	"github.com/flashcrowd/flashcrowd/services/catalog/purge"
 )
 
 func main() {
@@ -116,22 +117,27 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		LocalSize:   cfg.CacheL1Size,
 	}, log, reg)
 	go c.Listen(ctx) // other instances' invalidations
+	purges := purge.New(cfg.EdgePurgeURL, reg)
 	instance, _ := os.Hostname()
 	h := httpapi.NewServer(httpapi.Deps{
 		Log:      log,
-		Metrics:  web.NewMetrics(reg),
-		Store:    store,
-		Cache:    c,
-		Media:    media,
-		Queue:    queue,
-		Tree:     tree,
-		Edge:     httpapi.NewEdge(cfg.EdgePurgeURL, reg),
-		Instance: instance,
+		Registry: reg,
 		// Redis is left out on purpose: without it reads still work, from the database.
-		Ready:  map[string]web.Check{"database": store.Ping},
-		Scrape: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Ready:      map[string]web.Check{"database": store.Ping},
+		Store:      store,
+		Cache:      c,
+		Media:      media,
+		Queue:      queue,
+		Tree:       tree,
+		Purge:      purges,
+		AdminToken: cfg.AdminToken,
+		Instance:   instance,
 	})
-	return web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPDrainTimeout, nil)
+	err = web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPDrainTimeout, nil)
+	// No request is left to write: send the last writes' repurges (up to 5 s after them).
+	pctx, cancel := context.WithTimeout(context.Background(), cfg.HTTPDrainTimeout)
+	defer cancel()
+	return errors.Join(err, purges.Close(pctx))
 }
 
 func newMedia(mc Media) (httpapi.Media, error) {
@@ -159,11 +165,11 @@ func migrate(ctx context.Context, cfg MigrateConfig, stdout io.Writer) error {
 	}
 	log.Info("database ready", "applied", applied, "seed_products", cfg.SeedProducts, "added", added, "took", time.Since(start).String())
 
-	media, err := newMedia(cfg.Media)
+	store, err := objstore.New(cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey)
 	if err != nil {
 		return err
 	}
-	if err := ensureBucket(ctx, media.Store, cfg.S3Bucket); err != nil {
+	if err := ensureBucket(ctx, store, cfg.S3Bucket); err != nil {
 		return err
 	}
 	log.Info("media bucket ready", "bucket", cfg.S3Bucket)
