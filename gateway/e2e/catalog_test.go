@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -217,10 +218,10 @@ func TestImageUploadMakesAThumbnail(t *testing.T) {
 	if r.status != http.StatusCreated {
 		t.Fatalf("upload request: %d %s", r.status, r.body)
 	}
-	var up struct{ Key, Method, URL string }
+	var up upload
 	r.json(t, &up)
-	if !strings.HasPrefix(up.URL, baseURL+"/media/") {
-		t.Fatalf("upload URL %q is not on the edge", up.URL)
+	if up.URL != baseURL+"/media/" || up.Method != http.MethodPost {
+		t.Fatalf("upload grant %+v: want a POST to the edge's /media/", up)
 	}
 
 	img := image.NewRGBA(image.Rect(0, 0, 800, 400))
@@ -233,9 +234,12 @@ func TestImageUploadMakesAThumbnail(t *testing.T) {
 	if err := png.Encode(&png_, img); err != nil {
 		t.Fatal(err)
 	}
-	r = call(t, up.Method, up.URL, png_.Bytes(), map[string]string{"Content-Type": "image/png"})
-	if r.status != http.StatusOK {
-		t.Fatalf("presigned PUT: %d %s", r.status, r.body)
+	if r := up.post(t, png_.Bytes()); r.status != http.StatusNoContent {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	// Not public until attached.
+	if r := call(t, http.MethodGet, "/media/"+up.Key, nil, nil); r.status == http.StatusOK {
+		t.Fatalf("GET of the unattached upload: %d, want it refused", r.status)
 	}
 
 	r = call(t, http.MethodPut, fmt.Sprintf("/api/v1/admin/products/%d/image", id), map[string]string{"key": up.Key}, admin())
@@ -263,6 +267,31 @@ func TestImageUploadMakesAThumbnail(t *testing.T) {
 	if got, _ := getProduct(t, id); got.ThumbnailURL != p.ThumbnailURL {
 		t.Errorf("product shows thumbnail %q, want %q", got.ThumbnailURL, p.ThumbnailURL)
 	}
+}
+
+// upload is an upload grant: a form POST whose policy fixes the key, type and size.
+type upload struct {
+	Key, Method, URL string
+	Fields           map[string]string
+}
+
+// post sends file as the grant's form: its fields, then the file as the last part.
+func (up upload) post(t *testing.T, file []byte) response {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, v := range up.Fields {
+		if err := mw.WriteField(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw, err := mw.CreateFormFile("file", "upload")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(file)
+	mw.Close()
+	return call(t, up.Method, up.URL, body.Bytes(), map[string]string{"Content-Type": mw.FormDataContentType()})
 }
 
 func TestConditionalGetAnswers304(t *testing.T) {

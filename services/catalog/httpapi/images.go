@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,14 +21,13 @@ import (
 	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
 )
 
-// uploadTTL is how long a presigned upload URL stays valid.
+// uploadTTL is how long an upload grant stays valid.
 const uploadTTL = 15 * time.Minute
 
 // Media is the object store as the API uses it.
 type Media struct {
-	Store Objects // in-network endpoint, for checking uploads
-	// Presign signs URLs for the public endpoint: a signature covers the host, so a URL signed
-	// for the in-network name would be refused when a browser uses it.
+	Store Objects // in-network endpoint: checks, publishes and deletes objects
+	// Presign signs upload grants for the public endpoint, the address browsers post to.
 	Presign   Objects
 	Bucket    string
 	PublicURL string // where clients reach the bucket, e.g. http://127.0.0.1:8080
@@ -36,7 +36,9 @@ type Media struct {
 // Objects are the object store calls the image handlers make (*minio.Client); tests fake them.
 type Objects interface {
 	StatObject(ctx context.Context, bucket, key string, opts minio.StatObjectOptions) (minio.ObjectInfo, error)
-	PresignedPutObject(ctx context.Context, bucket, key string, expires time.Duration) (*url.URL, error)
+	PresignedPostPolicy(ctx context.Context, p *minio.PostPolicy) (*url.URL, map[string]string, error)
+	CopyObject(ctx context.Context, dst minio.CopyDestOptions, src minio.CopySrcOptions) (minio.UploadInfo, error)
+	RemoveObject(ctx context.Context, bucket, key string, opts minio.RemoveObjectOptions) error
 }
 
 func (m Media) url(key string) string { return m.PublicURL + "/" + m.Bucket + "/" + key }
@@ -50,15 +52,28 @@ func (m Media) view(p catalog.Product) productView {
 	return v
 }
 
-type uploadView struct {
-	Key       string    `json:"key"`
-	Method    string    `json:"method"`
-	URL       string    `json:"url"`
-	Headers   any       `json:"headers"`
-	ExpiresAt time.Time `json:"expires_at"`
+// remove deletes a published image and its thumbnail. The product no longer shows them, so a
+// failure only leaves an orphan behind: it is logged, not returned.
+func (m Media) remove(ctx context.Context, key string) {
+	for _, k := range []string{key, media.ThumbnailKey(key)} {
+		if err := m.Store.RemoveObject(ctx, m.Bucket, k, minio.RemoveObjectOptions{}); err != nil {
+			web.Log(ctx).Warn("remove image", "key", k, "err", err)
+		}
+	}
 }
 
-// handleImageUpload hands out a presigned PUT URL for a new image of an existing product.
+// uploadView is an upload grant: POST a multipart form to URL with Fields, then the file (as the
+// last field, "file"). The grant's policy fixes the key, the content type and the size (1 byte
+// to media.MaxUploadBytes); the object store refuses anything else.
+type uploadView struct {
+	Key       string            `json:"key"`
+	Method    string            `json:"method"`
+	URL       string            `json:"url"`
+	Fields    map[string]string `json:"fields"`
+	ExpiresAt time.Time         `json:"expires_at"`
+}
+
+// handleImageUpload grants one upload of a new image for an existing product.
 func handleImageUpload(store Store, c *cache.Cache, objects Media) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := productID(r)
@@ -74,22 +89,30 @@ func handleImageUpload(store Store, c *cache.Cache, objects Media) web.HandlerFu
 		}
 		var b [8]byte
 		_, _ = rand.Read(b[:])
-		key := media.ProductImagePrefix(id) + hex.EncodeToString(b[:]) + media.ImageTypes[in.ContentType]
-		u, err := objects.Presign.PresignedPutObject(r.Context(), objects.Bucket, key, uploadTTL)
+		key := media.UploadPrefix(id) + hex.EncodeToString(b[:]) + media.ImageTypes[in.ContentType]
+		expires := time.Now().Add(uploadTTL).UTC()
+		policy := minio.NewPostPolicy()
+		for _, err := range []error{
+			policy.SetBucket(objects.Bucket), policy.SetKey(key), policy.SetExpires(expires),
+			policy.SetContentType(in.ContentType), policy.SetContentLengthRange(1, media.MaxUploadBytes),
+		} {
+			if err != nil {
+				return fmt.Errorf("upload policy: %w", err)
+			}
+		}
+		u, fields, err := objects.Presign.PresignedPostPolicy(r.Context(), policy)
 		if err != nil {
 			return err
 		}
-		web.Respond(w, http.StatusCreated, uploadView{
-			Key: key, Method: http.MethodPut, URL: u.String(),
-			Headers:   map[string]string{"Content-Type": in.ContentType},
-			ExpiresAt: time.Now().Add(uploadTTL).UTC(),
-		})
+		web.Respond(w, http.StatusCreated, uploadView{Key: key, Method: http.MethodPost, URL: u.String(), Fields: fields, ExpiresAt: expires})
 		return nil
 	}
 }
 
-// handleAttachImage records an uploaded image on its product and queues its thumbnail.
-// Calling it again with the same key is harmless: the task id derives from the key.
+// handleAttachImage publishes an uploaded image as its product's image and queues its
+// thumbnail. The upload is checked, copied under products/ (the only images anyone may read)
+// and removed; the product's previous image goes. Calling it again with the same key is
+// harmless: it finds the image already published, and the task id derives from the key.
 func handleAttachImage(wr writer, queue *asynq.Client) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := productID(r)
@@ -100,19 +123,39 @@ func handleAttachImage(wr writer, queue *asynq.Client) web.HandlerFunc {
 		if err := web.Decode(w, r, &in); err != nil {
 			return err
 		}
-		if !strings.HasPrefix(in.Key, media.ProductImagePrefix(id)) {
+		name, ok := strings.CutPrefix(in.Key, media.UploadPrefix(id))
+		if !ok || name == "" || strings.Contains(name, "/") {
 			return web.Invalid(map[string]string{"key": "is not an upload of this product"})
 		}
-		if err := checkUpload(r.Context(), wr.media, in.Key); err != nil {
-			return err
-		}
-		p, lsn, err := wr.store.SetImage(r.Context(), id, in.Key)
+		published := media.ProductImagePrefix(id) + name
+		p, err := wr.store.Current(r.Context(), id)
 		if err != nil {
 			return storeProblem(w, err)
 		}
-		wr.written(r.Context(), id, lsn)
+		if p.ImageKey != published {
+			if err := checkUpload(r.Context(), wr.media, in.Key); err != nil {
+				return err
+			}
+			if _, err := wr.media.Store.CopyObject(r.Context(),
+				minio.CopyDestOptions{Bucket: wr.media.Bucket, Object: published},
+				minio.CopySrcOptions{Bucket: wr.media.Bucket, Object: in.Key}); err != nil {
+				return fmt.Errorf("publish %s: %w", in.Key, err)
+			}
+			previous := p.ImageKey
+			var lsn string
+			if p, lsn, err = wr.store.SetImage(r.Context(), id, published); err != nil {
+				return storeProblem(w, err)
+			}
+			wr.written(r.Context(), id, lsn)
+			if err := wr.media.Store.RemoveObject(r.Context(), wr.media.Bucket, in.Key, minio.RemoveObjectOptions{}); err != nil {
+				web.Log(r.Context()).Warn("remove attached upload", "key", in.Key, "err", err) // it expires in a day
+			}
+			if previous != "" {
+				wr.media.remove(r.Context(), previous)
+			}
+		}
 
-		task, err := tasks.NewThumbnailTask(id, in.Key)
+		task, err := tasks.NewThumbnailTask(id, published)
 		if err == nil {
 			_, err = queue.EnqueueContext(r.Context(), task)
 		}
@@ -125,7 +168,8 @@ func handleAttachImage(wr writer, queue *asynq.Client) web.HandlerFunc {
 	}
 }
 
-// checkUpload makes sure the object exists, is an accepted image type and is not too large.
+// checkUpload makes sure the object exists, is an accepted image type and is not too large
+// (the grant's policy already bounds both; this holds whatever granted the upload).
 func checkUpload(ctx context.Context, objects Media, key string) error {
 	info, err := objects.Store.StatObject(ctx, objects.Bucket, key, minio.StatObjectOptions{})
 	if err != nil {

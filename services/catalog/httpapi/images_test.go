@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,8 +35,12 @@ func TestImageUpload(t *testing.T) {
 			if err := json.Unmarshal(w.Body.Bytes(), &up); err != nil {
 				t.Fatal(err)
 			}
-			if !strings.HasPrefix(up.Key, media.ProductImagePrefix(1)) || up.Method != http.MethodPut ||
-				!strings.HasPrefix(up.URL, "http://media.test/media/"+up.Key) || up.ExpiresAt.IsZero() {
+			// The grant is a POST policy: it fixes the key (a private upload, not a published
+			// image), the content type and the size, which a presigned PUT could not bound.
+			if !strings.HasPrefix(up.Key, media.UploadPrefix(1)) || up.Method != http.MethodPost ||
+				up.URL != "http://media.test/media/" || up.ExpiresAt.IsZero() || up.Fields["key"] != up.Key ||
+				!strings.HasPrefix(up.Fields["Content-Type"], "image/") ||
+				up.Fields["content-length-range"] != fmt.Sprint(1, "-", media.MaxUploadBytes) {
 				t.Errorf("upload grant %+v", up)
 			}
 		})
@@ -43,7 +48,8 @@ func TestImageUpload(t *testing.T) {
 }
 
 func TestAttachImage(t *testing.T) {
-	const key = "products/1/0123456789abcdef.png"
+	const key = "uploads/1/0123456789abcdef.png"
+	const published = "products/1/0123456789abcdef.png"
 	for _, c := range []struct {
 		name      string
 		path, key string
@@ -54,13 +60,15 @@ func TestAttachImage(t *testing.T) {
 		want      []string
 	}{
 		{name: "attach", path: "/api/v1/admin/products/1/image", key: key, uploaded: "image/png", size: 1000, status: 200},
-		{name: "another product's upload", path: "/api/v1/admin/products/1/image", key: "products/10/0123456789abcdef.png",
+		{name: "another product's upload", path: "/api/v1/admin/products/1/image", key: "uploads/10/0123456789abcdef.png",
 			uploaded: "image/png", size: 1000, status: 422},
+		{name: "a published image", path: "/api/v1/admin/products/1/image", key: published, uploaded: "image/png", size: 1000, status: 422},
+		{name: "a nested key", path: "/api/v1/admin/products/1/image", key: "uploads/1/x/y.png", uploaded: "image/png", size: 1000, status: 422},
 		{name: "nothing uploaded", path: "/api/v1/admin/products/1/image", key: key, status: 422},
 		{name: "not an image", path: "/api/v1/admin/products/1/image", key: key, uploaded: "text/html", size: 1000, status: 422},
 		{name: "upload too large", path: "/api/v1/admin/products/1/image", key: key, uploaded: "image/png",
 			size: media.MaxUploadBytes + 1, status: 413},
-		{name: "unknown product", path: "/api/v1/admin/products/999/image", key: "products/999/0123456789abcdef.png",
+		{name: "unknown product", path: "/api/v1/admin/products/999/image", key: "uploads/999/0123456789abcdef.png",
 			uploaded: "image/png", size: 1000, status: 404},
 		{name: "bad id", path: "/api/v1/admin/products/-1/image", key: key, status: 400},
 		{name: "thumbnail not queued", path: "/api/v1/admin/products/1/image", key: key, uploaded: "image/png", size: 1000,
@@ -83,15 +91,38 @@ func TestAttachImage(t *testing.T) {
 			if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
 				t.Fatal(err)
 			}
-			if p.ImageKey != key || p.ImageURL != "http://media.test/media/"+key ||
-				p.ThumbnailURL != "http://media.test/media/"+media.ThumbnailKey(key) {
+			if p.ImageKey != published || p.ImageURL != "http://media.test/media/"+published ||
+				p.ThumbnailURL != "http://media.test/media/"+media.ThumbnailKey(published) {
 				t.Errorf("product after attach: %+v", p)
 			}
-			if !a.queue.Exists("asynq:{default}:t:thumbnail:" + key) {
+			if !a.objects.has(published) || a.objects.has(key) {
+				t.Errorf("after attach: published %v, upload still there %v", a.objects.has(published), a.objects.has(key))
+			}
+			if !a.queue.Exists("asynq:{default}:t:thumbnail:" + published) {
 				t.Errorf("no thumbnail task queued; keys %v", a.queue.Keys())
 			}
-			// Attaching the same upload again is harmless: the task's id derives from the key.
+			// Attaching the same upload again is harmless: it is already published.
 			checkAnswer(t, a.admin("PUT", c.path, `{"key":"`+c.key+`"}`), 200)
 		})
+	}
+}
+
+// A product's images go when it gets a new one, and when it is deleted.
+func TestImagesAreRemovedWithTheirProduct(t *testing.T) {
+	a := newAPI(t)
+	attach := func(name string) string {
+		a.objects.put("uploads/1/"+name, "image/png", 1000)
+		checkAnswer(t, a.admin("PUT", "/api/v1/admin/products/1/image", `{"key":"uploads/1/`+name+`"}`), 200)
+		a.objects.put(media.ThumbnailKey("products/1/"+name), "image/jpeg", 100) // the worker's
+		return "products/1/" + name
+	}
+	first := attach("aaaaaaaaaaaaaaaa.png")
+	second := attach("bbbbbbbbbbbbbbbb.png")
+	if a.objects.has(first) || a.objects.has(media.ThumbnailKey(first)) || !a.objects.has(second) {
+		t.Errorf("after a second image: first %v (thumb %v), second %v", a.objects.has(first), a.objects.has(media.ThumbnailKey(first)), a.objects.has(second))
+	}
+	checkAnswer(t, a.admin("DELETE", "/api/v1/admin/products/1", ""), 204)
+	if a.objects.has(second) || a.objects.has(media.ThumbnailKey(second)) {
+		t.Errorf("after delete: image %v, thumbnail %v", a.objects.has(second), a.objects.has(media.ThumbnailKey(second)))
 	}
 }

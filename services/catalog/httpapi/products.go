@@ -273,11 +273,19 @@ func handleDeleteProduct(wr writer) web.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		// Its image goes with it: read which one it has first.
+		p, err := wr.store.Current(r.Context(), id)
+		if err != nil {
+			return storeProblem(w, err)
+		}
 		lsn, err := wr.store.Delete(r.Context(), id, version)
 		if err != nil {
 			return versionProblem(w, r, err)
 		}
 		wr.written(r.Context(), id, lsn)
+		if p.ImageKey != "" {
+			wr.media.remove(r.Context(), p.ImageKey)
+		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}

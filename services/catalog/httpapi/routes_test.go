@@ -37,7 +37,7 @@ func TestAdminNeedsTheToken(t *testing.T) {
 		{"DELETE", "/api/v1/admin/products/1", ""},
 		{"POST", "/api/v1/admin/products/1/stock-adjustments", `{"delta":-5}`},
 		{"POST", "/api/v1/admin/products/1/image-uploads", `{"content_type":"image/png"}`},
-		{"PUT", "/api/v1/admin/products/1/image", `{"key":"products/1/a.png"}`},
+		{"PUT", "/api/v1/admin/products/1/image", `{"key":"uploads/1/a.png"}`},
 		{"GET", "/api/v1/admin/products/1", ""}, // 405 with the token
 		{"GET", "/api/v1/admin/nothing", ""},    // 404 with the token
 		{"PATCH", "/api/v1/admin/products/abc", `{`},

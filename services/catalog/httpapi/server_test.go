@@ -356,8 +356,57 @@ func (o *fakeObjects) StatObject(_ context.Context, _, key string, _ minio.StatO
 	return info, nil
 }
 
-func (o *fakeObjects) PresignedPutObject(_ context.Context, bucket, key string, expires time.Duration) (*url.URL, error) {
-	return url.Parse("http://media.test/" + bucket + "/" + key + "?X-Amz-Expires=" + strconv.Itoa(int(expires.Seconds())))
+// PresignedPostPolicy answers the grant a real store would: the bucket's URL and, as form
+// fields, every exact condition of the policy (key, content type, …).
+func (o *fakeObjects) PresignedPostPolicy(_ context.Context, p *minio.PostPolicy) (*url.URL, map[string]string, error) {
+	var doc struct{ Conditions [][]any }
+	if err := json.Unmarshal([]byte(p.String()), &doc); err != nil {
+		return nil, nil, err
+	}
+	fields := map[string]string{"policy": "base64-policy", "x-amz-signature": "sig"}
+	var bucket string
+	for _, c := range doc.Conditions {
+		if len(c) == 3 && c[0] == "eq" {
+			name, _ := c[1].(string)
+			value, _ := c[2].(string)
+			if name == "$bucket" {
+				bucket = value
+				continue
+			}
+			fields[strings.TrimPrefix(name, "$")] = value
+		}
+		if len(c) == 3 && c[0] == "content-length-range" {
+			fields["content-length-range"] = fmt.Sprintf("%.0f-%.0f", c[1], c[2])
+		}
+	}
+	u, err := url.Parse("http://media.test/" + bucket + "/")
+	return u, fields, err
+}
+
+func (o *fakeObjects) CopyObject(_ context.Context, dst minio.CopyDestOptions, src minio.CopySrcOptions) (minio.UploadInfo, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	info, ok := o.objects[src.Object]
+	if !ok {
+		return minio.UploadInfo{}, minio.ErrorResponse{Code: "NoSuchKey", StatusCode: http.StatusNotFound, Key: src.Object}
+	}
+	info.Key = dst.Object
+	o.objects[dst.Object] = info
+	return minio.UploadInfo{Key: dst.Object, Size: info.Size}, nil
+}
+
+func (o *fakeObjects) RemoveObject(_ context.Context, _, key string, _ minio.RemoveObjectOptions) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.objects, key)
+	return nil
+}
+
+func (o *fakeObjects) has(key string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_, ok := o.objects[key]
+	return ok
 }
 
 // edge stands for HAProxy's purge port: it counts PURGE requests by path.

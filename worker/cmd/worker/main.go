@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/hibiken/asynq/x/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/flashcrowd/flashcrowd/contracts/tasks"
 	"github.com/flashcrowd/flashcrowd/foundation/config"
@@ -68,21 +68,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	})
 	mux := asynq.NewServeMux()
 	mux.Use(taskMetrics(reg))
-	mux.Handle(tasks.TypeThumbnail, &images.Thumbnailer{Store: store, Bucket: cfg.S3Bucket})
+	mux.Handle(tasks.TypeThumbnail, &images.Thumbnailer{
+		Store: store, Bucket: cfg.S3Bucket, Decoding: semaphore.NewWeighted(cfg.DecodeMemoryMiB << 20),
+	})
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
 	defer srv.Shutdown()
 
+	// Ready means able to take tasks: Redis. The worker's MinIO user may only read images and
+	// write thumbnails, not look at the bucket; an object store outage shows as retried tasks.
 	r := web.NewRouter(log, reg, map[string]web.Check{
 		"redis": func(context.Context) error { return srv.Ping() },
-		"object store": func(ctx context.Context) error {
-			ok, err := store.BucketExists(ctx, cfg.S3Bucket)
-			if err == nil && !ok {
-				err = errors.New("bucket " + cfg.S3Bucket + " does not exist")
-			}
-			return err
-		},
 	})
 	return web.Serve(ctx, log, cfg.HTTPAddr, r, cfg.HTTPDrainTimeout, nil)
 }

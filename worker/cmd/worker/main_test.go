@@ -43,3 +43,19 @@ func TestConfigIsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The decode budget must hold the largest image the worker accepts, or that image would wait
+// for ever.
+func TestDecodeBudgetFitsTheLargestImage(t *testing.T) {
+	env := map[string]string{"FLASHCROWD_ENV": "development", "REDIS_QUEUE_PASSWORD": "dev-queue-password",
+		"S3_ACCESS_KEY": "worker", "S3_SECRET_KEY": "dev-minio-worker-password", "WORKER_DECODE_MEMORY_MIB": "64"}
+	var cfg Config
+	err := config.Load(&cfg, func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "WORKER_DECODE_MEMORY_MIB") {
+		t.Fatalf("Load = %v, want an error naming WORKER_DECODE_MEMORY_MIB", err)
+	}
+	env["WORKER_DECODE_MEMORY_MIB"] = "191"
+	if err := config.Load(&cfg, func(k string) string { return env[k] }); err != nil {
+		t.Fatalf("191 MiB holds a 200 MB decode: %v", err)
+	}
+}

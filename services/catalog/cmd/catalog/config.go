@@ -8,7 +8,8 @@ import (
 	"github.com/flashcrowd/flashcrowd/foundation/config"
 )
 
-// Media is the object store configuration both serve and migrate read.
+// Media is where the catalog's object store is and how it signs in: as its own MinIO user,
+// whose policy covers uploads/ and products/ only (infra/minio/setup).
 type Media struct {
 	S3Endpoint  string `env:"S3_ENDPOINT" envDefault:"http://minio:9000" desc:"In-network object store, used to check uploads."`
 	S3PublicURL string `env:"S3_PUBLIC_URL" envDefault:"http://127.0.0.1:8080" desc:"The address browsers use: presigned URLs are signed for this exact host:port, and image_url and thumbnail_url are built on it."`
@@ -64,7 +65,6 @@ type MigrateConfig struct {
 	config.Common
 	MigrateDatabaseURL string `env:"MIGRATE_DATABASE_URL,required" secret:"url" desc:"Direct connection to the primary as the schema owner; not through PgBouncer: goose's session advisory lock needs a session."`
 	SeedProducts       int    `env:"SEED_PRODUCTS" envDefault:"100000" desc:"Deterministic products to seed (0 to 1000000): product i gets id i and SKU FC-<i in 7 digits>. A rerun adds only those past the count reached and never brings back a deleted one."`
-	Media
 }
 
 // Validate checks what the tags cannot.

@@ -1,7 +1,7 @@
 // Command catalog serves the product catalog API. Subcommands:
 //
 //	catalog            serve the API (the default)
-//	catalog migrate    apply schema migrations, seed products and make the media bucket; then exit
+//	catalog migrate    apply schema migrations and seed products; then exit
 //	catalog healthcheck  probe this container's /healthz (the image has no shell or curl)
 package main
 
@@ -17,7 +17,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/minio/minio-go/v7"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/flashcrowd/flashcrowd/foundation/config"
@@ -152,7 +151,8 @@ func newMedia(mc Media) (httpapi.Media, error) {
 	return httpapi.Media{Store: store, Presign: presign, Bucket: mc.S3Bucket, PublicURL: mc.S3PublicURL}, nil
 }
 
-// migrate prepares the stores before any app instance starts: schema, seed data, media bucket.
+// migrate prepares the database before any app instance starts: schema and seed data. (The
+// media bucket is MinIO's own setup: infra/minio/setup.)
 func migrate(ctx context.Context, cfg MigrateConfig, stdout io.Writer) error {
 	log, err := web.NewLogger(stdout, "catalog-migrate", cfg.LogLevel)
 	if err != nil {
@@ -164,34 +164,5 @@ func migrate(ctx context.Context, cfg MigrateConfig, stdout io.Writer) error {
 		return err
 	}
 	log.Info("database ready", "applied", applied, "seed_products", cfg.SeedProducts, "added", added, "took", time.Since(start).String())
-
-	store, err := objstore.New(cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey)
-	if err != nil {
-		return err
-	}
-	if err := ensureBucket(ctx, store, cfg.S3Bucket); err != nil {
-		return err
-	}
-	log.Info("media bucket ready", "bucket", cfg.S3Bucket)
-	return nil
-}
-
-// ensureBucket makes the media bucket and lets anyone read it: product images are public.
-func ensureBucket(ctx context.Context, s *minio.Client, bucket string) error {
-	ok, err := s.BucketExists(ctx, bucket)
-	if err != nil {
-		return fmt.Errorf("bucket %s: %w", bucket, err)
-	}
-	if !ok {
-		err := s.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: objstore.Region})
-		if err != nil && minio.ToErrorResponse(err).Code != "BucketAlreadyOwnedByYou" {
-			return fmt.Errorf("make bucket %s: %w", bucket, err)
-		}
-	}
-	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["*"]},` +
-		`"Action":["s3:GetObject"],"Resource":["arn:aws:s3:::` + bucket + `/*"]}]}`
-	if err := s.SetBucketPolicy(ctx, bucket, policy); err != nil {
-		return fmt.Errorf("bucket %s policy: %w", bucket, err)
-	}
 	return nil
 }
