@@ -70,9 +70,9 @@ func run(ctx context.Context, getenv func(string) string) error {
 		statements []statement
 	}{
 		{"catalog", []statement{
-			allow(bucket, []string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}, "uploads/*"), // grant (POST policy), check, copy from
+			allow(bucket, []string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}, "uploads/*"),  // grant (POST policy), check, copy from
 			allow(bucket, []string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}, "products/*"), // publish, delete
-			allow(bucket, []string{"s3:DeleteObject"}, "thumbs/*"),                                  // a deleted product's thumbnails
+			allow(bucket, []string{"s3:DeleteObject"}, "thumbs/*"),                                   // a deleted product's thumbnails
 		}},
 		{"worker", []statement{
 			allow(bucket, []string{"s3:GetObject"}, "products/*"),
