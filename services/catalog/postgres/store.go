@@ -25,13 +25,18 @@ import (
 type Store struct {
 	primary   *pgxpool.Pool
 	db        *queries.Queries // on the primary
-	replica   *pgxpool.Pool
+	replica   *pgxpool.Pool    // nil: no replicas
 	log       *slog.Logger
 	fallbacks *prometheus.CounterVec
 }
 
-// NewStore uses primary for writes and replica for reads. They may be the same pool.
+// NewStore uses primary for writes and replica, the replicas' pool, for reads. replica is nil
+// when there are no replicas: the primary then serves every read, and a read that fails is not
+// tried again. (A replica that is the primary's own pool counts as none.)
 func NewStore(primary, replica *pgxpool.Pool, log *slog.Logger, reg prometheus.Registerer) *Store {
+	if replica == primary {
+		replica = nil
+	}
 	return &Store{
 		primary: primary,
 		db:      queries.New(primary),
@@ -63,14 +68,26 @@ func (s *Store) Product(ctx context.Context, id int64, minLSN string) (catalog.P
 }
 
 // read runs fn on a replica and, when no replica can answer for this caller, on the primary.
+// fn runs at most once on each pool: without replicas, only on the primary.
 func (s *Store) read(ctx context.Context, minLSN string, fn func(queries.DBTX) error) error {
+	if s.replica == nil {
+		return fn(s.primary) // the primary has every write: minLSN is met
+	}
 	err := s.fromReplica(ctx, minLSN, fn)
+	var reason string
 	switch {
-	case err == nil, errors.Is(err, catalog.ErrNotFound):
+	case err == nil, errors.Is(err, catalog.ErrNotFound) && minLSN == "":
 		return err
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case errors.Is(err, errBehind), errors.Is(err, catalog.ErrNotFound):
+		// Not found on a replica that must see a recent write: it may be the write that made
+		// it, so the primary decides.
+		reason = "replica_behind"
+	default:
+		reason = "replica_error"
 	}
+	s.fallbacks.WithLabelValues(reason).Inc()
 	return fn(s.primary)
 }
 
@@ -81,37 +98,21 @@ var errBehind = errors.New("replica behind the caller's last write")
 // own, that the replica has replayed that far: the read that follows takes a fresh snapshot,
 // so it sees the write. (Checking in the same statement would not do: its snapshot is taken
 // before the check runs.) A transaction holds the two together, so PgBouncer cannot send them
-// to different replicas. Any failure is counted, and read asks the primary instead.
+// to different replicas.
 func (s *Store) fromReplica(ctx context.Context, minLSN string, read func(queries.DBTX) error) error {
-	if s.replica == s.primary {
-		minLSN = "" // no replicas: the primary has every write
-	}
-	var err error
 	if minLSN == "" {
-		err = read(s.replica)
-	} else {
-		err = pgx.BeginTxFunc(ctx, s.replica, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-			ok, err := queries.New(tx).ReplayedPast(ctx, minLSN)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return errBehind
-			}
-			return read(tx)
-		})
+		return read(s.replica)
 	}
-	switch {
-	case err == nil, errors.Is(err, catalog.ErrNotFound) && minLSN == "":
-	case errors.Is(err, errBehind), errors.Is(err, catalog.ErrNotFound):
-		// Not found on a replica that must see a recent write: it may be the write that made
-		// it, so the primary decides.
-		s.fallbacks.WithLabelValues("replica_behind").Inc()
-		return errBehind
-	case ctx.Err() == nil:
-		s.fallbacks.WithLabelValues("replica_error").Inc()
-	}
-	return err
+	return pgx.BeginTxFunc(ctx, s.replica, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		ok, err := queries.New(tx).ReplayedPast(ctx, minLSN)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errBehind
+		}
+		return read(tx)
+	})
 }
 
 // Products returns one page of a listing. minLSN works as for Product.
@@ -301,13 +302,17 @@ func (s *Store) commitLSN(ctx context.Context) string {
 
 // Ping checks that reads can be served: by a replica, or failing that by the primary.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.replica.Ping(ctx); err == nil {
+	if s.replica != nil && s.replica.Ping(ctx) == nil {
 		return nil
 	}
-	if err := s.primary.Ping(ctx); err != nil {
-		return fmt.Errorf("neither replicas nor primary reachable: %w", err)
+	err := s.primary.Ping(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case s.replica == nil:
+		return fmt.Errorf("primary unreachable: %w", err)
 	}
-	return nil
+	return fmt.Errorf("neither replicas nor primary reachable: %w", err)
 }
 
 // Current reads product id from the primary: the version a conditional write compares with.
