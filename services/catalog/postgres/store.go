@@ -62,7 +62,7 @@ func (s *Store) Product(ctx context.Context, id int64, minLSN string) (catalog.P
 		return err
 	})
 	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
-		return p, fmt.Errorf("product %d: %w", id, err)
+		return p, dbError(fmt.Sprintf("product %d", id), err)
 	}
 	return p, err
 }
@@ -80,6 +80,10 @@ func (s *Store) read(ctx context.Context, minLSN string, fn func(queries.DBTX) e
 		return err
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case timedOut(err):
+		// The statement, not the replica, is at fault: on the primary it would only take as
+		// long again, on the one server every write needs.
+		return err
 	case errors.Is(err, errBehind), errors.Is(err, catalog.ErrNotFound):
 		// Not found on a replica that must see a recent write: it may be the write that made
 		// it, so the primary decides.
@@ -136,7 +140,7 @@ func (s *Store) Products(ctx context.Context, l catalog.Listing, minLSN string) 
 		return nil
 	})
 	if err != nil {
-		return catalog.Page{}, fmt.Errorf("products: %w", err)
+		return catalog.Page{}, dbError("products", err)
 	}
 	return page, nil
 }
@@ -154,7 +158,7 @@ func (s *Store) Featured(ctx context.Context, limit int, minLSN string) (catalog
 		return err
 	})
 	if err != nil {
-		return catalog.Page{}, fmt.Errorf("featured: %w", err)
+		return catalog.Page{}, dbError("featured", err)
 	}
 	return page, nil
 }
@@ -164,7 +168,7 @@ func (s *Store) Featured(ctx context.Context, limit int, minLSN string) (catalog
 func (s *Store) Categories(ctx context.Context) (*catalog.Tree, error) {
 	rows, err := s.db.Categories(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("categories: %w", err)
+		return nil, dbError("categories", err)
 	}
 	if len(rows) == 0 {
 		return nil, errors.New("categories: none in the database; run the migrate command first")
@@ -190,7 +194,7 @@ func (s *Store) Search(ctx context.Context, text string, limit int, minLSN strin
 		return err
 	})
 	if err != nil {
-		return catalog.Page{}, fmt.Errorf("search %q: %w", text, err)
+		return catalog.Page{}, dbError(fmt.Sprintf("search %q", text), err)
 	}
 	return page, nil
 }
@@ -203,7 +207,7 @@ func (s *Store) Create(ctx context.Context, n catalog.NewProduct) (catalog.Produ
 	// A conversion: it compiles only while NewProduct's fields are the statement's parameters.
 	row, err := s.db.CreateProduct(ctx, queries.CreateProductParams(n))
 	if err != nil {
-		return catalog.Product{}, "", writeError(fmt.Sprintf("create product %s", n.SKU), err)
+		return catalog.Product{}, "", dbError(fmt.Sprintf("create product %s", n.SKU), err)
 	}
 	return catalog.Product(row), s.commitLSN(ctx), nil
 }
@@ -236,7 +240,7 @@ func (s *Store) SetImage(ctx context.Context, id int64, key string) (catalog.Pro
 func (s *Store) Delete(ctx context.Context, id int64, version *int32) (string, error) {
 	n, err := s.db.DeleteProduct(ctx, queries.DeleteProductParams{ID: id, Version: version})
 	if err != nil {
-		return "", fmt.Errorf("delete product %d: %w", id, err)
+		return "", dbError(fmt.Sprintf("delete product %d", id), err)
 	}
 	if n == 0 {
 		return "", s.missing(ctx, id, version)
@@ -251,7 +255,7 @@ func (s *Store) written(ctx context.Context, id int64, version *int32, p catalog
 		return catalog.Product{}, "", s.missing(ctx, id, version)
 	}
 	if err != nil {
-		return catalog.Product{}, "", writeError(fmt.Sprintf("update product %d", id), err)
+		return catalog.Product{}, "", dbError(fmt.Sprintf("update product %d", id), err)
 	}
 	return p, s.commitLSN(ctx), nil
 }
@@ -263,7 +267,7 @@ func (s *Store) missing(ctx context.Context, id int64, version *int32) error {
 	}
 	exists, err := s.db.ProductExists(ctx, id)
 	if err != nil {
-		return fmt.Errorf("product %d: %w", id, err)
+		return dbError(fmt.Sprintf("product %d", id), err)
 	}
 	if !exists {
 		return catalog.ErrNotFound
@@ -271,8 +275,19 @@ func (s *Store) missing(ctx context.Context, id int64, version *int32) error {
 	return catalog.ErrVersion
 }
 
-// writeError maps the constraint violations a valid request can still meet to domain errors.
-func writeError(what string, err error) error {
+// timedOut reports whether the database cancelled the statement because it ran past
+// statement_timeout (SQLSTATE 57014, query_canceled).
+func timedOut(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "57014"
+}
+
+// dbError says what failed, mapping the database errors a valid request can still meet to
+// domain errors: a statement that ran out of time, and a write the table's constraints refuse.
+func dbError(what string, err error) error {
+	if timedOut(err) {
+		return fmt.Errorf("%s: %w", what, catalog.ErrTimeout)
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
@@ -322,7 +337,7 @@ func (s *Store) Current(ctx context.Context, id int64) (catalog.Product, error) 
 		return catalog.Product{}, catalog.ErrNotFound
 	}
 	if err != nil {
-		return catalog.Product{}, fmt.Errorf("product %d: %w", id, err)
+		return catalog.Product{}, dbError(fmt.Sprintf("product %d", id), err)
 	}
 	return catalog.Product(row), nil
 }

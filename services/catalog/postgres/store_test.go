@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -24,6 +25,7 @@ import (
 // fails as it would on a replica that is down.
 func TestRead(t *testing.T) {
 	failure := errors.New("connection reset by peer")
+	timeout := &pgconn.PgError{Code: "57014", Message: "canceling statement due to statement timeout"}
 	tests := []struct {
 		name     string
 		replicas bool
@@ -45,6 +47,8 @@ func TestRead(t *testing.T) {
 			runs: []string{"replica", "primary"}, fallback: "replica_error"},
 		{name: "both fail: each once", replicas: true, fails: map[string]error{"replica": failure, "primary": failure},
 			runs: []string{"replica", "primary"}, err: failure, fallback: "replica_error"},
+		{name: "a replica times out: the primary is spared", replicas: true, fails: map[string]error{"replica": timeout},
+			runs: []string{"replica"}, err: timeout},
 		{name: "the LSN check fails on a replica: the primary answers", replicas: true, minLSN: "42",
 			runs: []string{"primary"}, fallback: "replica_error"},
 		{name: "the LSN check fails and so does the primary", replicas: true, minLSN: "42",
@@ -91,6 +95,29 @@ func TestNewStoreSamePool(t *testing.T) {
 	s := NewStore(pool, pool, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
 	if s.replica != nil {
 		t.Fatal("the primary's own pool was taken for a replica")
+	}
+}
+
+func TestDBError(t *testing.T) {
+	tests := []struct {
+		err  error
+		want error
+	}{
+		{&pgconn.PgError{Code: "57014"}, catalog.ErrTimeout},
+		{&pgconn.PgError{Code: "23505", ConstraintName: "products_sku_key"}, catalog.ErrConflict},
+		{&pgconn.PgError{Code: "23514", ConstraintName: "products_stock_check"}, catalog.ErrStock},
+		{&pgconn.PgError{Code: "23514", ConstraintName: "products_stock_max"}, catalog.ErrStock},
+		{&pgconn.PgError{Code: "22003"}, catalog.ErrStock},
+	}
+	for _, tt := range tests {
+		if err := dbError("update product 7", tt.err); !errors.Is(err, tt.want) {
+			t.Errorf("%v: %v, want %v", tt.err, err, tt.want)
+		}
+	}
+	// Any other error keeps its own identity, for logs and for errors.As.
+	other := &pgconn.PgError{Code: "23514", ConstraintName: "products_name_check"}
+	if err := dbError("create product X", other); !errors.Is(err, other) || errors.Is(err, catalog.ErrStock) {
+		t.Errorf("name check: %v", err)
 	}
 }
 
