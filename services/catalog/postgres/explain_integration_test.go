@@ -11,10 +11,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/flashcrowd/flashcrowd/services/catalog"
+	"github.com/flashcrowd/flashcrowd/services/catalog/postgres/internal/queries"
 )
 
 // TestQueryPlans runs EXPLAIN ANALYZE on the store's read queries against the seeded catalog
-// and checks that each one uses the index it was built for: none may scan the whole table.
+// and checks that each one uses the index it was built for: none may scan the whole table. The
+// statements are the very ones the store runs: sqlc's generated constants, and listingQuery.
 // `go test -tags integration -run QueryPlans -v` prints the plans (docs/catalog-performance.md
 // shows them).
 func TestQueryPlans(t *testing.T) {
@@ -28,14 +30,13 @@ func TestQueryPlans(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM products`).Scan(&products); err != nil {
 		t.Fatal(err)
 	}
-	var tree []catalog.Category
-	rows, _ := conn.Query(ctx, `SELECT id, coalesce(parent_id, 0), slug, name FROM categories`)
-	tree, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Category, error) {
-		var c catalog.Category
-		return c, r.Scan(&c.ID, &c.ParentID, &c.Slug, &c.Name)
-	})
+	rows, err := queries.New(conn).Categories(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	tree := make([]catalog.Category, len(rows))
+	for i, r := range rows {
+		tree[i] = catalog.Category(r)
 	}
 	home, _ := catalog.NewTree(tree).Subtree("home")
 	lighting, _ := catalog.NewTree(tree).Subtree("lighting")
@@ -54,7 +55,7 @@ func TestQueryPlans(t *testing.T) {
 		query func() (string, []any)
 		index string // the plan must use it
 	}{
-		{"product by id", func() (string, []any) { return productQuery, []any{int64(4242)} }, "products_pkey"},
+		{"product by id", func() (string, []any) { return queries.Product, []any{int64(4242)} }, "products_pkey"},
 		{"home page: all products by id", func() (string, []any) { return listing(catalog.Listing{Sort: catalog.SortID}) }, "products_pkey"},
 		{"category subtree (a parent and its leaves) by price", func() (string, []any) {
 			return listing(catalog.Listing{Categories: home, Sort: catalog.SortPrice})
@@ -67,9 +68,9 @@ func TestQueryPlans(t *testing.T) {
 		{"newest first, a deep page", func() (string, []any) {
 			return listing(catalog.Listing{Sort: catalog.SortNewest, After: &deep})
 		}, "products_created_idx"},
-		{"featured", func() (string, []any) { return featuredQuery, []any{12} }, "products_featured_idx"},
-		{"search, misspelt", func() (string, []any) { return searchQuery, []any{"ketle", 20} }, "products_name_trgm_idx"},
-		{"search, two words", func() (string, []any) { return searchQuery, []any{"leather backpack", 20} }, "products_search_idx"},
+		{"featured", func() (string, []any) { return queries.Featured, []any{int32(12)} }, "products_featured_idx"},
+		{"search, misspelt", func() (string, []any) { return queries.Search, []any{"ketle", int32(20)} }, "products_name_trgm_idx"},
+		{"search, two words", func() (string, []any) { return queries.Search, []any{"leather backpack", int32(20)} }, "products_search_idx"},
 	}
 	t.Logf("plans on %d products", products)
 	for _, tt := range tests {

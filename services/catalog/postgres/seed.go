@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/flashcrowd/flashcrowd/services/catalog"
+	"github.com/flashcrowd/flashcrowd/services/catalog/postgres/internal/queries"
 )
 
 // The demo catalog: a two-level category tree whose leaves carry the nouns product names are
@@ -144,34 +145,34 @@ var seedColumns = []string{"id", "sku", "name", "description", "price_cents", "c
 // seed makes the category tree and products 1..n, in one transaction. It remembers how far it
 // got, so a rerun adds only the missing products and never brings back one an admin deleted.
 // Rows are streamed with COPY into a temporary table, then inserted in one statement that
-// skips ids or SKUs already taken (by products an admin created).
+// skips ids or SKUs already taken (by products an admin created). The temporary table, and the
+// identity sequence, are not in the schema sqlc checks queries against: the statements that use
+// them are written here, the others are generated (internal/queries/seed.sql).
 func seed(ctx context.Context, conn *pgx.Conn, n int) (added int64, err error) {
 	all, leafRows, leaves := categories()
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		// One seeder at a time: a second one waits here, then sees the first one's progress.
-		if _, err := tx.Exec(ctx, `LOCK TABLE seed_progress IN EXCLUSIVE MODE`); err != nil {
+		q := queries.New(tx)
+		if err := q.LockSeed(ctx); err != nil {
 			return err
 		}
 		for _, c := range all {
-			_, err := tx.Exec(ctx, `INSERT INTO categories (id, parent_id, slug, name) VALUES ($1, nullif($2, 0), $3, $4)
-				ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, slug = excluded.slug, name = excluded.name`,
-				c.ID, c.ParentID, c.Slug, c.Name)
-			if err != nil {
+			// A conversion: it compiles only while Category's fields are the statement's parameters.
+			if err := q.UpsertCategory(ctx, queries.UpsertCategoryParams(c)); err != nil {
 				return fmt.Errorf("category %s: %w", c.Slug, err)
 			}
 		}
-		var done int64
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(products), 0) FROM seed_progress`).Scan(&done); err != nil {
+		done, err := q.SeededProducts(ctx)
+		if err != nil {
 			return err
 		}
-		if done >= int64(n) {
+		if int(done) >= n {
 			return nil
 		}
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE seed_products (LIKE products INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
 			return err
 		}
-		i := done
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"seed_products"}, seedColumns, pgx.CopyFromFunc(func() ([]any, error) {
+		i := int64(done)
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"seed_products"}, seedColumns, pgx.CopyFromFunc(func() ([]any, error) {
 			if i >= int64(n) {
 				return nil, nil
 			}
@@ -195,8 +196,7 @@ func seed(ctx context.Context, conn *pgx.Conn, n int) (added int64, err error) {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO seed_progress (products) VALUES ($1)`, n)
-		return err
+		return q.RecordSeed(ctx, int32(n))
 	})
 	return added, err
 }

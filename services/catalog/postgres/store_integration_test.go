@@ -19,8 +19,14 @@ import (
 	"github.com/flashcrowd/flashcrowd/services/catalog/postgres"
 )
 
-// newStore connects to the stack's real PgBouncer: DATABASE_URL (primary) and DATABASE_READ_URL (replicas).
+// newStore connects to the stack's real PgBouncer: DATABASE_URL (primary) and DATABASE_READ_URL
+// (replicas).
 func newStore(t *testing.T) (*postgres.Store, *prometheus.Registry) {
+	return openStore(t, true)
+}
+
+// openStore is newStore, or without replicas a store on the primary alone.
+func openStore(t *testing.T, replicas bool) (*postgres.Store, *prometheus.Registry) {
 	t.Helper()
 	url, readURL := os.Getenv("DATABASE_URL"), os.Getenv("DATABASE_READ_URL")
 	if url == "" || readURL == "" {
@@ -34,12 +40,16 @@ func newStore(t *testing.T) (*postgres.Store, *prometheus.Registry) {
 		t.Fatal(err)
 	}
 	t.Cleanup(primary.Close)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if !replicas {
+		return postgres.NewStore(primary, nil, log, reg), reg
+	}
 	replica, err := db.Open(ctx, readURL, db.Replica, 4, m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(replica.Close)
-	return postgres.NewStore(primary, replica, slog.New(slog.NewTextHandler(io.Discard, nil)), reg), reg
+	return postgres.NewStore(primary, replica, log, reg), reg
 }
 
 func newProduct(t *testing.T, s *postgres.Store) (catalog.Product, string) {
@@ -82,6 +92,29 @@ func TestWriteThenReadYourWrite(t *testing.T) {
 	}
 	if after := fallbacks(t, reg, "replica_behind"); after != before+1 {
 		t.Fatalf("replica_behind fallbacks %v → %v, want one more", before, after)
+	}
+}
+
+// Without replicas every read goes to the primary, which has every write: an LSN no replica
+// could have reached is met at once, and nothing counts as a fallback.
+func TestWithoutReplicas(t *testing.T) {
+	s, reg := openStore(t, false)
+	ctx := context.Background()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := newProduct(t, s)
+	got, err := s.Product(ctx, p.ID, "18446744073709551615") // the highest possible LSN
+	if err != nil || got.ID != p.ID {
+		t.Fatalf("read: %+v, %v", got, err)
+	}
+	if _, err := s.Product(ctx, 1<<60, ""); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("missing product: err = %v, want ErrNotFound", err)
+	}
+	for _, reason := range []string{"replica_behind", "replica_error"} {
+		if n := fallbacks(t, reg, reason); n != 0 {
+			t.Errorf("%v %s fallbacks without replicas", n, reason)
+		}
 	}
 }
 
