@@ -11,8 +11,8 @@ import (
 )
 
 // Serve runs h on addr until ctx is cancelled, then stops accepting connections and gives
-// in-flight requests up to drain to finish. ready, if not nil, is called once the listener is open.
-func Serve(ctx context.Context, logger *slog.Logger, addr string, h http.Handler, drain time.Duration, ready func(net.Addr)) error {
+// in-flight requests up to drain to finish.
+func Serve(ctx context.Context, logger *slog.Logger, addr string, h http.Handler, drain time.Duration) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
@@ -29,9 +29,6 @@ func Serve(ctx context.Context, logger *slog.Logger, addr string, h http.Handler
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("listening", "addr", ln.Addr().String())
-	if ready != nil {
-		ready(ln.Addr())
-	}
 
 	select {
 	case err := <-errc:

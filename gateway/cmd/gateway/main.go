@@ -45,5 +45,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Transport:  httpapi.NewTransport(cfg.ProxyMaxIdleConns),
 		AdminToken: cfg.AdminToken,
 	})
-	return web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPDrainTimeout, nil)
+	return web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPDrainTimeout)
 }

@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	r := web.NewRouter(log, reg, map[string]web.Check{
 		"redis": func(context.Context) error { return srv.Ping() },
 	})
-	return web.Serve(ctx, log, cfg.HTTPAddr, r, cfg.HTTPDrainTimeout, nil)
+	return web.Serve(ctx, log, cfg.HTTPAddr, r, cfg.HTTPDrainTimeout)
 }
 
 // taskMetrics counts tasks by type and outcome and times them.

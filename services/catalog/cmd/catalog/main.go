@@ -132,7 +132,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		AdminToken: cfg.AdminToken,
 		Instance:   instance,
 	})
-	err = web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPDrainTimeout, nil)
+	err = web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPDrainTimeout)
 	// No request is left to write: send the last writes' repurges (up to 5 s after them).
 	pctx, cancel := context.WithTimeout(context.Background(), cfg.HTTPDrainTimeout)
 	defer cancel()
