@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -91,5 +92,46 @@ func TestGatewayAnswersProblemWhenUpstreamIsDown(t *testing.T) {
 	newGateway(t, upstream.URL).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/products", nil))
 	if rec.Code != http.StatusBadGateway || rec.Header().Get("Content-Type") != "application/problem+json" {
 		t.Fatalf("got %d %s, want 502 problem+json", rec.Code, rec.Header().Get("Content-Type"))
+	}
+}
+
+func TestGatewayAnswers504WhenUpstreamIsSlow(t *testing.T) {
+	release := make(chan struct{})
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer upstream.Close()
+	defer close(release)
+	u, _ := url.Parse(upstream.URL)
+	tr := NewTransport(8)
+	tr.ResponseHeaderTimeout = 50 * time.Millisecond
+	gw := NewServer(Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(),
+		Upstream: u, Transport: tr, AdminToken: token})
+	rec := httptest.NewRecorder()
+	gw.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/products", nil))
+	if rec.Code != http.StatusGatewayTimeout || rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("got %d %s, want 504 problem+json", rec.Code, rec.Header().Get("Content-Type"))
+	}
+}
+
+func TestGatewayOperationalRoutes(t *testing.T) {
+	gw := newGateway(t, "http://127.0.0.1:1")
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/healthz", 200},
+		{"GET", "/metrics", 200},
+		{"GET", "/readyz", 503}, // no upstream
+		{"POST", "/healthz", 405},
+	} {
+		rec := httptest.NewRecorder()
+		gw.ServeHTTP(rec, httptest.NewRequest(c.method, c.path, nil))
+		if rec.Code != c.want {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, rec.Code, c.want)
+		}
 	}
 }
