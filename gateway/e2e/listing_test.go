@@ -210,8 +210,8 @@ func TestConditionalWrites(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if r := call(t, http.MethodPost, path+"/stock-adjustments", map[string]any{"delta": 2}, admin()); r.status != http.StatusOK {
-				t.Errorf("stock +2: %d %s", r.status, r.body)
+			if r, err := send(http.MethodPost, path+"/stock-adjustments", map[string]any{"delta": 2}, admin()); err != nil || r.status != http.StatusOK {
+				t.Errorf("stock +2: %d %s %v", r.status, r.body, err)
 			}
 		}()
 	}

@@ -63,6 +63,15 @@ func (r response) json(t *testing.T, v any) {
 // call sends one request through the edge. body may be nil, a []byte, or a value to encode as JSON.
 func call(t *testing.T, method, path string, body any, header map[string]string) response {
 	t.Helper()
+	r, err := send(method, path, body, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// send is call for goroutines, which must not stop the test: it returns the error instead.
+func send(method, path string, body any, header map[string]string) (response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -71,7 +80,7 @@ func call(t *testing.T, method, path string, body any, header map[string]string)
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			t.Fatal(err)
+			return response{}, err
 		}
 		rd = bytes.NewReader(j)
 	}
@@ -81,7 +90,7 @@ func call(t *testing.T, method, path string, body any, header map[string]string)
 	}
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -91,14 +100,14 @@ func call(t *testing.T, method, path string, body any, header map[string]string)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return response{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, path, err)
+		return response{}, fmt.Errorf("%s %s: read body: %w", method, path, err)
 	}
-	return response{resp.StatusCode, resp.Header, b}
+	return response{resp.StatusCode, resp.Header, b}, nil
 }
 
 func admin() map[string]string { return map[string]string{"Authorization": "Bearer " + adminToken} }
