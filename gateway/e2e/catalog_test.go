@@ -237,9 +237,12 @@ func TestImageUploadMakesAThumbnail(t *testing.T) {
 	if r := up.post(t, png_.Bytes()); r.status != http.StatusNoContent {
 		t.Fatalf("upload: %d %s", r.status, r.body)
 	}
-	// Not public until attached.
+	// Not public until attached: neither through the edge nor asking MinIO itself, anonymously.
 	if r := call(t, http.MethodGet, "/media/"+up.Key, nil, nil); r.status == http.StatusOK {
-		t.Fatalf("GET of the unattached upload: %d, want it refused", r.status)
+		t.Fatalf("GET of the unattached upload at the edge: %d, want it refused", r.status)
+	}
+	if got := inNetwork(t, "GET", "http://minio:9000/media/"+up.Key); got != "403" {
+		t.Fatalf("anonymous GET of the unattached upload at MinIO: %s, want 403", got)
 	}
 
 	r = call(t, http.MethodPut, fmt.Sprintf("/api/v1/admin/products/%d/image", id), map[string]string{"key": up.Key}, admin())
