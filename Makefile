@@ -59,7 +59,7 @@ ON_STACK := docker run --rm --network flashcrowd_default \
 	  -v "$$(go env GOMODCACHE)":/go/pkg/mod -v "$$(go env GOCACHE)":/root/.cache/go-build \
 	  -e DATABASE_URL=postgres://flashcrowd_app:$(PG_APP_PASSWORD)@pgbouncer:6432/flashcrowd \
 	  -e DATABASE_READ_URL=postgres://flashcrowd_app:$(PG_APP_PASSWORD)@pgbouncer:6432/flashcrowd_ro \
-	  -e REDIS_ADDR=redis:6379 \
+	  -e REDIS_ADDR=redis:6379 -e REDIS_CACHE_USER=cache -e REDIS_CACHE_PASSWORD=$(REDIS_CACHE_PASSWORD) \
 	  golang:1.26-trixie
 
 integration: ## Integration tests against the running stack's PgBouncer, Postgres and Redis

@@ -40,7 +40,7 @@ func main() {
 
 type config struct {
 	httpAddr, logLevel                     string
-	redisAddr, redisPassword               string
+	redisAddr, redisUser, redisPassword    string
 	s3Endpoint, s3Access, s3Secret, bucket string
 	concurrency                            int
 	shutdownTimeout                        time.Duration
@@ -52,7 +52,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		httpAddr:      e.String("HTTP_ADDR", ":8080"),
 		logLevel:      e.String("LOG_LEVEL", "info"),
 		redisAddr:     e.String("REDIS_ADDR", "redis:6379"),
-		redisPassword: e.String("REDIS_PASSWORD", ""),
+		redisUser:     e.String("REDIS_QUEUE_USER", "queue"), // may touch only asynq:* (infra/redis)
+		redisPassword: e.Required("REDIS_QUEUE_PASSWORD"),
 		s3Endpoint:    e.String("S3_ENDPOINT", "http://minio:9000"),
 		s3Access:      e.Required("S3_ACCESS_KEY"),
 		s3Secret:      e.Required("S3_SECRET_KEY"),
@@ -81,7 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	redisOpt := asynq.RedisClientOpt{Addr: cfg.redisAddr, Password: cfg.redisPassword}
+	redisOpt := asynq.RedisClientOpt{Addr: cfg.redisAddr, Username: cfg.redisUser, Password: cfg.redisPassword}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	inspector := asynq.NewInspector(redisOpt)

@@ -77,7 +77,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		dbReadURL = e.String("DATABASE_READ_URL", getenv("DATABASE_URL"))
 		maxConns  = e.Int("DB_MAX_CONNS", 10, 1, 1000)
 		redisAddr = e.String("REDIS_ADDR", "redis:6379")
-		redisPass = e.String("REDIS_PASSWORD", "")
+		// One Redis user per job (infra/redis/redis-entrypoint): the cache may touch only
+		// catalog:* keys and channels, the task queue only asynq:*.
+		cacheUser = e.String("REDIS_CACHE_USER", "cache")
+		cachePass = e.Required("REDIS_CACHE_PASSWORD")
+		queueUser = e.String("REDIS_QUEUE_USER", "queue")
+		queuePass = e.Required("REDIS_QUEUE_PASSWORD")
 		cacheCfg  = cache.Config{
 			Disabled: !e.Bool("CACHE_ENABLED", true),
 			// Writes drop their entries at once (delete and pub/sub), so the TTL is only the
@@ -127,20 +132,17 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return err
 	}
 
-	// Short timeouts and no retries: when Redis is down, reads must fall through to the
-	// database at once (the cache also stops asking Redis for a moment after a failure).
-	rdb := redis.NewClient(&redis.Options{
-		Addr: redisAddr, Password: redisPass, MaxRetries: -1,
-		DialTimeout: 250 * time.Millisecond, ReadTimeout: 250 * time.Millisecond, WriteTimeout: 250 * time.Millisecond,
-	})
-	defer rdb.Close()
-	queue := asynq.NewClientFromRedisClient(rdb)
+	cacheRdb := newRedis(redisAddr, cacheUser, cachePass)
+	defer cacheRdb.Close()
+	queueRdb := newRedis(redisAddr, queueUser, queuePass)
+	defer queueRdb.Close()
+	queue := asynq.NewClientFromRedisClient(queueRdb)
 
 	media, err := newMedia(mc)
 	if err != nil {
 		return err
 	}
-	c := cache.New(rdb, cacheCfg, log, reg)
+	c := cache.New(cacheRdb, cacheCfg, log, reg)
 	go c.Listen(ctx) // other instances' invalidations
 	instance, _ := os.Hostname()
 	h := httpapi.NewServer(httpapi.Deps{
@@ -158,6 +160,16 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		Scrape: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	})
 	return web.Serve(ctx, log, httpAddr, h, drain, nil)
+}
+
+// newRedis opens a client that logs in to Redis as user. Short timeouts and no retries: when
+// Redis is down, reads must fall through to the database at once (the cache also stops asking
+// Redis for a moment after a failure), and an enqueue must fail fast, into a 503 with Retry-After.
+func newRedis(addr, user, password string) *redis.Client {
+	return redis.NewClient(&redis.Options{
+		Addr: addr, Username: user, Password: password, MaxRetries: -1,
+		DialTimeout: 250 * time.Millisecond, ReadTimeout: 250 * time.Millisecond, WriteTimeout: 250 * time.Millisecond,
+	})
 }
 
 func newMedia(mc mediaConfig) (httpapi.Media, error) {
