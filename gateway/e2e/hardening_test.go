@@ -4,8 +4,11 @@ package e2e
 
 import (
 	"os/exec"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // These tests check that each data service gives every client only what its job needs. Where
@@ -135,4 +138,62 @@ func TestPgBouncerMonitorOnlyReadsStatistics(t *testing.T) {
 	if err == nil || !strings.Contains(out, "admin access needed") {
 		t.Fatalf("SHUTDOWN as monitor: %v\n%s, want it refused (admin access needed)", err, out)
 	}
+}
+
+// appSQL runs a psql script through PgBouncer as the app role, inside PgBouncer's container,
+// and returns its output and how long psql took (docker exec's own start-up left out).
+func appSQL(t *testing.T, database, script string) (string, time.Duration, error) {
+	t.Helper()
+	out, err := composeExec(t, map[string]string{"PGPASSWORD": dotenv("PG_APP_PASSWORD")}, "pgbouncer", "bash", "-c",
+		`start=$EPOCHREALTIME
+		 psql -X -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -h 127.0.0.1 -p 6432 -U flashcrowd_app -d `+database+` <<'SQL'
+`+script+`
+SQL
+		 rc=$?; echo "took=$EPOCHREALTIME $start"; exit $rc`)
+	took := time.Duration(0)
+	if i := strings.LastIndex(out, "took="); i >= 0 {
+		took = parseTook(out[i+len("took="):])
+		out = strings.TrimSpace(out[:i])
+	}
+	return out, took, err
+}
+
+// parseTook reads "end start", two of bash's $EPOCHREALTIME (seconds, with microseconds).
+func parseTook(s string) time.Duration {
+	f := strings.Fields(s)
+	if len(f) != 2 {
+		return 0
+	}
+	end, _ := strconv.ParseFloat(f[0], 64)
+	start, _ := strconv.ParseFloat(f[1], 64)
+	return time.Duration((end - start) * float64(time.Second))
+}
+
+func TestAppRoleStatementsStopAfterTwoSeconds(t *testing.T) {
+	for _, database := range []string{"flashcrowd", "flashcrowd_ro"} { // primary, replicas
+		out, took, err := appSQL(t, database, `SELECT pg_sleep(3);`)
+		t.Logf("%s: pg_sleep(3) ended after %v", database, took.Round(10*time.Millisecond))
+		if err == nil || !strings.Contains(out, "57014") {
+			t.Fatalf("%s: SELECT pg_sleep(3) as flashcrowd_app: %v\n%s\nwant SQLSTATE 57014 (statement timeout)", database, err, out)
+		}
+		if took < 1900*time.Millisecond || took > 2700*time.Millisecond {
+			t.Errorf("%s: cancelled after %v, want about 2 s", database, took)
+		}
+	}
+}
+
+func TestAppRoleIdleTransactionIsClosed(t *testing.T) {
+	var wg sync.WaitGroup
+	for _, database := range []string{"flashcrowd", "flashcrowd_ro"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// PgBouncer's own idle_transaction_timeout is 60 s: this must be Postgres's, for the role.
+			out, _, err := appSQL(t, database, "BEGIN;\nSELECT 1;\n\\! sleep 7\nSELECT 'still open';")
+			if err == nil || strings.Contains(out, "still open") {
+				t.Errorf("%s: a transaction left idle for 7 s was still open: %v\n%s", database, err, out)
+			}
+		}()
+	}
+	wg.Wait()
 }
