@@ -3,6 +3,10 @@
 package e2e
 
 import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/png"
 	"net/http"
 	"regexp"
 	"strings"
@@ -78,3 +82,98 @@ func TestEdgeForwardsAndLogsTheClientAddress(t *testing.T) {
 
 // ansi matches the terminal escapes docker compose logs may put in front of a line.
 var ansi = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
+
+// testPNG is a small image to upload.
+func testPNG(t *testing.T) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestMediaServesOnlyPublishedObjectsAndPresignedUploads(t *testing.T) {
+	p := createProduct(t, map[string]any{"name": "Media kettle"})
+	r := call(t, http.MethodPost, fmt.Sprintf("/api/v1/admin/products/%d/image-uploads", p.ID),
+		map[string]string{"content_type": "image/png"}, admin())
+	if r.status != http.StatusCreated {
+		t.Fatalf("upload request: %d %s", r.status, r.body)
+	}
+	var up struct{ Key, Method, URL string }
+	r.json(t, &up)
+	img := testPNG(t)
+	if r := call(t, up.Method, up.URL, img, map[string]string{"Content-Type": "image/png"}); r.status != http.StatusOK {
+		t.Fatalf("presigned PUT through the edge: %d %s", r.status, r.body)
+	}
+	object := strings.TrimPrefix(up.URL[:strings.Index(up.URL, "?")], baseURL) // /media/products/<id>/<name>.png
+	query := up.URL[strings.Index(up.URL, "?"):]
+
+	secure := func(what string, r response) {
+		t.Helper()
+		if got := r.header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options %q, want nosniff", what, got)
+		}
+		if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "sandbox") {
+			t.Errorf("%s: Content-Security-Policy %q, want default-src 'none' and sandbox", what, csp)
+		}
+	}
+	// The published object, twice: the second answer may come from the edge cache.
+	for i := range 2 {
+		r := call(t, http.MethodGet, object, nil, nil)
+		if r.status != http.StatusOK || !bytes.Equal(r.body, img) {
+			t.Fatalf("GET %s: %d, %d bytes", object, r.status, len(r.body))
+		}
+		secure(fmt.Sprintf("GET %s (%d, X-Edge-Cache %s)", object, i+1, r.header.Get("X-Edge-Cache")), r)
+	}
+	if r := call(t, http.MethodHead, object, nil, nil); r.status != http.StatusOK {
+		t.Errorf("HEAD %s: %d", object, r.status)
+	}
+
+	// Everything else stops at HAProxy: MinIO would answer with an X-Amz-Request-Id, and its own
+	// refusals are not enough (a listing or a policy is one bucket setting away from public).
+	refused := []struct{ method, path string }{
+		{http.MethodGet, "/media/"},
+		{http.MethodGet, "/media/?list-type=2"},
+		{http.MethodGet, "/media/?list-type=2&prefix=products/"},
+		{http.MethodGet, "/media/?policy"},
+		{http.MethodGet, "/media/?acl"},
+		{http.MethodGet, "/media/?location"},
+		{http.MethodHead, "/media/"},
+		{http.MethodGet, "/media/thumbs/"},
+		{http.MethodGet, "/media/other/" + up.Key},
+		{http.MethodGet, object + "?acl"},
+		{http.MethodGet, object + "?tagging"},
+		{http.MethodGet, object + query}, // a signed query is for uploads only
+		{http.MethodGet, "/media/products/../?policy"},
+		{http.MethodGet, "/media/products/%2e%2e/"},
+		{http.MethodGet, "/media/products//" + up.Key},
+		{http.MethodPut, "/media/?policy"},
+		{http.MethodPut, object},                            // not presigned
+		{http.MethodPut, object + "?acl&" + query[1:]},      // a sub-resource beside the signature
+		{http.MethodPut, "/media/thumbs/" + up.Key + query}, // uploads go under products/ only
+		{http.MethodDelete, object},
+		{http.MethodDelete, "/media/?policy"},
+		{http.MethodPost, "/media/?delete"},
+		{http.MethodPost, object + "?uploads"},
+		{http.MethodOptions, object},
+	}
+	for _, rf := range refused {
+		var body any
+		if rf.method == http.MethodPut || rf.method == http.MethodPost {
+			body = []byte("x")
+		}
+		r := call(t, rf.method, rf.path, body, nil)
+		what := rf.method + " " + rf.path
+		if r.status != 403 && r.status != 404 && r.status != 405 {
+			t.Errorf("%s: %d, want 403, 404 or 405", what, r.status)
+		}
+		if r.header.Get("X-Amz-Request-Id") != "" || r.header.Get("Server") == "MinIO" {
+			t.Errorf("%s: answered by MinIO (%d), want HAProxy to refuse it", what, r.status)
+		}
+		secure(what, r)
+	}
+	if r := call(t, http.MethodGet, object, nil, nil); r.status != http.StatusOK {
+		t.Fatalf("the image after the refused calls: %d", r.status)
+	}
+}
