@@ -81,6 +81,9 @@ func newProxy(upstream *url.URL, transport http.RoundTripper) http.Handler {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(upstream)
+			// HAProxy's edge sets X-Forwarded-For to the client's address (replacing any the
+			// client sent): keep it, and append the edge's own, so services see the client.
+			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
 		},
 		Transport: transport,

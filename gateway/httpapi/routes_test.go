@@ -36,6 +36,9 @@ func TestGatewayForwardsAndAuthenticates(t *testing.T) {
 	var seen []string
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen = append(seen, r.Method+" "+r.URL.Path+" id="+r.Header.Get(web.RequestIDHeader))
+		if xff := r.Header.Get("X-Forwarded-For"); !strings.HasPrefix(xff, "203.0.113.7, ") {
+			t.Errorf("X-Forwarded-For %q: the edge's client address must come first", xff)
+		}
 		w.Header().Set(web.RequestIDHeader, r.Header.Get(web.RequestIDHeader)) // as every service does
 		w.WriteHeader(http.StatusTeapot)
 	}))
@@ -64,6 +67,7 @@ func TestGatewayForwardsAndAuthenticates(t *testing.T) {
 	for _, tt := range tests {
 		req := httptest.NewRequest(tt.method, tt.path, strings.NewReader("{}"))
 		req.Header.Set(web.RequestIDHeader, "rid-1")
+		req.Header.Set("X-Forwarded-For", "203.0.113.7") // as HAProxy's edge sets it
 		if tt.auth != "" {
 			req.Header.Set("Authorization", tt.auth)
 		}

@@ -24,10 +24,17 @@ const (
 	// maxPixels guards against decompression bombs (a small file that decodes to gigabytes) and
 	// bounds what one decode holds: 25 megapixels, a 6000×4000 camera photo and some.
 	maxPixels = 25_000_000
+	// maxSide bounds a side: the scaler's scratch grows with the source's height (see cost), so
+	// a 1×25,000,000 image would need 800 MB.
+	maxSide = 20_000
 	// bytesPerPixel is the most a decoded pixel takes: a 16-bit RGBA PNG (NRGBA64).
 	bytesPerPixel = 8
-	// MaxDecodeBytes is the most memory one decode may hold: the decode budget must allow it.
-	MaxDecodeBytes = maxPixels * bytesPerPixel
+	// scratchBytes is what the scaler keeps per cell of its intermediate image: 4 float64s.
+	scratchBytes = 32
+	// MaxDecodeBytes is the most memory one thumbnail may hold, the cost of the worst image
+	// accepted: a square one of maxPixels (5000×5000), whose scratch is ThumbnailSide × 5000
+	// cells. The decode budget must allow it.
+	MaxDecodeBytes = maxPixels*bytesPerPixel + ThumbnailSide*5000*scratchBytes
 	// ThumbnailSide is the longest side of a thumbnail, in pixels.
 	ThumbnailSide = 320
 )
@@ -60,15 +67,16 @@ func (t *Thumbnailer) ProcessTask(ctx context.Context, task *asynq.Task) error {
 		}
 		return fmt.Errorf("read %s: %w", p.Key, err)
 	}
-	px, err := pixels(src)
+	w, h, err := size(src)
 	if err != nil {
 		return fmt.Errorf("image %s: %v: %w", p.Key, err, asynq.SkipRetry) // bad input stays bad
 	}
-	if err := t.Decoding.Acquire(ctx, int64(px)*bytesPerPixel); err != nil {
+	need := cost(w, h)
+	if err := t.Decoding.Acquire(ctx, need); err != nil {
 		return fmt.Errorf("wait for decode memory: %w", err)
 	}
 	out, err := Thumbnail(src, ThumbnailSide)
-	t.Decoding.Release(int64(px) * bytesPerPixel)
+	t.Decoding.Release(need)
 	if err != nil {
 		return fmt.Errorf("image %s: %v: %w", p.Key, err, asynq.SkipRetry) // bad input stays bad
 	}
@@ -80,12 +88,12 @@ func (t *Thumbnailer) ProcessTask(ctx context.Context, task *asynq.Task) error {
 	return nil
 }
 
-// ErrTooLarge is returned for images over media.MaxUploadBytes or maxPixels.
+// ErrTooLarge is returned for images over media.MaxUploadBytes, maxPixels or maxSide.
 var ErrTooLarge = errors.New("image too large")
 
 // Thumbnail decodes a JPEG or PNG and returns a JPEG whose longest side is at most side pixels.
 func Thumbnail(src []byte, side int) ([]byte, error) {
-	if _, err := pixels(src); err != nil {
+	if _, _, err := size(src); err != nil {
 		return nil, err
 	}
 	img, _, err := image.Decode(bytes.NewReader(src))
@@ -102,19 +110,27 @@ func Thumbnail(src []byte, side int) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// pixels reads an image's size from its header, without decoding it, and refuses one too large.
-func pixels(src []byte) (int, error) {
+// size reads an image's width and height from its header, without decoding it, and refuses
+// one too large.
+func size(src []byte) (int, int, error) {
 	if len(src) > media.MaxUploadBytes {
-		return 0, ErrTooLarge
+		return 0, 0, ErrTooLarge
 	}
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(src))
 	if err != nil {
-		return 0, fmt.Errorf("decode: %w", err)
+		return 0, 0, fmt.Errorf("decode: %w", err)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxPixels {
-		return 0, ErrTooLarge
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > maxSide || cfg.Height > maxSide || cfg.Width*cfg.Height > maxPixels {
+		return 0, 0, ErrTooLarge
 	}
-	return cfg.Width * cfg.Height, nil
+	return cfg.Width, cfg.Height, nil
+}
+
+// cost bounds the bytes a thumbnail of a w×h image holds at once: the decoded image, and the
+// scaler's intermediate image (the thumbnail's width by the source's height, 32 bytes a cell).
+func cost(w, h int) int64 {
+	tw, _ := fit(w, h, ThumbnailSide)
+	return int64(w)*int64(h)*bytesPerPixel + int64(tw)*int64(h)*scratchBytes
 }
 
 // fit scales w×h down to fit in side×side, keeping the aspect ratio; it never scales up.

@@ -51,6 +51,9 @@ func TestThumbnailOfPNG(t *testing.T) {
 }
 
 func TestThumbnailRejectsBadInput(t *testing.T) {
+	if _, err := Thumbnail(pngOf(t, 1, maxSide+1), 320); err != ErrTooLarge {
+		t.Errorf("a side over %d: err = %v, want ErrTooLarge", maxSide, err)
+	}
 	if _, err := Thumbnail([]byte("not an image"), 320); err == nil {
 		t.Error("garbage decoded")
 	}
@@ -65,4 +68,32 @@ func TestThumbnailRejectsBadInput(t *testing.T) {
 	if _, err := Thumbnail(b, 320); err != ErrTooLarge {
 		t.Errorf("bomb: err = %v, want ErrTooLarge", err)
 	}
+}
+
+// cost never exceeds MaxDecodeBytes for any image size accepts, so the budget always admits it.
+func TestCostIsBoundedByMaxDecodeBytes(t *testing.T) {
+	var worst int64
+	for w := 1; w <= maxSide; w += 7 {
+		h := min(maxSide, maxPixels/w)
+		for _, hh := range []int{1, h / 2, h} {
+			if hh >= 1 {
+				worst = max(worst, cost(w, hh))
+			}
+		}
+	}
+	if worst > MaxDecodeBytes {
+		t.Fatalf("worst cost %d > MaxDecodeBytes %d", worst, MaxDecodeBytes)
+	}
+	if worst < MaxDecodeBytes*9/10 {
+		t.Errorf("worst cost %d is far below MaxDecodeBytes %d: the bound is loose", worst, MaxDecodeBytes)
+	}
+}
+
+func pngOf(t *testing.T, w, h int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, w, h))); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

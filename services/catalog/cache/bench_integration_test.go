@@ -40,7 +40,8 @@ func BenchmarkProductRead(b *testing.B) {
 	}
 	defer replica.Close()
 	store := postgres.NewStore(primary, replica, log, reg)
-	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), Username: os.Getenv("REDIS_CACHE_USER"), Password: os.Getenv("REDIS_CACHE_PASSWORD")})
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"),
+		Username: os.Getenv("REDIS_CACHE_USER"), Password: os.Getenv("REDIS_CACHE_PASSWORD")})
 	defer rdb.Close()
 
 	ids := []int64{4242, 4243}

@@ -23,7 +23,11 @@ import (
 // newInstance is one catalog instance's cache against the stack's real Redis.
 func newInstance(t *testing.T, addr string) *cache.Cache {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: addr, Username: os.Getenv("REDIS_CACHE_USER"), Password: os.Getenv("REDIS_CACHE_PASSWORD"), DialTimeout: 300 * time.Millisecond, MaxRetries: -1, PoolSize: 50})
+	// As the catalog's cache user: the tests touch only what the cache may (make integration sets it).
+	rdb := redis.NewClient(&redis.Options{
+		Addr: addr, Username: os.Getenv("REDIS_CACHE_USER"), Password: os.Getenv("REDIS_CACHE_PASSWORD"),
+		DialTimeout: 300 * time.Millisecond, MaxRetries: -1, PoolSize: 50,
+	})
 	t.Cleanup(func() { rdb.Close() })
 	cfg := cache.Config{TTL: time.Minute, NotFoundTTL: 10 * time.Second, LocalTTL: 5 * time.Second, LocalSize: 100}
 	return cache.New(rdb, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())

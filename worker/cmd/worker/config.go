@@ -20,7 +20,7 @@ type Config struct {
 	S3SecretKey        string        `env:"S3_SECRET_KEY,required" secret:"true" desc:"Object store secret key."`
 	S3Bucket           string        `env:"S3_BUCKET" envDefault:"media" desc:"Bucket of images and thumbnails."`
 	Concurrency        int           `env:"WORKER_CONCURRENCY" envDefault:"8" desc:"Tasks this instance processes at once (1 to 1000)."`
-	DecodeMemoryMiB    int64         `env:"WORKER_DECODE_MEMORY_MIB" envDefault:"256" desc:"MiB that image decodes in flight may hold together; a decode waits for its share (pixels × 8 bytes, at most 200 MB for the largest image accepted, 25 megapixels). Keep it below the container's memory limit, with room for the rest of the process."`
+	DecodeMemoryMiB    int64         `env:"WORKER_DECODE_MEMORY_MIB" envDefault:"256" desc:"MiB that thumbnails in flight may hold together; each waits for its share (8 bytes a pixel decoded, plus the scaler's scratch: at most 251 MB, for a 5000×5000 image; images are at most 25 megapixels and 20000 pixels a side). Keep it below the container's memory limit, with room for the rest of the process."`
 	HTTPDrainTimeout   time.Duration `env:"HTTP_DRAIN_TIMEOUT" envDefault:"5s" desc:"On SIGTERM, how long health and metrics requests in flight may take; the task drain follows."`
 	TaskDrainTimeout   time.Duration `env:"TASK_DRAIN_TIMEOUT" envDefault:"20s" desc:"On SIGTERM, how long running tasks may finish before asynq hands them back to the queue. With the HTTP drain it must fit compose's 30 s stop grace period."`
 }

@@ -48,14 +48,14 @@ func TestConfigIsDocumented(t *testing.T) {
 // for ever.
 func TestDecodeBudgetFitsTheLargestImage(t *testing.T) {
 	env := map[string]string{"FLASHCROWD_ENV": "development", "REDIS_QUEUE_PASSWORD": "dev-queue-password",
-		"S3_ACCESS_KEY": "worker", "S3_SECRET_KEY": "dev-minio-worker-password", "WORKER_DECODE_MEMORY_MIB": "64"}
+		"S3_ACCESS_KEY": "worker", "S3_SECRET_KEY": "dev-minio-worker-password", "WORKER_DECODE_MEMORY_MIB": "239"}
 	var cfg Config
 	err := config.Load(&cfg, func(k string) string { return env[k] })
 	if err == nil || !strings.Contains(err.Error(), "WORKER_DECODE_MEMORY_MIB") {
 		t.Fatalf("Load = %v, want an error naming WORKER_DECODE_MEMORY_MIB", err)
 	}
-	env["WORKER_DECODE_MEMORY_MIB"] = "191"
+	env["WORKER_DECODE_MEMORY_MIB"] = "240"
 	if err := config.Load(&cfg, func(k string) string { return env[k] }); err != nil {
-		t.Fatalf("191 MiB holds a 200 MB decode: %v", err)
+		t.Fatalf("240 MiB holds the largest thumbnail (251 MB): %v", err)
 	}
 }
