@@ -148,7 +148,7 @@ func checkSecrets(cfg any) []error {
 // field is one variable of a Config struct, as its tags describe it.
 type field struct {
 	name, env, def, desc, secret string
-	hasDefault, required         bool
+	required                     bool
 	value                        reflect.Value
 }
 
@@ -168,8 +168,7 @@ func walk(v reflect.Value, fn func(field)) {
 		if key == "" {
 			continue
 		}
-		def, hasDefault := sf.Tag.Lookup("envDefault")
-		fn(field{name: sf.Name, env: key, def: def, hasDefault: hasDefault, required: strings.Contains(","+opts+",", ",required,"), desc: sf.Tag.Get("desc"), secret: sf.Tag.Get("secret"), value: v.Field(i)})
+		fn(field{name: sf.Name, env: key, def: sf.Tag.Get("envDefault"), required: strings.Contains(","+opts+",", ",required,"), desc: sf.Tag.Get("desc"), secret: sf.Tag.Get("secret"), value: v.Field(i)})
 	}
 }
 

@@ -17,11 +17,11 @@ func Doc(cfg any) (string, error) {
 		if strings.TrimSpace(f.desc) == "" {
 			missing = append(missing, f.env)
 		}
-		def := "required"
+		def := "empty"
 		switch {
-		case f.hasDefault && f.def == "":
-			def = "empty"
-		case f.hasDefault:
+		case f.required:
+			def = "required"
+		case f.def != "":
 			def = "`" + f.def + "`"
 		}
 		if f.secret != "" {
