@@ -151,8 +151,9 @@ func productReads(t *testing.T, nodes ...string) map[string]int {
 	}
 	out := map[string]int{}
 	for _, node := range nodes {
+		// The store's one-product read, as sqlc names it in the statement it sends.
 		out[node] = psqlInt(t, node, `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements
-			WHERE query LIKE 'SELECT id, sku,%FROM products WHERE id = $1%'`)
+			WHERE query LIKE '-- name: Product :one%'`)
 	}
 	return out
 }

@@ -52,12 +52,16 @@ func (m Media) view(p catalog.Product) productView {
 	return v
 }
 
-// remove deletes a published image and its thumbnail. The product no longer shows them, so a
-// failure only leaves an orphan behind: it is logged, not returned.
-func (m Media) remove(ctx context.Context, key string) {
+// removeImage deletes a published image and its thumbnail, and the edge's copies of them (the
+// edge caches media like any public answer). The product no longer shows them, so a failure
+// only leaves an orphan behind: it is logged, not returned.
+func (wr writer) removeImage(ctx context.Context, key string) {
 	for _, k := range []string{key, media.ThumbnailKey(key)} {
-		if err := m.Store.RemoveObject(ctx, m.Bucket, k, minio.RemoveObjectOptions{}); err != nil {
+		if err := wr.media.Store.RemoveObject(ctx, wr.media.Bucket, k, minio.RemoveObjectOptions{}); err != nil {
 			web.Log(ctx).Warn("remove image", "key", k, "err", err)
+		}
+		if err := wr.purge.Path(ctx, "/"+wr.media.Bucket+"/"+k); err != nil {
+			web.Log(ctx).Warn("edge cache purge failed", "key", k, "err", err)
 		}
 	}
 }
@@ -151,7 +155,7 @@ func handleAttachImage(wr writer, queue *asynq.Client) web.HandlerFunc {
 				web.Log(r.Context()).Warn("remove attached upload", "key", in.Key, "err", err) // it expires in a day
 			}
 			if previous != "" {
-				wr.media.remove(r.Context(), previous)
+				wr.removeImage(r.Context(), previous)
 			}
 		}
 

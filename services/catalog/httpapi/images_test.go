@@ -125,4 +125,10 @@ func TestImagesAreRemovedWithTheirProduct(t *testing.T) {
 	if a.objects.has(second) || a.objects.has(media.ThumbnailKey(second)) {
 		t.Errorf("after delete: image %v, thumbnail %v", a.objects.has(second), a.objects.has(media.ThumbnailKey(second)))
 	}
+	// The edge caches media: its copies go too.
+	for _, key := range []string{first, media.ThumbnailKey(first), second, media.ThumbnailKey(second)} {
+		if n := a.edge.count("PURGE /media/" + key); n != 1 {
+			t.Errorf("PURGE /media/%s sent %d times, want once", key, n)
+		}
+	}
 }

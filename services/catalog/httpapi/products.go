@@ -284,7 +284,7 @@ func handleDeleteProduct(wr writer) web.HandlerFunc {
 		}
 		wr.written(r.Context(), id, lsn)
 		if p.ImageKey != "" {
-			wr.media.remove(r.Context(), p.ImageKey)
+			wr.removeImage(r.Context(), p.ImageKey)
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil

@@ -68,6 +68,15 @@ func (c *Client) Product(ctx context.Context, id int64) error {
 	return c.purge(ctx, path)
 }
 
+// Path drops the edge's copy of one path now, once: for objects that are gone (a deleted
+// product's images), where no racing read can bring an old copy back.
+func (c *Client) Path(ctx context.Context, path string) error {
+	if c.url == "" {
+		return nil
+	}
+	return c.purge(ctx, path)
+}
+
 func (c *Client) schedule(path string) {
 	// The lock also keeps a timer's callback from reading t before it is assigned.
 	c.mu.Lock()
