@@ -171,5 +171,3 @@ func walk(v reflect.Value, fn func(field)) {
 		fn(field{name: sf.Name, env: key, def: sf.Tag.Get("envDefault"), required: strings.Contains(","+opts+",", ",required,"), desc: sf.Tag.Get("desc"), secret: sf.Tag.Get("secret"), value: v.Field(i)})
 	}
 }
-
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,7 @@ type testConfig struct {
 
 func (c *testConfig) Validate() error {
 	if c.Port < 1 || c.Port > 65535 {
-		return errorf("PORT=%d: want 1 to 65535", c.Port)
+		return fmt.Errorf("PORT=%d: want 1 to 65535", c.Port)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 )
 
 // Problem is an RFC 9457 problem detail. Handlers return it as an error; Fail writes it.
@@ -18,6 +19,9 @@ type Problem struct {
 	Instance  string            `json:"instance,omitempty"`
 	RequestID string            `json:"request_id,omitempty"`
 	Errors    map[string]string `json:"errors,omitempty"` // field → what is wrong with it
+	// RetryAfter, when above 0, is sent as the Retry-After header (seconds): for a 503 or 429
+	// whose cause is likely gone by then.
+	RetryAfter int `json:"-"`
 }
 
 func (p *Problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail) }
@@ -43,6 +47,9 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 		out.Type = "about:blank"
 	}
 	w.Header().Set("Cache-Control", CachePrivate)
+	if out.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(out.RetryAfter))
+	}
 	writeJSON(w, out.Status, "application/problem+json", out)
 }
 

@@ -27,8 +27,12 @@ func Start(t testing.TB, addr string, run func(ctx context.Context) error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx) }()
+	stopped := false // run returned before it was healthy: nothing is left to wait for
 	t.Cleanup(func() {
 		cancel()
+		if stopped {
+			return
+		}
 		select {
 		case err := <-done:
 			if err != nil {
@@ -42,6 +46,7 @@ func Start(t testing.TB, addr string, run func(ctx context.Context) error) {
 	for {
 		select {
 		case err := <-done:
+			stopped = true
 			t.Fatalf("run stopped before it was healthy: %v", err)
 		default:
 		}

@@ -33,24 +33,22 @@ type Deps struct {
 func NewServer(d Deps) http.Handler {
 	proxy := newProxy(d.Upstream, d.Transport)
 	r := web.NewRouter(d.Log, d.Registry, map[string]web.Check{"upstream": upstreamCheck(d.Upstream, d.Transport)})
-	r.Handle("/api/*", guardAdmin(web.RequireBearer(d.AdminToken))(proxy))
+	r.Handle("/api/*", guardAdmin(d.AdminToken, proxy))
 	return r
 }
 
-// guardAdmin sends every request whose decoded path is under /api/v1/admin through auth,
-// whatever spelling reached the router: chi matches routes on the raw path, so a route pattern
-// alone would let /api/v1/%61dmin/… through. (The catalog checks the token as well.)
-func guardAdmin(auth func(http.Handler) http.Handler) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		guarded := auth(next)
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if isAdmin(r.URL.Path) {
-				guarded.ServeHTTP(w, r)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+// guardAdmin sends every request whose decoded path is under /api/v1/admin through the bearer
+// check, whatever spelling reached the router: chi matches routes on the raw path, so a route
+// pattern alone would let /api/v1/%61dmin/… through. (The catalog checks the token as well.)
+func guardAdmin(token string, next http.Handler) http.Handler {
+	guarded := web.RequireBearer(token)(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isAdmin(r.URL.Path) {
+			guarded.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // isAdmin reports whether a decoded request path names an admin resource, in any case and with

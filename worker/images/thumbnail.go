@@ -43,9 +43,8 @@ const (
 type Thumbnailer struct {
 	Store  *minio.Client
 	Bucket string
-	// Decoding holds the bytes the decodes in flight may take, so that a burst of large images
-	// waits for memory instead of exceeding the container's limit: each decode acquires its
-	// image's pixels × bytesPerPixel first.
+	// Decoding holds the bytes the thumbnails in flight may take, so that a burst of large images
+	// waits for memory instead of exceeding the container's limit: each acquires its cost first.
 	Decoding *semaphore.Weighted
 }
 

@@ -89,7 +89,7 @@ func handleImageUpload(store Store, c *cache.Cache, objects Media) web.HandlerFu
 			return err
 		}
 		if _, _, err := c.Product(r.Context(), id, store.Product); err != nil {
-			return storeProblem(w, err)
+			return storeProblem(err)
 		}
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -134,7 +134,7 @@ func handleAttachImage(wr writer, queue *asynq.Client) web.HandlerFunc {
 		published := media.ProductImagePrefix(id) + name
 		p, err := wr.store.Current(r.Context(), id)
 		if err != nil {
-			return storeProblem(w, err)
+			return storeProblem(err)
 		}
 		if p.ImageKey != published {
 			if err := checkUpload(r.Context(), wr.media, in.Key); err != nil {
@@ -148,7 +148,7 @@ func handleAttachImage(wr writer, queue *asynq.Client) web.HandlerFunc {
 			previous := p.ImageKey
 			var lsn string
 			if p, lsn, err = wr.store.SetImage(r.Context(), id, published); err != nil {
-				return storeProblem(w, err)
+				return storeProblem(err)
 			}
 			wr.written(r.Context(), id, lsn)
 			if err := wr.media.Store.RemoveObject(r.Context(), wr.media.Bucket, in.Key, minio.RemoveObjectOptions{}); err != nil {
@@ -165,7 +165,7 @@ func handleAttachImage(wr writer, queue *asynq.Client) web.HandlerFunc {
 		}
 		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 			web.Log(r.Context()).Error("enqueue thumbnail", "product_id", id, "err", err)
-			return unavailable(w, "the image is recorded but its thumbnail could not be queued; send this request again")
+			return unavailable("the image is recorded but its thumbnail could not be queued; send this request again")
 		}
 		web.Respond(w, http.StatusOK, wr.media.view(p))
 		return nil

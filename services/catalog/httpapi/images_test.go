@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -72,7 +73,7 @@ func TestAttachImage(t *testing.T) {
 			uploaded: "image/png", size: 1000, status: 404},
 		{name: "bad id", path: "/api/v1/admin/products/-1/image", key: key, status: 400},
 		{name: "thumbnail not queued", path: "/api/v1/admin/products/1/image", key: key, uploaded: "image/png", size: 1000,
-			queueDown: true, status: 503, want: []string{"Retry-After", retryAfter}},
+			queueDown: true, status: 503, want: []string{"Retry-After", strconv.Itoa(retryAfter)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a := newAPI(t)

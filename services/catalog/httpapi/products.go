@@ -46,7 +46,7 @@ func handleGetProduct(store Store, c *cache.Cache, media Media) web.HandlerFunc 
 		p, src, err := c.Product(r.Context(), id, store.Product)
 		w.Header().Set("X-Cache", string(src))
 		if err != nil {
-			return storeProblem(w, err)
+			return storeProblem(err)
 		}
 		web.RespondCacheable(w, r, web.CachePurged, media.view(p))
 		return nil
@@ -151,7 +151,7 @@ func respondPage(w http.ResponseWriter, r *http.Request, c *cache.Cache, media M
 	page, src, err := c.Page(r.Context(), key, load)
 	w.Header().Set("X-Cache", string(src))
 	if err != nil {
-		return storeProblem(w, err)
+		return storeProblem(err)
 	}
 	web.RespondCacheable(w, r, web.CachePublic, media.page(page))
 	return nil
@@ -208,7 +208,7 @@ func handleCreateProduct(wr writer) web.HandlerFunc {
 		}
 		p, lsn, err := wr.store.Create(r.Context(), in)
 		if err != nil {
-			return storeProblem(w, err)
+			return storeProblem(err)
 		}
 		wr.written(r.Context(), p.ID, lsn)
 		w.Header().Set("Location", "/api/v1/products/"+strconv.FormatInt(p.ID, 10))
@@ -230,12 +230,12 @@ func handleUpdateProduct(wr writer) web.HandlerFunc {
 		if patch.CategoryID != nil && *patch.CategoryID != 0 && !wr.tree.Has(*patch.CategoryID) {
 			return unknownCategory()
 		}
-		if patch.Version, err = wr.precondition(w, r, id, patch.Version); err != nil {
+		if patch.Version, err = wr.precondition(r, id, patch.Version); err != nil {
 			return err
 		}
 		p, lsn, err := wr.store.Update(r.Context(), id, patch)
 		if err != nil {
-			return versionProblem(w, r, err)
+			return versionProblem(r, err)
 		}
 		wr.written(r.Context(), id, lsn)
 		web.Respond(w, http.StatusOK, wr.media.view(p))
@@ -255,7 +255,7 @@ func handleAdjustStock(wr writer) web.HandlerFunc {
 		}
 		p, lsn, err := wr.store.AdjustStock(r.Context(), id, in.Delta)
 		if err != nil {
-			return storeProblem(w, err)
+			return storeProblem(err)
 		}
 		wr.written(r.Context(), id, lsn)
 		web.Respond(w, http.StatusOK, wr.media.view(p))
@@ -269,18 +269,18 @@ func handleDeleteProduct(wr writer) web.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		version, err := wr.precondition(w, r, id, nil)
+		version, err := wr.precondition(r, id, nil)
 		if err != nil {
 			return err
 		}
 		// Its image goes with it: read which one it has first.
 		p, err := wr.store.Current(r.Context(), id)
 		if err != nil {
-			return storeProblem(w, err)
+			return storeProblem(err)
 		}
 		lsn, err := wr.store.Delete(r.Context(), id, version)
 		if err != nil {
-			return versionProblem(w, r, err)
+			return versionProblem(r, err)
 		}
 		wr.written(r.Context(), id, lsn)
 		if p.ImageKey != "" {
@@ -296,14 +296,14 @@ func handleDeleteProduct(wr writer) web.HandlerFunc {
 // compared: a mismatch is 412 at once, a match pins the version it was computed from, and the
 // conditional write catches a change that lands in between. Without If-Match, the version
 // from the body (or none) stands.
-func (wr writer) precondition(w http.ResponseWriter, r *http.Request, id int64, version *int32) (*int32, error) {
+func (wr writer) precondition(r *http.Request, id int64, version *int32) (*int32, error) {
 	header := r.Header.Get("If-Match")
 	if header == "" {
 		return version, nil
 	}
 	p, err := wr.store.Current(r.Context(), id)
 	if err != nil {
-		return nil, storeProblem(w, err)
+		return nil, storeProblem(err)
 	}
 	etag, err := web.ETag(wr.media.view(p))
 	if err != nil {
@@ -320,11 +320,11 @@ func (wr writer) precondition(w http.ResponseWriter, r *http.Request, id int64, 
 
 // versionProblem maps a failed conditional write: 412 when If-Match set the condition, 409
 // when the body's version did.
-func versionProblem(w http.ResponseWriter, r *http.Request, err error) error {
+func versionProblem(r *http.Request, err error) error {
 	if errors.Is(err, catalog.ErrVersion) && r.Header.Get("If-Match") != "" {
 		return web.NewProblem(http.StatusPreconditionFailed, "the product changed while this request was applied: fetch it again")
 	}
-	return storeProblem(w, err)
+	return storeProblem(err)
 }
 
 func unknownCategory() error {
@@ -345,10 +345,10 @@ func (wr writer) written(ctx context.Context, id int64, lsn string) {
 
 // storeProblem maps storage errors to problems: a time-out to a 503 whose Retry-After it sets
 // on w. Anything unknown stays an error (a 500).
-func storeProblem(w http.ResponseWriter, err error) error {
+func storeProblem(err error) error {
 	switch {
 	case errors.Is(err, catalog.ErrTimeout):
-		return unavailable(w, "the catalog is too busy to answer this now: try again shortly")
+		return unavailable("the catalog is too busy to answer this now: try again shortly")
 	case errors.Is(err, catalog.ErrNotFound):
 		return web.NewProblem(http.StatusNotFound, "no such product")
 	case errors.Is(err, catalog.ErrConflict):
@@ -363,12 +363,13 @@ func storeProblem(w http.ResponseWriter, err error) error {
 
 // retryAfter is when a client should try again after a 503 (seconds): long enough for a
 // burst of load to pass, short enough that a shopper waits for it.
-const retryAfter = "5"
+const retryAfter = 5
 
 // unavailable is the 503 problem for a failure that is likely gone by Retry-After.
-func unavailable(w http.ResponseWriter, format string, args ...any) *web.Problem {
-	w.Header().Set("Retry-After", retryAfter)
-	return web.NewProblem(http.StatusServiceUnavailable, format, args...)
+func unavailable(format string, args ...any) *web.Problem {
+	p := web.NewProblem(http.StatusServiceUnavailable, format, args...)
+	p.RetryAfter = retryAfter
+	return p
 }
 
 func productID(r *http.Request) (int64, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -250,7 +251,7 @@ func TestStoreFailures(t *testing.T) {
 				w := a.admin(r.method, r.path, r.body)
 				retry := ""
 				if c.status == http.StatusServiceUnavailable {
-					retry = retryAfter
+					retry = strconv.Itoa(retryAfter)
 				}
 				checkAnswer(t, w, c.status, "Retry-After", retry)
 				if strings.Contains(w.Body.String(), "10.1.2.3") {

@@ -31,12 +31,9 @@ type Store struct {
 }
 
 // NewStore uses primary for writes and replica, the replicas' pool, for reads. replica is nil
-// when there are no replicas: the primary then serves every read, and a read that fails is not
-// tried again. (A replica that is the primary's own pool counts as none.)
+// when there are no replicas (main decides at start): the primary then serves every read, and a
+// read that fails is not tried again.
 func NewStore(primary, replica *pgxpool.Pool, log *slog.Logger, reg prometheus.Registerer) *Store {
-	if replica == primary {
-		replica = nil
-	}
 	return &Store{
 		primary: primary,
 		db:      queries.New(primary),

@@ -89,15 +89,6 @@ func TestRead(t *testing.T) {
 	}
 }
 
-// A replica pool that is the primary's is no replica: reads run once, on the primary.
-func TestNewStoreSamePool(t *testing.T) {
-	pool := hangingUp(t)
-	s := NewStore(pool, pool, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
-	if s.replica != nil {
-		t.Fatal("the primary's own pool was taken for a replica")
-	}
-}
-
 func TestDBError(t *testing.T) {
 	tests := []struct {
 		err  error

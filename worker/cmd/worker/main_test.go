@@ -14,7 +14,7 @@ import (
 )
 
 // run starts the asynq server on Redis (miniredis speaks its protocol and runs its Lua) and
-// serves /healthz until cancelled; the object store is only needed for tasks and readiness.
+// serves /healthz until cancelled; the object store is only needed for tasks.
 func TestRunServesUntilCancelled(t *testing.T) {
 	rds := miniredis.RunT(t)
 	rds.RequireUserAuth("queue", "dev-queue-password")
