@@ -145,16 +145,17 @@ func handleAttachImage(wr writer, queue *asynq.Client) web.HandlerFunc {
 				minio.CopySrcOptions{Bucket: wr.media.Bucket, Object: in.Key}); err != nil {
 				return fmt.Errorf("publish %s: %w", in.Key, err)
 			}
-			previous := p.ImageKey
-			var lsn string
-			if p, lsn, err = wr.store.SetImage(r.Context(), id, published); err != nil {
+			// previous is what this write replaced, read under the row's lock: another attach at
+			// the same moment removes only what it replaced, so no image is orphaned.
+			var previous, lsn string
+			if p, previous, lsn, err = wr.store.SetImage(r.Context(), id, published); err != nil {
 				return storeProblem(err)
 			}
 			wr.written(r.Context(), id, lsn)
 			if err := wr.media.Store.RemoveObject(r.Context(), wr.media.Bucket, in.Key, minio.RemoveObjectOptions{}); err != nil {
 				web.Log(r.Context()).Warn("remove attached upload", "key", in.Key, "err", err) // it expires in a day
 			}
-			if previous != "" {
+			if previous != "" && previous != published {
 				wr.removeImage(r.Context(), previous)
 			}
 		}

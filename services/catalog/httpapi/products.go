@@ -273,18 +273,13 @@ func handleDeleteProduct(wr writer) web.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		// Its image goes with it: read which one it has first.
-		p, err := wr.store.Current(r.Context(), id)
-		if err != nil {
-			return storeProblem(err)
-		}
-		lsn, err := wr.store.Delete(r.Context(), id, version)
+		imageKey, lsn, err := wr.store.Delete(r.Context(), id, version)
 		if err != nil {
 			return versionProblem(r, err)
 		}
 		wr.written(r.Context(), id, lsn)
-		if p.ImageKey != "" {
-			wr.removeImage(r.Context(), p.ImageKey)
+		if imageKey != "" { // its image goes with it
+			wr.removeImage(r.Context(), imageKey)
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil

@@ -42,8 +42,8 @@ type Store interface {
 	Create(ctx context.Context, n catalog.NewProduct) (catalog.Product, string, error)
 	Update(ctx context.Context, id int64, patch catalog.ProductPatch) (catalog.Product, string, error)
 	AdjustStock(ctx context.Context, id int64, delta int32) (catalog.Product, string, error)
-	SetImage(ctx context.Context, id int64, key string) (catalog.Product, string, error)
-	Delete(ctx context.Context, id int64, version *int32) (string, error)
+	SetImage(ctx context.Context, id int64, key string) (catalog.Product, string, string, error)
+	Delete(ctx context.Context, id int64, version *int32) (string, string, error)
 	Current(ctx context.Context, id int64) (catalog.Product, error)
 }
 

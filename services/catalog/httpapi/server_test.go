@@ -313,25 +313,27 @@ func (s *fakeStore) AdjustStock(_ context.Context, id int64, delta int32) (catal
 	})
 }
 
-func (s *fakeStore) SetImage(_ context.Context, id int64, key string) (catalog.Product, string, error) {
-	return s.change(id, nil, func(p *catalog.Product) error {
-		p.ImageKey = key
+func (s *fakeStore) SetImage(_ context.Context, id int64, key string) (catalog.Product, string, string, error) {
+	var previous string
+	p, lsn, err := s.change(id, nil, func(p *catalog.Product) error {
+		previous, p.ImageKey = p.ImageKey, key
 		return nil
 	})
+	return p, previous, lsn, err
 }
 
-func (s *fakeStore) Delete(_ context.Context, id int64, version *int32) (string, error) {
+func (s *fakeStore) Delete(_ context.Context, id int64, version *int32) (string, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, err := s.get(id)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if version != nil && *version != p.Version {
-		return "", catalog.ErrVersion
+		return "", "", catalog.ErrVersion
 	}
 	delete(s.products, id)
-	return s.commit(), nil
+	return p.ImageKey, s.commit(), nil
 }
 
 // fakeObjects is the object store: what was uploaded under each key.

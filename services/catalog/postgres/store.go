@@ -226,23 +226,37 @@ func (s *Store) AdjustStock(ctx context.Context, id int64, delta int32) (catalog
 	return s.written(ctx, id, nil, catalog.Product(row), err)
 }
 
-// SetImage records the product's image and returns the product with the commit LSN of the write.
-func (s *Store) SetImage(ctx context.Context, id int64, key string) (catalog.Product, string, error) {
-	row, err := s.db.SetImage(ctx, queries.SetImageParams{ID: id, ImageKey: key})
-	return s.written(ctx, id, nil, catalog.Product(row), err)
+// SetImage records the product's image and returns the product, the image it replaced ("" for
+// none) and the commit LSN of the write. The old key is read under the row's lock in the same
+// transaction, so two writers at once each learn exactly the image they replaced.
+func (s *Store) SetImage(ctx context.Context, id int64, key string) (catalog.Product, string, string, error) {
+	var p catalog.Product
+	var previous string
+	err := pgx.BeginFunc(ctx, s.primary, func(tx pgx.Tx) error {
+		q := s.db.WithTx(tx)
+		var err error
+		if previous, err = q.LockImage(ctx, id); err != nil {
+			return err
+		}
+		row, err := q.SetImage(ctx, queries.SetImageParams{ID: id, ImageKey: key})
+		p = catalog.Product(row)
+		return err
+	})
+	p, lsn, err := s.written(ctx, id, nil, p, err)
+	return p, previous, lsn, err
 }
 
-// Delete removes a product (only that version, when version is not nil) and returns the
-// commit LSN of the write.
-func (s *Store) Delete(ctx context.Context, id int64, version *int32) (string, error) {
-	n, err := s.db.DeleteProduct(ctx, queries.DeleteProductParams{ID: id, Version: version})
+// Delete removes a product (only that version, when version is not nil) and returns its image
+// key ("" for none) and the commit LSN of the write.
+func (s *Store) Delete(ctx context.Context, id int64, version *int32) (string, string, error) {
+	imageKey, err := s.db.DeleteProduct(ctx, queries.DeleteProductParams{ID: id, Version: version})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", s.missing(ctx, id, version)
+	}
 	if err != nil {
-		return "", dbError(fmt.Sprintf("delete product %d", id), err)
+		return "", "", dbError(fmt.Sprintf("delete product %d", id), err)
 	}
-	if n == 0 {
-		return "", s.missing(ctx, id, version)
-	}
-	return s.commitLSN(ctx), nil
+	return imageKey, s.commitLSN(ctx), nil
 }
 
 // written finishes an UPDATE … RETURNING of product id: p and err are what it returned. No row

@@ -256,13 +256,22 @@ func TestConditionalWritesAndStock(t *testing.T) {
 	if _, _, err := s.AdjustStock(ctx, p.ID, catalog.MaxStock); !errors.Is(err, catalog.ErrStock) {
 		t.Fatalf("stock above the maximum: err = %v, want ErrStock", err)
 	}
-	if _, err := s.Delete(ctx, p.ID, &stale); !errors.Is(err, catalog.ErrVersion) {
+	if _, _, err := s.Delete(ctx, p.ID, &stale); !errors.Is(err, catalog.ErrVersion) {
 		t.Fatalf("delete at a stale version: err = %v, want ErrVersion", err)
 	}
-	if _, err := s.Delete(ctx, p.ID, nil); err != nil {
-		t.Fatalf("delete: %v", err)
+	// Each image write learns the image it replaced, and the delete the image it removed.
+	for _, c := range []struct{ key, previous string }{{"products/x/a.png", ""}, {"products/x/b.png", "products/x/a.png"}} {
+		if got, previous, _, err := s.SetImage(ctx, p.ID, c.key); err != nil || got.ImageKey != c.key || previous != c.previous {
+			t.Fatalf("SetImage %s: image %q, previous %q, %v; want previous %q", c.key, got.ImageKey, previous, err, c.previous)
+		}
 	}
-	if _, err := s.Delete(ctx, p.ID, nil); !errors.Is(err, catalog.ErrNotFound) {
+	if _, _, _, err := s.SetImage(ctx, 1<<40, "products/x/c.png"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("SetImage of a missing product: %v, want ErrNotFound", err)
+	}
+	if imageKey, _, err := s.Delete(ctx, p.ID, nil); err != nil || imageKey != "products/x/b.png" {
+		t.Fatalf("delete: image %q, %v", imageKey, err)
+	}
+	if _, _, err := s.Delete(ctx, p.ID, nil); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("second delete: err = %v, want ErrNotFound", err)
 	}
 	if _, err := s.Current(ctx, p.ID); !errors.Is(err, catalog.ErrNotFound) {

@@ -65,9 +65,16 @@ WHERE id = @id
 RETURNING id, sku, name, description, price_cents, currency, stock, coalesce(category_id, 0) AS category_id,
     attributes, featured, coalesce(image_key, '') AS image_key, version, created_at, updated_at;
 
--- name: DeleteProduct :execrows
--- DeleteProduct removes the product (only that version, when version is not null).
-DELETE FROM products WHERE id = @id AND (sqlc.narg(version)::integer IS NULL OR version = sqlc.narg(version));
+-- name: DeleteProduct :one
+-- DeleteProduct removes the product (only that version, when version is not null) and returns
+-- its image key, so the caller removes the image it actually deleted.
+DELETE FROM products WHERE id = @id AND (sqlc.narg(version)::integer IS NULL OR version = sqlc.narg(version))
+RETURNING coalesce(image_key, '')::text AS image_key;
+
+-- name: LockImage :one
+-- LockImage locks the product's row for the rest of the transaction and returns its image key:
+-- the image a SetImage in the same transaction replaces, whatever other writers do meanwhile.
+SELECT coalesce(image_key, '')::text AS image_key FROM products WHERE id = $1 FOR UPDATE;
 
 -- name: ProductExists :one
 SELECT EXISTS (SELECT 1 FROM products WHERE id = $1);

@@ -133,8 +133,9 @@ func (q *Queries) CreateProduct(ctx context.Context, arg CreateProductParams) (C
 	return i, err
 }
 
-const DeleteProduct = `-- name: DeleteProduct :execrows
+const DeleteProduct = `-- name: DeleteProduct :one
 DELETE FROM products WHERE id = $1 AND ($2::integer IS NULL OR version = $2)
+RETURNING coalesce(image_key, '')::text AS image_key
 `
 
 type DeleteProductParams struct {
@@ -142,13 +143,13 @@ type DeleteProductParams struct {
 	Version *int32
 }
 
-// DeleteProduct removes the product (only that version, when version is not null).
-func (q *Queries) DeleteProduct(ctx context.Context, arg DeleteProductParams) (int64, error) {
-	result, err := q.db.Exec(ctx, DeleteProduct, arg.ID, arg.Version)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+// DeleteProduct removes the product (only that version, when version is not null) and returns
+// its image key, so the caller removes the image it actually deleted.
+func (q *Queries) DeleteProduct(ctx context.Context, arg DeleteProductParams) (string, error) {
+	row := q.db.QueryRow(ctx, DeleteProduct, arg.ID, arg.Version)
+	var image_key string
+	err := row.Scan(&image_key)
+	return image_key, err
 }
 
 const Featured = `-- name: Featured :many
@@ -212,6 +213,19 @@ func (q *Queries) Featured(ctx context.Context, limit int32) ([]FeaturedRow, err
 		return nil, err
 	}
 	return items, nil
+}
+
+const LockImage = `-- name: LockImage :one
+SELECT coalesce(image_key, '')::text AS image_key FROM products WHERE id = $1 FOR UPDATE
+`
+
+// LockImage locks the product's row for the rest of the transaction and returns its image key:
+// the image a SetImage in the same transaction replaces, whatever other writers do meanwhile.
+func (q *Queries) LockImage(ctx context.Context, id int64) (string, error) {
+	row := q.db.QueryRow(ctx, LockImage, id)
+	var image_key string
+	err := row.Scan(&image_key)
+	return image_key, err
 }
 
 const Product = `-- name: Product :one
