@@ -148,16 +148,23 @@ func (s *Store) Featured(ctx context.Context, limit int, minLSN string) (catalog
 	var page catalog.Page
 	err := s.read(ctx, minLSN, func(db queries.DBTX) error {
 		rows, err := queries.New(db).Featured(ctx, int32(limit))
-		page.Items = make([]catalog.Product, len(rows))
-		for i, r := range rows {
-			page.Items[i] = catalog.Product(r)
-		}
+		page.Items = products(rows)
 		return err
 	})
 	if err != nil {
 		return catalog.Page{}, dbError("featured", err)
 	}
 	return page, nil
+}
+
+// products turns rows of a query that lists products into domain products: every such row type
+// has catalog.Product's fields, so each converts.
+func products[R queries.FeaturedRow | queries.SearchRow](rows []R) []catalog.Product {
+	out := make([]catalog.Product, len(rows))
+	for i, r := range rows {
+		out[i] = catalog.Product(r)
+	}
+	return out
 }
 
 // Categories returns the category tree. It reads the primary: instances load the tree once at
@@ -184,10 +191,7 @@ func (s *Store) Search(ctx context.Context, text string, limit int, minLSN strin
 	var page catalog.Page
 	err := s.read(ctx, minLSN, func(db queries.DBTX) error {
 		rows, err := queries.New(db).Search(ctx, queries.SearchParams{Text: text, Max: int32(limit)})
-		page.Items = make([]catalog.Product, len(rows))
-		for i, r := range rows {
-			page.Items[i] = catalog.Product(r)
-		}
+		page.Items = products(rows)
 		return err
 	})
 	if err != nil {
