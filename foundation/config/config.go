@@ -96,6 +96,8 @@ func kind(t reflect.Type) string {
 	switch {
 	case t.String() == "time.Duration":
 		return "duration such as 500ms or 2s"
+	case t.String() == "url.URL":
+		return "URL such as http://host:port"
 	case t.Kind() == reflect.Bool:
 		return "boolean (true or false)"
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -37,11 +36,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	upstream, _ := url.Parse(cfg.UpstreamURL) // checked by Validate
 	h := httpapi.NewServer(httpapi.Deps{
 		Log:        log,
 		Registry:   web.NewRegistry(),
-		Upstream:   upstream,
+		Upstream:   &cfg.UpstreamURL,
 		Transport:  httpapi.NewTransport(cfg.ProxyMaxIdleConns),
 		AdminToken: cfg.AdminToken,
 	})

@@ -49,3 +49,13 @@ func TestConfigIsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRunRefusesABadUpstream(t *testing.T) {
+	for _, upstream := range []string{"haproxy:8081", "ftp://haproxy:8081", "http://%zz"} {
+		env := map[string]string{"FLASHCROWD_ENV": "development", "ADMIN_TOKEN": "dev-admin-token-change-me", "UPSTREAM_URL": upstream}
+		err := run(context.Background(), []string{"gateway"}, func(k string) string { return env[k] }, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "UPSTREAM_URL") {
+			t.Errorf("UPSTREAM_URL=%s: run = %v, want an error naming UPSTREAM_URL", upstream, err)
+		}
+	}
+}
