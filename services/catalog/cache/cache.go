@@ -334,6 +334,17 @@ func encode(ctx context.Context, load func(ctx context.Context) (any, error)) ([
 // Invalidate drops product id and every listing page, here and in every instance, after a
 // write that committed at lsn. An error means Redis copies may stay stale until their TTL.
 func (c *Cache) Invalidate(ctx context.Context, id int64, lsn string) error {
+	return c.invalidate(ctx, id, lsn, true)
+}
+
+// InvalidateProduct drops product id alone: for a change no listing needs at once, such as an
+// order taking some of its stock. Listing pages keep their copies until their TTL, so a burst
+// of orders does not empty every listing cache once per order.
+func (c *Cache) InvalidateProduct(ctx context.Context, id int64, lsn string) error {
+	return c.invalidate(ctx, id, lsn, false)
+}
+
+func (c *Cache) invalidate(ctx context.Context, id int64, lsn string, listings bool) error {
 	if c.cfg.Disabled {
 		return nil
 	}
@@ -342,12 +353,18 @@ func (c *Cache) Invalidate(ctx context.Context, id int64, lsn string) error {
 	key := fmt.Sprintf(productKey, id)
 	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		if lsn != "" {
+			lsnKeys := []string{fmt.Sprintf(productLSN, id)}
+			if listings {
+				lsnKeys = append(lsnKeys, listLSN)
+			}
 			// Writes may finish out of order: keep the highest LSN, never an older one.
 			// Eval, not EvalSha: a pipeline cannot fall back when Redis does not know the script yet.
-			keepMax.Eval(ctx, p, []string{fmt.Sprintf(productLSN, id), listLSN}, lsn, lsnTTL.Milliseconds())
+			keepMax.Eval(ctx, p, lsnKeys, lsn, lsnTTL.Milliseconds())
 		}
 		p.Del(ctx, key, fmt.Sprintf(leaseKey, key))
-		p.Incr(ctx, listGen)
+		if listings {
+			p.Incr(ctx, listGen)
+		}
 		p.Publish(ctx, channel, strconv.FormatInt(id, 10))
 		return nil
 	})

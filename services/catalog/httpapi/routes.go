@@ -30,7 +30,10 @@ type Deps struct {
 	Tree       *catalog.Tree // categories, loaded at start
 	Purge      *purge.Client // drops a product from the edge cache after each write
 	AdminToken string        // the bearer token admin routes require
-	Instance   string        // answers in X-Served-By, so a learner sees the load balancer at work
+	// InternalToken is the bearer token of /internal/v1/*, the calls other services make (the
+	// orders service's stock changes). Not the admin token: that service may do this and no more.
+	InternalToken string
+	Instance      string // answers in X-Served-By, so a learner sees the load balancer at work
 }
 
 // Store is the product storage the handlers use (*postgres.Store); tests fake it.
@@ -74,6 +77,10 @@ func NewServer(d Deps) http.Handler {
 				r.Method(http.MethodPut, "/{id}/image", handleAttachImage(wr, d.Queue))
 			})
 		})
+	})
+	r.Route("/internal/v1", func(r chi.Router) {
+		r.Use(web.RequireBearer(d.InternalToken), noStore)
+		r.Method(http.MethodPost, "/stock-changes", handleStockChanges(writer{cache: d.Cache, purge: d.Purge}))
 	})
 	// Outside the router, whose middleware must all come before its routes: every answer,
 	// 404s and /healthz included, says which instance gave it.

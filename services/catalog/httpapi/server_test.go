@@ -31,7 +31,10 @@ import (
 // The store the binary passes in must keep the signatures the handlers were written against.
 var _ Store = (*postgres.Store)(nil)
 
-const testToken = "test-admin-token-0123456789"
+const (
+	testToken         = "test-admin-token-0123456789"
+	testInternalToken = "test-internal-token-0123456789"
+)
 
 // api is the catalog API in-process: the real cache over miniredis and a real task queue over
 // a second miniredis (closed to make enqueueing fail), with the database and the object store
@@ -76,12 +79,13 @@ func newAPI(t *testing.T) *api {
 		Cache: cache.New(cacheRedis, cache.Config{
 			TTL: time.Minute, NotFoundTTL: time.Second, LocalTTL: time.Minute, LocalSize: 100,
 		}, log, reg),
-		Media:      a.media,
-		Queue:      queue,
-		Tree:       testTree,
-		Purge:      purges,
-		AdminToken: testToken,
-		Instance:   "catalog-test",
+		Media:         a.media,
+		Queue:         queue,
+		Tree:          testTree,
+		Purge:         purges,
+		AdminToken:    testToken,
+		InternalToken: testInternalToken,
+		Instance:      "catalog-test",
 	})
 	return a
 }

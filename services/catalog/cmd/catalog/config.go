@@ -23,6 +23,7 @@ type Config struct {
 	config.Common
 	HTTPAddr        string `env:"HTTP_ADDR" envDefault:":8080" desc:"Listen address. 'catalog healthcheck' probes 127.0.0.1:<port>/healthz."`
 	AdminToken      string `env:"ADMIN_TOKEN,required" secret:"true" desc:"Bearer token the catalog requires on /api/v1/admin/*, whoever calls: it trusts no network."`
+	InternalToken   string `env:"CATALOG_INTERNAL_TOKEN,required" secret:"true" desc:"Bearer token of /internal/v1/*: the orders service's stock changes, which drop products from the caches."`
 	DatabaseURL     string `env:"DATABASE_URL,required" secret:"url" desc:"Primary pool: writes, commit LSNs, reads that must see a write."`
 	DatabaseReadURL string `env:"DATABASE_READ_URL" secret:"url" desc:"Replica pool. Unset or equal to DATABASE_URL: no replicas, one pool, decided at start."`
 	DBMaxConns      int    `env:"DB_MAX_CONNS" envDefault:"10" desc:"Maximum connections of each pgx pool (primary, replica) in this instance (1 to 1000)."`

@@ -122,15 +122,16 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		Log:      log,
 		Registry: reg,
 		// Redis is left out on purpose: without it reads still work, from the database.
-		Ready:      map[string]web.Check{"database": store.Ping},
-		Store:      store,
-		Cache:      c,
-		Media:      media,
-		Queue:      queue,
-		Tree:       tree,
-		Purge:      purges,
-		AdminToken: cfg.AdminToken,
-		Instance:   instance,
+		Ready:         map[string]web.Check{"database": store.Ping},
+		Store:         store,
+		Cache:         c,
+		Media:         media,
+		Queue:         queue,
+		Tree:          tree,
+		Purge:         purges,
+		AdminToken:    cfg.AdminToken,
+		InternalToken: cfg.InternalToken,
+		Instance:      instance,
 	})
 	err = web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPDrainTimeout)
 	// No request is left to write: send the last writes' repurges (up to 5 s after them).

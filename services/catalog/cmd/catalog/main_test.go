@@ -23,13 +23,14 @@ func TestConfigIsDocumented(t *testing.T) {
 func TestRunRefusesDevelopmentSecretsOutsideDevelopment(t *testing.T) {
 	env := map[string]string{
 		"FLASHCROWD_ENV": "staging", "ADMIN_TOKEN": "dev-admin-token-change-me",
-		"DATABASE_URL":         "postgres://flashcrowd_app:dev-app-password@pgbouncer:6432/flashcrowd",
-		"REDIS_CACHE_PASSWORD": "0123456789abcdef0123", "REDIS_QUEUE_PASSWORD": "tooshort",
+		"CATALOG_INTERNAL_TOKEN": "dev-internal-token-change-me",
+		"DATABASE_URL":           "postgres://flashcrowd_app:dev-app-password@pgbouncer:6432/flashcrowd",
+		"REDIS_CACHE_PASSWORD":   "0123456789abcdef0123", "REDIS_QUEUE_PASSWORD": "tooshort",
 		"S3_ACCESS_KEY": "catalog", "S3_SECRET_KEY": "0123456789abcdef0123",
 	}
 	for _, cmd := range []string{"serve", "healthcheck"} {
 		err := run(context.Background(), []string{"catalog", cmd}, func(k string) string { return env[k] }, &bytes.Buffer{})
-		for _, name := range []string{"ADMIN_TOKEN", "DATABASE_URL", "REDIS_QUEUE_PASSWORD"} {
+		for _, name := range []string{"ADMIN_TOKEN", "CATALOG_INTERNAL_TOKEN", "DATABASE_URL", "REDIS_QUEUE_PASSWORD"} {
 			if err == nil || !strings.Contains(err.Error(), name) {
 				t.Errorf("%s: run = %v, want an error naming %s", cmd, err, name)
 			}

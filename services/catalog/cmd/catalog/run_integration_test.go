@@ -17,7 +17,7 @@ import (
 func TestRunServesUntilCancelled(t *testing.T) {
 	addr := webtest.FreeAddr(t)
 	env := map[string]string{"FLASHCROWD_ENV": "development", "HTTP_ADDR": addr, "LOG_LEVEL": "error",
-		"ADMIN_TOKEN": "dev-admin-token-for-run-test", "S3_ACCESS_KEY": "catalog", "S3_SECRET_KEY": "dev-unused"}
+		"ADMIN_TOKEN": "dev-admin-token-for-run-test", "CATALOG_INTERNAL_TOKEN": "dev-internal-token-for-run-test", "S3_ACCESS_KEY": "catalog", "S3_SECRET_KEY": "dev-unused"}
 	getenv := func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
