@@ -2,7 +2,7 @@
 # make k6: runs one scenario of k6/ in the k6 container (compose profile "tools") on the stack's
 # network, against the edge, and leaves results/<scenario>-<mode>-<UTC stamp>.json (k6's summary
 # data) and .html (the web dashboard's report). The stack must be up (make up).
-#   SCENARIO  smoke | browse | spike | breakpoint | soak (default smoke)
+#   SCENARIO  smoke | browse | spike | breakpoint | soak | flashsale (default smoke)
 #   MODE      the stack mode this run measures, a label for the results (default full)
 #   QUIET=1   (or CI set) CI-friendly: no progress bars, no TTY; otherwise live progress
 #   LIVE=1    also serve k6's live web dashboard on 127.0.0.1:${K6_DASHBOARD_PORT:-5665}
@@ -28,7 +28,8 @@ run_args=(--rm --user "$(id -u):$(id -g)"
   -e MODE="$mode" -e RUN_STAMP="$stamp"
   -e K6_WEB_DASHBOARD=true -e K6_WEB_DASHBOARD_EXPORT="/results/$name.html" -e K6_WEB_DASHBOARD_PERIOD=2s)
 for knob in BASE_URL SEED_PRODUCTS VUS RATE DURATION WRITE_PCT MAX_VUS P95_MS P99_MS MAX_FAIL_RATE \
-  BASE_RATE SPIKE_RATE RISE HOLD AFTER_P95_MS START_RATE MAX_RATE STEP STEP_TIME SETTLE WINDOW ABORT_DROPPED; do
+  BASE_RATE SPIKE_RATE RISE HOLD AFTER_P95_MS START_RATE MAX_RATE STEP STEP_TIME SETTLE WINDOW ABORT_DROPPED \
+  K BUYERS ARRIVAL SOLD_OUT_P95_MS EMAIL_WAIT MAILPIT_URL; do
   if [ -n "${!knob:-}" ]; then run_args+=(-e "$knob=${!knob}"); fi
 done
 

@@ -72,6 +72,11 @@ func call(t *testing.T, method, path string, body any, header map[string]string)
 
 // send is call for goroutines, which must not stop the test: it returns the error instead.
 func send(method, path string, body any, header map[string]string) (response, error) {
+	return sendVia(client, method, path, body, header)
+}
+
+// sendVia is send with a client of the caller's: a shopper's, which keeps its session cookie.
+func sendVia(c *http.Client, method, path string, body any, header map[string]string) (response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -98,7 +103,7 @@ func send(method, path string, body any, header map[string]string) (response, er
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return response{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
@@ -226,4 +231,8 @@ func createProduct(t *testing.T, fields map[string]any) product {
 func catalogInstances(t *testing.T) int {
 	t.Helper()
 	return len(strings.Fields(compose(t, "ps", "-q", "catalog")))
+}
+
+func decodeJSON(resp *http.Response, v any) error {
+	return json.NewDecoder(resp.Body).Decode(v)
 }
