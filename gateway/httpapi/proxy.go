@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/flashcrowd/flashcrowd/contracts/identity"
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 )
 
@@ -27,6 +28,9 @@ func NewTransport(maxIdle int) *http.Transport {
 	}
 }
 
+// identityToken is the request context key of the signed identity token that handleShop adds.
+type identityToken struct{}
+
 func newProxy(upstream *url.URL, transport http.RoundTripper) http.Handler {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -35,11 +39,23 @@ func newProxy(upstream *url.URL, transport http.RoundTripper) http.Handler {
 			// client sent): keep it, and append the edge's own, so services see the client.
 			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
+			// Only the gateway states who is asking: a client's statement never passes, and
+			// the session cookie never leaves the gateway (no service reads cookies).
+			pr.Out.Header.Del(identity.Header)
+			pr.Out.Header.Del("Cookie")
+			if token, ok := pr.In.Context().Value(identityToken{}).(string); ok {
+				pr.Out.Header.Set(identity.Header, token)
+			}
 		},
 		Transport: transport,
-		// The gateway already answers with the request's id; drop the upstream's copy of it.
 		ModifyResponse: func(resp *http.Response) error {
+			// The gateway already answers with the request's id; drop the upstream's copy of it.
 			resp.Header.Del(web.RequestIDHeader)
+			// An answer for one session, perhaps with its cookie, must never be cached and
+			// served to another, whatever the service said.
+			if resp.Request.Header.Get(identity.Header) != "" {
+				resp.Header.Set("Cache-Control", web.CachePrivate)
+			}
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

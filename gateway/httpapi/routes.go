@@ -1,35 +1,111 @@
 // Package httpapi is the gateway's HTTP API: the public face of the platform behind HAProxy. It
-// authenticates admin calls and forwards API calls to the internal services over one shared,
-// tuned connection pool.
+// owns customers' sessions (in Redis) and logins, authenticates admin calls, and forwards API
+// calls to the internal services over one shared, tuned connection pool, stating who is asking
+// with a signed identity where that matters (carts and orders).
 package httpapi
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flashcrowd/flashcrowd/foundation/web"
+	"github.com/flashcrowd/flashcrowd/gateway/session"
 )
 
 // Deps is everything the gateway needs.
 type Deps struct {
 	Log        *slog.Logger
 	Registry   *prometheus.Registry
-	Upstream   *url.URL // HAProxy's internal frontend, which balances over the catalog instances
+	Upstream   *url.URL // HAProxy's internal frontend, which routes by path to catalog and orders
 	Transport  http.RoundTripper
 	AdminToken string
+
+	Sessions    *session.Store
+	Limiter     *redis_rate.Limiter // login limits, on the sessions' Redis
+	LoginLimits LoginLimits
+	IdentityKey []byte // signs the identity the services behind the gateway trust (contracts/identity)
+	// CrossOrigin refuses cross-origin browser writes that a cookie would authenticate (CSRF).
+	CrossOrigin *http.CrossOriginProtection
 }
 
-// NewServer returns the gateway's handler.
+// NewServer returns the gateway's handler. Catalog requests, the hot and edge-cached path,
+// go straight to the proxy: they never read a cookie nor touch Redis.
 func NewServer(d Deps) http.Handler {
+	m := newMetrics(d.Registry)
 	proxy := newProxy(d.Upstream, d.Transport)
+	s := sessions{store: d.Sessions}
+	orders := newOrdersClient(d.Upstream, d.Transport, d.IdentityKey)
+	limiter := &loginLimiter{rl: d.Limiter, limits: d.LoginLimits, errors: m.limitErrors}
+	csrf := d.CrossOrigin.Handler
+
 	r := web.NewRouter(d.Log, d.Registry, map[string]web.Check{"upstream": upstreamCheck(d.Upstream, d.Transport)})
-	r.Handle("/api/*", guardAdmin(d.AdminToken, proxy))
+	r.Method(http.MethodGet, "/api/v1/session", handleSession(s))
+	r.Method(http.MethodPost, "/api/v1/session", csrf(handleLogin(s, orders, limiter, m)))
+	r.Method(http.MethodDelete, "/api/v1/session", csrf(handleLogout(s)))
+	r.Method(http.MethodPost, "/api/v1/customers", csrf(handleRegister(s, orders)))
+	shop := csrf(handleShop(s, d.IdentityKey, proxy))
+	r.Handle("/api/*", guardAdmin(d.AdminToken, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isShop(r.URL.Path) {
+			shop.ServeHTTP(w, r)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	})))
 	return r
+}
+
+// CrossOrigin returns the CSRF protection for the browser origins in trusted (besides the
+// request's own, which is always allowed): its refusal is a 403 problem.
+func CrossOrigin(trusted []string) (*http.CrossOriginProtection, error) {
+	c := http.NewCrossOriginProtection()
+	for _, o := range trusted {
+		if err := c.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("origin %q: %w", o, err)
+		}
+	}
+	c.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		web.WriteProblem(w, r, web.NewProblem(http.StatusForbidden, "cross-origin request refused"))
+	}))
+	return c, nil
+}
+
+// isShop reports whether a decoded request path is a cart or orders resource: those carry
+// the session's signed identity. Like isAdmin it reads the cleaned path, whatever the spelling.
+func isShop(p string) bool {
+	p = path.Clean("/" + p)
+	for _, prefix := range []string{"/api/v1/cart", "/api/v1/orders"} {
+		if rest, ok := strings.CutPrefix(p, prefix); ok && (rest == "" || rest[0] == '/') {
+			return true
+		}
+	}
+	return false
+}
+
+type metrics struct {
+	logins      *prometheus.CounterVec
+	limitErrors prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flashcrowd_logins_total",
+			Help: "Login attempts by result: ok, refused (wrong email or password), limited (429).",
+		}, []string{"result"}),
+		limitErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flashcrowd_login_limit_errors_total",
+			Help: "Login attempts let through because the limiter could not ask Redis.",
+		}),
+	}
+	reg.MustRegister(m.logins, m.limitErrors)
+	return m
 }
 
 // guardAdmin sends every request whose decoded path is under /api/v1/admin through the bearer
