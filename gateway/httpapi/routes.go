@@ -12,6 +12,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -46,10 +47,16 @@ func NewServer(d Deps) http.Handler {
 	csrf := d.CrossOrigin.Handler
 
 	r := web.NewRouter(d.Log, d.Registry, map[string]web.Check{"upstream": upstreamCheck(d.Upstream, d.Transport)})
-	r.Method(http.MethodGet, "/api/v1/session", handleSession(s))
-	r.Method(http.MethodPost, "/api/v1/session", csrf(handleLogin(s, orders, limiter, m)))
-	r.Method(http.MethodDelete, "/api/v1/session", csrf(handleLogout(s)))
-	r.Method(http.MethodPost, "/api/v1/customers", csrf(handleRegister(s, orders)))
+	// Subrouters, so that another method on these gets a 405 instead of falling through to
+	// the proxy's /api/*.
+	r.Route("/api/v1/session", func(r chi.Router) {
+		r.Method(http.MethodGet, "/", handleSession(s))
+		r.Method(http.MethodPost, "/", csrf(handleLogin(s, orders, limiter, m)))
+		r.Method(http.MethodDelete, "/", csrf(handleLogout(s)))
+	})
+	r.Route("/api/v1/customers", func(r chi.Router) {
+		r.Method(http.MethodPost, "/", csrf(handleRegister(s, orders)))
+	})
 	shop := csrf(handleShop(s, d.IdentityKey, proxy))
 	r.Handle("/api/*", guardAdmin(d.AdminToken, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isShop(r.URL.Path) {
