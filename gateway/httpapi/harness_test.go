@@ -35,7 +35,7 @@ func newGatewayWith(t *testing.T, upstream string, tweak func(*Deps)) (http.Hand
 		t.Fatal(err)
 	}
 	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { rdb.Close() })
 	csrf, err := CrossOrigin([]string{publicOrigin})
 	if err != nil {

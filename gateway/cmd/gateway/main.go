@@ -46,11 +46,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("PUBLIC_ORIGINS: %w", err)
 	}
-	// Short timeouts: a session operation that Redis cannot answer fails the request with a
-	// 503 at once instead of holding it. One retry, on a fresh connection, covers pooled
-	// connections that a Redis restart closed.
+	// Short timeouts and one dial per attempt: a session operation that Redis cannot answer
+	// fails the request with a 503 at once instead of holding it. One retry, on a fresh
+	// connection, covers pooled connections that a Redis restart closed.
 	rdb := redis.NewClient(&redis.Options{
-		Addr: cfg.RedisAddr, Username: cfg.RedisSessionsUser, Password: cfg.RedisSessionsPassword, MaxRetries: 1,
+		Addr: cfg.RedisAddr, Username: cfg.RedisSessionsUser, Password: cfg.RedisSessionsPassword,
+		MaxRetries: 1, DialerRetries: 1,
 		DialTimeout: 500 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond,
 	})
 	defer rdb.Close()
