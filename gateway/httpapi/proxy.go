@@ -53,7 +53,7 @@ func newProxy(upstream *url.URL, transport http.RoundTripper) http.Handler {
 			resp.Header.Del(web.RequestIDHeader)
 			// An answer for one session, perhaps with its cookie, must never be cached and
 			// served to another, whatever the service said.
-			if resp.Request.Header.Get(identity.Header) != "" {
+			if resp.Request.Context().Value(identityToken{}) != nil {
 				resp.Header.Set("Cache-Control", web.CachePrivate)
 			}
 			return nil
