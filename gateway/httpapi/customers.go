@@ -252,9 +252,10 @@ func (o ordersClient) login(ctx context.Context, sid, email, password string) (c
 }
 
 // call POSTs the credentials with the identity of session sid and reads the customer from an
-// answer with status want. The service's 401 is errRefused; its 400, 409 and 422 are the
-// client's problems and pass through as they are; anything else is the service failing, a
-// 502, 503 or 504, never a 500.
+// answer with status want. The service's 401 is errRefused; its 409 and 422 are about the
+// client's input and pass through; anything else, a 400 included (the gateway wrote that
+// request: a 400 means the two disagree on the contract), is the service failing: a 502, 503
+// or 504, never a 500.
 func (o ordersClient) call(ctx context.Context, target string, want int, sid, email, password string) (customer, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
@@ -293,7 +294,7 @@ func (o ordersClient) call(ctx context.Context, target string, want int, sid, em
 		return c, nil
 	case http.StatusUnauthorized:
 		return customer{}, errRefused
-	case http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity:
+	case http.StatusConflict, http.StatusUnprocessableEntity:
 		return customer{}, relayed(resp.StatusCode, answer)
 	case http.StatusServiceUnavailable:
 		p := web.NewProblem(http.StatusServiceUnavailable, "the service is busy; try again shortly")
