@@ -384,3 +384,19 @@ func TestRegisterSignsInWhenTheMergeFails(t *testing.T) {
 		t.Errorf("session: %+v", s)
 	}
 }
+
+func TestOtherMethodsOnTheGatewaysOwnResources(t *testing.T) {
+	b, srv := newBackend(t)
+	gw, _ := newGatewayWith(t, srv.URL, nil)
+	for _, tt := range []struct{ method, target string }{
+		{http.MethodPut, "/api/v1/session"},
+		{http.MethodPatch, "/api/v1/session"},
+		{http.MethodGet, "/api/v1/customers"},
+		{http.MethodDelete, "/api/v1/customers"},
+	} {
+		wantProblem(t, (&browser{t: t, gw: gw}).do(tt.method, tt.target, ""), http.StatusMethodNotAllowed)
+	}
+	if b.count() != 0 {
+		t.Error("a request for the gateway's own resources was forwarded")
+	}
+}

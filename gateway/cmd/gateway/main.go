@@ -46,6 +46,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("PUBLIC_ORIGINS: %w", err)
 	}
+	// As ACL user sessions (infra/redis) it sends GETEX, SET and DEL on session:*, and the login
+	// limiter's script (EVALSHA, EVAL when Redis does not know it yet), which calls TIME, GET and
+	// SET on rate:login:* (redis_rate prefixes its keys with rate:).
+	//
 	// Short timeouts and one dial per attempt: a session operation that Redis cannot answer
 	// fails the request with a 503 at once instead of holding it. One retry, on a fresh
 	// connection, covers pooled connections that a Redis restart closed.
