@@ -1,40 +1,123 @@
 // Package httpapi is the gateway's HTTP API: the public face of the platform behind HAProxy. It
-// authenticates admin calls and forwards API calls to the internal services over one shared,
-// tuned connection pool.
+// owns customers' sessions (in Redis) and logins, authenticates admin calls, and forwards API
+// calls to the internal services over one shared, tuned connection pool, stating who is asking
+// with a signed identity where that matters (carts and orders).
 package httpapi
 
 import (
-	"context"
-	"errors"
+	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"path"
 	"strings"
-	"time"
 
+	"github.com/go-chi/chi/v5"
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flashcrowd/flashcrowd/foundation/web"
+	"github.com/flashcrowd/flashcrowd/gateway/session"
 )
 
 // Deps is everything the gateway needs.
 type Deps struct {
 	Log        *slog.Logger
 	Registry   *prometheus.Registry
-	Upstream   *url.URL // HAProxy's internal frontend, which balances over the catalog instances
+	Upstream   *url.URL // HAProxy's internal frontend, which routes by path to catalog and orders
 	Transport  http.RoundTripper
 	AdminToken string
+
+	Sessions    *session.Store
+	Limiter     *redis_rate.Limiter // login limits, on the sessions' Redis
+	LoginLimits LoginLimits
+	IdentityKey []byte // signs the identity the services behind the gateway trust (contracts/identity)
+	// CrossOrigin refuses cross-origin browser writes that a cookie would authenticate (CSRF).
+	CrossOrigin *http.CrossOriginProtection
 }
 
-// NewServer returns the gateway's handler.
+// NewServer returns the gateway's handler. Catalog requests, the hot and edge-cached path,
+// go straight to the proxy: they never read a cookie nor touch Redis.
 func NewServer(d Deps) http.Handler {
+	m := newMetrics(d.Registry)
 	proxy := newProxy(d.Upstream, d.Transport)
+	s := sessions{store: d.Sessions}
+	orders := newOrdersClient(d.Upstream, d.Transport, d.IdentityKey)
+	limiter := &loginLimiter{rl: d.Limiter, limits: d.LoginLimits, errors: m.limitErrors}
+	csrf := d.CrossOrigin.Handler
+
 	r := web.NewRouter(d.Log, d.Registry, map[string]web.Check{"upstream": upstreamCheck(d.Upstream, d.Transport)})
-	r.Handle("/api/*", guardAdmin(d.AdminToken, proxy))
+	// Subrouters, so that another method on these gets a 405 instead of falling through to
+	// the proxy's /api/*.
+	r.Route("/api/v1/session", func(r chi.Router) {
+		r.Method(http.MethodGet, "/", handleSession(s))
+		r.Method(http.MethodPost, "/", csrf(handleLogin(s, orders, limiter, m)))
+		r.Method(http.MethodDelete, "/", csrf(handleLogout(s)))
+	})
+	r.Route("/api/v1/customers", func(r chi.Router) {
+		r.Method(http.MethodPost, "/", csrf(handleRegister(s, orders)))
+	})
+	shop := csrf(handleShop(s, d.IdentityKey, proxy))
+	r.Handle("/api/*", guardAdmin(d.AdminToken, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isShop(r.URL.Path) {
+			shop.ServeHTTP(w, r)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	})))
 	return r
+}
+
+// CrossOrigin returns the CSRF protection for the browser origins in trusted (besides the
+// request's own, which is always allowed): its refusal is a 403 problem.
+func CrossOrigin(trusted []string) (*http.CrossOriginProtection, error) {
+	c := http.NewCrossOriginProtection()
+	for _, o := range trusted {
+		if err := c.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("origin %q: %w", o, err)
+		}
+	}
+	c.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		web.WriteProblem(w, r, web.NewProblem(http.StatusForbidden, "cross-origin request refused"))
+	}))
+	return c, nil
+}
+
+// isShop reports whether a decoded request path is a cart or orders resource: those carry
+// the session's signed identity. Like isAdmin it reads the cleaned path, whatever the spelling.
+func isShop(p string) bool {
+	// Catalog paths, nearly all requests, leave at once: a path that cleans to a shop path
+	// holds "/cart" or "/orders" as it is, since cleaning only drops segments.
+	if !strings.Contains(p, "/cart") && !strings.Contains(p, "/orders") {
+		return false
+	}
+	p = path.Clean("/" + p)
+	for _, prefix := range []string{"/api/v1/cart", "/api/v1/orders"} {
+		if rest, ok := strings.CutPrefix(p, prefix); ok && (rest == "" || rest[0] == '/') {
+			return true
+		}
+	}
+	return false
+}
+
+type metrics struct {
+	logins      *prometheus.CounterVec
+	limitErrors prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flashcrowd_logins_total",
+			Help: "Login attempts by result: ok, refused (wrong email or password), limited (429).",
+		}, []string{"result"}),
+		limitErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flashcrowd_login_limit_errors_total",
+			Help: "Login attempts let through because the limiter could not ask Redis.",
+		}),
+	}
+	reg.MustRegister(m.logins, m.limitErrors)
+	return m
 }
 
 // guardAdmin sends every request whose decoded path is under /api/v1/admin through the bearer
@@ -58,74 +141,4 @@ func isAdmin(p string) bool {
 	p = path.Clean("/" + p)
 	return len(p) >= len(prefix) && strings.EqualFold(p[:len(prefix)], prefix) &&
 		(len(p) == len(prefix) || p[len(prefix)] == '/')
-}
-
-// NewTransport is the one transport all proxied requests share. Go's default keeps 2 idle
-// connections per host, so under concurrency it would open and close a connection for
-// almost every request; idle connections are sized to the expected concurrency instead.
-func NewTransport(maxIdle int) *http.Transport {
-	return &http.Transport{
-		Proxy:                 nil, // in-network traffic never goes through an outbound proxy
-		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          maxIdle,
-		MaxIdleConnsPerHost:   maxIdle,
-		IdleConnTimeout:       60 * time.Second, // below HAProxy's internal keep-alive timeout (75 s)
-		ResponseHeaderTimeout: 15 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
-}
-
-func newProxy(upstream *url.URL, transport http.RoundTripper) http.Handler {
-	return &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(upstream)
-			// HAProxy's edge sets X-Forwarded-For to the client's address (replacing any the
-			// client sent): keep it, and append the edge's own, so services see the client.
-			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
-			pr.SetXForwarded()
-		},
-		Transport: transport,
-		// The gateway already answers with the request's id; drop the upstream's copy of it.
-		ModifyResponse: func(resp *http.Response) error {
-			resp.Header.Del(web.RequestIDHeader)
-			return nil
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			switch {
-			case errors.Is(err, context.Canceled):
-				return // the client went away; nobody is left to answer
-			case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-				web.WriteProblem(w, r, web.NewProblem(http.StatusGatewayTimeout, "the service did not answer in time"))
-			default:
-				web.Log(r.Context()).Warn("upstream failed", "err", err)
-				web.WriteProblem(w, r, web.NewProblem(http.StatusBadGateway, "the service is unavailable"))
-			}
-		},
-	}
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// upstreamCheck asks the internal load balancer for any healthy service instance.
-func upstreamCheck(upstream *url.URL, transport http.RoundTripper) web.Check {
-	client := &http.Client{Transport: transport, Timeout: time.Second}
-	target := upstream.JoinPath("/healthz").String()
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return errors.New("upstream answered " + resp.Status)
-		}
-		return nil
-	}
 }

@@ -1,16 +1,11 @@
 package httpapi
 
 import (
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 )
@@ -19,17 +14,8 @@ const token = "test-admin-token-0123456789"
 
 func newGateway(t *testing.T, upstream string) http.Handler {
 	t.Helper()
-	u, err := url.Parse(upstream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return NewServer(Deps{
-		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registry:   prometheus.NewRegistry(),
-		Upstream:   u,
-		Transport:  NewTransport(8),
-		AdminToken: token,
-	})
+	gw, _ := newGatewayWith(t, upstream, nil)
+	return gw
 }
 
 func TestGatewayForwardsAndAuthenticates(t *testing.T) {
@@ -109,11 +95,11 @@ func TestGatewayAnswers504WhenUpstreamIsSlow(t *testing.T) {
 	}))
 	defer upstream.Close()
 	defer close(release)
-	u, _ := url.Parse(upstream.URL)
-	tr := NewTransport(8)
-	tr.ResponseHeaderTimeout = 50 * time.Millisecond
-	gw := NewServer(Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(),
-		Upstream: u, Transport: tr, AdminToken: token})
+	gw, _ := newGatewayWith(t, upstream.URL, func(d *Deps) {
+		tr := NewTransport(8)
+		tr.ResponseHeaderTimeout = 50 * time.Millisecond
+		d.Transport = tr
+	})
 	rec := httptest.NewRecorder()
 	gw.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/products", nil))
 	if rec.Code != http.StatusGatewayTimeout || rec.Header().Get("Content-Type") != "application/problem+json" {

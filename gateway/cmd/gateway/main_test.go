@@ -8,21 +8,35 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alicebob/miniredis/v2"
+
 	"github.com/flashcrowd/flashcrowd/foundation/config"
 	"github.com/flashcrowd/flashcrowd/foundation/webtest"
 )
 
-func TestRunServesUntilCancelled(t *testing.T) {
-	addr := webtest.FreeAddr(t)
+// devEnv is a development configuration as .env gives it, with overrides.
+func devEnv(overrides map[string]string) func(string) string {
 	env := map[string]string{
-		"FLASHCROWD_ENV": "development", "HTTP_ADDR": addr, "ADMIN_TOKEN": "dev-admin-token-change-me",
+		"FLASHCROWD_ENV": "development", "ADMIN_TOKEN": "dev-admin-token-change-me",
+		"REDIS_SESSIONS_PASSWORD": "dev-sessions-password", "IDENTITY_KEY": "dev-identity-key-0123456789abcdef",
 		"UPSTREAM_URL": "http://127.0.0.1:1", "LOG_LEVEL": "error",
 	}
+	for k, v := range overrides {
+		env[k] = v
+	}
+	return func(k string) string { return env[k] }
+}
+
+func TestRunServesUntilCancelled(t *testing.T) {
+	addr := webtest.FreeAddr(t)
+	mr := miniredis.RunT(t)
+	mr.RequireUserAuth("sessions", "dev-sessions-password") // the ACL user, as Redis has it
+	getenv := devEnv(map[string]string{"HTTP_ADDR": addr, "REDIS_ADDR": mr.Addr()})
 	var out bytes.Buffer
 	webtest.Start(t, addr, func(ctx context.Context) error {
-		return run(ctx, []string{"gateway"}, func(k string) string { return env[k] }, &out)
+		return run(ctx, []string{"gateway"}, getenv, &out)
 	})
-	if err := run(context.Background(), []string{"gateway", "healthcheck"}, func(k string) string { return env[k] }, &out); err != nil {
+	if err := run(context.Background(), []string{"gateway", "healthcheck"}, getenv, &out); err != nil {
 		t.Errorf("healthcheck: %v", err)
 	}
 	resp, err := http.Get("http://" + addr + "/readyz")
@@ -33,13 +47,30 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("/readyz with no upstream: %d, want 503", resp.StatusCode)
 	}
+
+	// A guest's first cart write stores a session, logged in to Redis as user sessions, before
+	// the (absent) upstream fails it.
+	req, _ := http.NewRequest(http.MethodPut, "http://"+addr+"/api/v1/cart/items/1", strings.NewReader(`{"quantity":1}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway || len(resp.Cookies()) != 1 {
+		t.Errorf("cart write with no upstream: %d, cookies %v; want 502 with the session cookie", resp.StatusCode, resp.Cookies())
+	}
+	if keys := mr.Keys(); len(keys) != 1 || !strings.HasPrefix(keys[0], "session:") {
+		t.Errorf("Redis keys %q, want one session", keys)
+	}
 }
 
 func TestRunRefusesDevelopmentSecretsOutsideDevelopment(t *testing.T) {
-	env := map[string]string{"FLASHCROWD_ENV": "production", "ADMIN_TOKEN": "dev-admin-token-change-me"}
-	err := run(context.Background(), []string{"gateway"}, func(k string) string { return env[k] }, &bytes.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), "ADMIN_TOKEN") {
-		t.Fatalf("run = %v, want an error naming ADMIN_TOKEN", err)
+	err := run(context.Background(), []string{"gateway"}, devEnv(map[string]string{"FLASHCROWD_ENV": "production"}), &bytes.Buffer{})
+	for _, name := range []string{"ADMIN_TOKEN", "REDIS_SESSIONS_PASSWORD", "IDENTITY_KEY"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("run = %v, want an error naming %s", err, name)
+		}
 	}
 }
 
@@ -50,12 +81,26 @@ func TestConfigIsDocumented(t *testing.T) {
 	}
 }
 
-func TestRunRefusesABadUpstream(t *testing.T) {
-	for _, upstream := range []string{"haproxy:8081", "ftp://haproxy:8081", "http://%zz"} {
-		env := map[string]string{"FLASHCROWD_ENV": "development", "ADMIN_TOKEN": "dev-admin-token-change-me", "UPSTREAM_URL": upstream}
-		err := run(context.Background(), []string{"gateway"}, func(k string) string { return env[k] }, &bytes.Buffer{})
-		if err == nil || !strings.Contains(err.Error(), "UPSTREAM_URL") {
-			t.Errorf("UPSTREAM_URL=%s: run = %v, want an error naming UPSTREAM_URL", upstream, err)
+func TestRunRefusesBadSettings(t *testing.T) {
+	tests := []struct{ name, value string }{
+		{"UPSTREAM_URL", "haproxy:8081"},
+		{"UPSTREAM_URL", "ftp://haproxy:8081"},
+		{"UPSTREAM_URL", "http://%zz"},
+		{"IDENTITY_KEY", "dev-too-short-for-hmac-sha256"}, // even in development: signing would fail
+		{"REDIS_SESSIONS_PASSWORD", ""},
+		{"SESSION_TTL", "30s"},
+		{"SESSION_TTL", "forever"},
+		{"PUBLIC_ORIGINS", "http://127.0.0.1:8080,127.0.0.1:8443"},
+		{"PUBLIC_ORIGINS", "https://shop.example/path"},
+		{"LOGIN_LIMIT_PER_ACCOUNT", "0"},
+		{"LOGIN_LIMIT_PER_CLIENT", "-3"},
+		{"LOGIN_LIMIT_PER_CLIENT", "many"},
+	}
+	for _, tt := range tests {
+		getenv := devEnv(map[string]string{tt.name: tt.value})
+		err := run(context.Background(), []string{"gateway"}, getenv, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tt.name) {
+			t.Errorf("%s=%q: run = %v, want an error naming %s", tt.name, tt.value, err, tt.name)
 		}
 	}
 }
