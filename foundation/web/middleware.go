@@ -124,3 +124,16 @@ func requestIDFrom(r *http.Request) string {
 	r.Header.Set(RequestIDHeader, id) // so a proxying service forwards it
 	return id
 }
+
+// Announce sets header to value on every answer: which instance served it, so a learner sees
+// the load balancer at work (X-Served-By) and a test can find the container that answered.
+// Wrap the whole router with it: chi wants all middleware before the routes, and 404s and
+// /healthz must carry the header too.
+func Announce(header, value string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set(header, value)
+			next.ServeHTTP(w, r)
+		})
+	}
+}

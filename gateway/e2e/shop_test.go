@@ -404,9 +404,9 @@ func TestCartSurvivesTheGatewayThatMadeIt(t *testing.T) {
 	p := createProduct(t, map[string]any{"stock": 5})
 	s := newShopper(t)
 	r := want(t, s.addToCart(p.ID, 3), 200, "add to cart")
-	served := r.header.Get("X-Served-By")
+	served := r.header.Get("X-Gateway")
 	if served == "" {
-		t.Fatal("the gateway does not say which instance served (X-Served-By)")
+		t.Fatal("the gateway does not say which instance served (X-Gateway)")
 	}
 	// A container's hostname is the start of its id.
 	var victim string
@@ -429,7 +429,7 @@ func TestCartSurvivesTheGatewayThatMadeIt(t *testing.T) {
 	})
 	for range 5 {
 		r := want(t, s.do("GET", "/api/v1/cart", nil), 200, "GET cart with a gateway gone")
-		if by := r.header.Get("X-Served-By"); by == served {
+		if by := r.header.Get("X-Gateway"); by == served {
 			t.Fatalf("a killed gateway (%s) answered", by)
 		}
 		var c cartView

@@ -52,6 +52,7 @@ func newGatewayWith(t *testing.T, upstream string, tweak func(*Deps)) (http.Hand
 		LoginLimits: LoginLimits{PerAccount: 5, PerClient: 30},
 		IdentityKey: identityKey,
 		CrossOrigin: csrf,
+		Instance:    "gateway-test",
 	}
 	if tweak != nil {
 		tweak(&d)

@@ -34,6 +34,9 @@ type Deps struct {
 	IdentityKey []byte // signs the identity the services behind the gateway trust (contracts/identity)
 	// CrossOrigin refuses cross-origin browser writes that a cookie would authenticate (CSRF).
 	CrossOrigin *http.CrossOriginProtection
+	// Instance answers in X-Gateway (X-Served-By is the service's behind it), so a test can
+	// find, and kill, the instance that served a request.
+	Instance string
 }
 
 // NewServer returns the gateway's handler. Catalog requests, the hot and edge-cached path,
@@ -65,7 +68,7 @@ func NewServer(d Deps) http.Handler {
 		}
 		proxy.ServeHTTP(w, r)
 	})))
-	return r
+	return web.Announce("X-Gateway", d.Instance)(r)
 }
 
 // CrossOrigin returns the CSRF protection for the browser origins in trusted (besides the

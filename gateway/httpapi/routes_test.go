@@ -123,5 +123,8 @@ func TestGatewayOperationalRoutes(t *testing.T) {
 		if rec.Code != c.want {
 			t.Errorf("%s %s: %d, want %d", c.method, c.path, rec.Code, c.want)
 		}
+		if got := rec.Header().Get("X-Gateway"); got != "gateway-test" {
+			t.Errorf("%s %s: X-Gateway %q, want the instance's name", c.method, c.path, got)
+		}
 	}
 }

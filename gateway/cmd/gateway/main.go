@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		DialTimeout: 500 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond,
 	})
 	defer rdb.Close()
+	instance, _ := os.Hostname()
 	h := httpapi.NewServer(httpapi.Deps{
 		Log:        log,
 		Registry:   web.NewRegistry(),
@@ -74,6 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		LoginLimits: httpapi.LoginLimits{PerAccount: cfg.LoginLimitPerAccount, PerClient: cfg.LoginLimitPerClient},
 		IdentityKey: []byte(cfg.IdentityKey),
 		CrossOrigin: csrf,
+		Instance:    instance,
 	})
 	return web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPDrainTimeout)
 }

@@ -84,7 +84,7 @@ func NewServer(d Deps) http.Handler {
 	})
 	// Outside the router, whose middleware must all come before its routes: every answer,
 	// 404s and /healthz included, says which instance gave it.
-	return servedBy(d.Instance)(r)
+	return web.Announce("X-Served-By", d.Instance)(r)
 }
 
 // noStore marks admin answers as never cacheable, by browsers or the edge.
@@ -93,13 +93,4 @@ func noStore(next http.Handler) http.Handler {
 		w.Header().Set("Cache-Control", web.CachePrivate)
 		next.ServeHTTP(w, r)
 	})
-}
-
-func servedBy(instance string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("X-Served-By", instance)
-			next.ServeHTTP(w, r)
-		})
-	}
 }
