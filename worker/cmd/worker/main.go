@@ -73,7 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	inspector := asynq.NewInspector(redisOpt)
 	defer inspector.Close()
 	reg.MustRegister(metrics.NewQueueMetricsCollector(inspector)) // queue depth and latency, read from Redis
-	queue := asynq.NewClient(redisOpt)                            // the webhook fan-out and the scheduler enqueue with it
+	// The webhook fan-out and the scheduler enqueue with it.
+	queue := asynq.NewClient(redisOpt)
 	defer queue.Close()
 
 	// The database is optional: without it the jobs that read orders are off.
