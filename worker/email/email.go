@@ -93,7 +93,9 @@ func (s *Sender) Message(o tasks.Order) (*mail.Msg, error) {
 	m.SetMessageIDWithValue("order-" + id + "@" + s.domain)
 	m.SetGenHeader(HeaderOrder, id)
 	m.SetDateWithValue(s.now())
-	m.SetBulk() // no out-of-office replies to the shop
+	// RFC 3834: no out-of-office replies to the shop. (Not "Precedence: bulk", which would file
+	// a receipt with the newsletters.)
+	m.SetGenHeader("Auto-Submitted", "auto-generated")
 	v := view(o)
 	if err := m.SetBodyTextTemplate(textBody, v); err != nil {
 		return nil, fmt.Errorf("text body: %w", err)

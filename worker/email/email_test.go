@@ -130,6 +130,7 @@ func TestSendsTheConfirmation(t *testing.T) {
 		"X-Flashcrowd-Order": "42",
 		"To":                 "<ada@example.com>",
 		"From":               `"Flashcrowd" <orders@flashcrowd.test>`,
+		"Auto-Submitted":     "auto-generated",
 	} {
 		if g := msg.Header.Get(name); g != want {
 			t.Errorf("%s: %q, want %q", name, g, want)
