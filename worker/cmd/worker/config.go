@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/flashcrowd/flashcrowd/foundation/config"
@@ -89,6 +90,14 @@ func (m *Mail) validate() error {
 
 func (w *Webhooks) validate() error {
 	var errs []error
+	// "a, b," lists a and b: spaces and empty entries are dropped before anything reads the list.
+	urls := w.URLs[:0]
+	for _, s := range w.URLs {
+		if s = strings.TrimSpace(s); s != "" {
+			urls = append(urls, s)
+		}
+	}
+	w.URLs = urls
 	for _, s := range w.URLs {
 		if u, err := url.Parse(s); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
 			errs = append(errs, fmt.Errorf("WEBHOOK_URLS: %q: want http(s)://host[:port]/path, without credentials", s))

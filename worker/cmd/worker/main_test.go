@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,8 +89,12 @@ func TestBadConfig(t *testing.T) {
 	var cfg Config
 	env := maps.Clone(base)
 	env["SALES_REPORT_PERIOD"], env["CACHE_WARM_PERIOD"] = "0", "0" // 0 disables a job
+	env["WEBHOOK_URLS"], env["WEBHOOK_SECRET"] = " http://a/hook, http://b/hook,", "dev-webhook-secret"
 	if err := config.Load(&cfg, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.Webhooks.URLs, []string{"http://a/hook", "http://b/hook"}) {
+		t.Errorf("WEBHOOK_URLS read as %q", cfg.Webhooks.URLs)
 	}
 }
 
