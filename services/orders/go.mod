@@ -7,6 +7,7 @@ replace github.com/flashcrowd/flashcrowd/foundation => ../../foundation
 replace github.com/flashcrowd/flashcrowd/contracts => ../../contracts
 
 require (
+	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/flashcrowd/flashcrowd/contracts v0.0.0
 	github.com/flashcrowd/flashcrowd/foundation v0.0.0
 	github.com/go-chi/chi/v5 v5.5.0
@@ -21,6 +22,7 @@ require (
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/caarlos0/env/v11 v11.4.2 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
@@ -34,6 +36,7 @@ require (
 	github.com/robfig/cron/v3 v3.0.1 // indirect
 	github.com/sethvargo/go-retry v0.5.0 // indirect
 	github.com/spf13/cast v1.10.0 // indirect
+	github.com/yuin/gopher-lua v1.1.1 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
