@@ -49,7 +49,7 @@ func TestCheckoutPlacesAnOrder(t *testing.T) {
 		t.Fatal("the catalog was not told of the stock change")
 	}
 	var notice struct {
-		LSN     string                `json:"lsn"`
+		LSN     string               `json:"lsn"`
 		Changes []orders.StockChange `json:"changes"`
 	}
 	a.catalog.mu.Lock()
