@@ -110,9 +110,10 @@ func handleCheckout(co *checkout) web.HandlerFunc {
 	}
 }
 
-// place runs a checkout (see the design in docs/architecture.md): the same key again answers
-// the order it placed; a cart the stock cannot cover is refused before the database when the
-// catalog or this instance already knows; otherwise one transaction decides.
+// place runs a checkout: a cart the stock cannot cover is refused before the database when the
+// catalog or this instance already knows; the same key again answers the order it placed (the
+// same request) or 422 (another one); otherwise one transaction decides. It returns the result
+// for the metrics when it is not simply "rejected" or an error.
 func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error) {
 	ctx := r.Context()
 	id := who(r)
@@ -141,30 +142,35 @@ func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error
 	hash := requestHash(hashed)
 	owner := orders.Owner(id)
 
-	// (1) A retry: answer what the first request got.
-	if o, err := co.store.OrderByKey(ctx, owner, key); err == nil {
-		return co.replay(w, o, hash)
-	} else if !errors.Is(err, orders.ErrNotFound) {
-		return "", storeProblem(r, err)
-	}
-
-	// (2) What to buy.
+	// What to buy. A checkout that committed emptied its cart, so a retry of it finds none.
 	items, err := co.carts.carts.Get(ctx, owner)
 	if err != nil {
 		web.Log(ctx).Warn("cart", "err", err)
 		return "", unavailable("the cart")
 	}
+
+	// The fast refusal, before any database work: in a flash sale most checkouts find the
+	// product sold out, and they must hear it at once, without a query on the primary and
+	// without queueing for the product's row lock. It comes before the key look-up: a cart
+	// still full means no order was placed with it, except in the moment between a commit
+	// and the cart's deletion (a retry then hears 409 and its next retry gets the order).
+	if len(items) > 0 {
+		if err := co.soldOut(r, items); err != nil {
+			return "sold_out", err
+		}
+	}
+
+	// A retry: answer what the first request got.
+	if o, err := co.store.OrderByKey(ctx, owner, key); err == nil {
+		return co.replay(w, o, hash)
+	} else if !errors.Is(err, orders.ErrNotFound) {
+		return "", storeProblem(r, err)
+	}
 	if len(items) == 0 {
 		return "", web.NewProblem(http.StatusUnprocessableEntity, "the cart is empty")
 	}
 
-	// (3) The fast refusal: in a flash sale most checkouts find the product sold out, and
-	// they must hear it at once, not after queueing for the product's row lock.
-	if err := co.soldOut(r, items); err != nil {
-		return "sold_out", err
-	}
-
-	// (4) The transaction decides.
+	// The transaction decides.
 	c, err := co.store.Place(ctx, orders.Placement{
 		Owner: owner, CustomerID: id.Customer, Email: email, Key: key, RequestHash: hash, Items: items,
 	})
@@ -188,7 +194,7 @@ func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error
 		return "", storeProblem(r, err)
 	}
 
-	// (5) After the commit: none of this may fail the order, which exists now.
+	// After the commit: none of this may fail the order, which exists now.
 	if err := co.carts.carts.Delete(ctx, owner); err != nil {
 		web.Log(ctx).Warn("empty the cart after checkout", "order", c.Order.ID, "err", err)
 	}

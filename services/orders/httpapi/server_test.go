@@ -245,6 +245,7 @@ type fakeStore struct {
 	customers map[string]fakeCustomer
 	stock     map[int64]int32
 	places    int
+	lookups   int // OrderByKey calls
 	err       error  // returned by every call when set
 	placeErr  error  // returned by Place when set
 	race      func() // runs inside Place before the key is claimed
@@ -262,6 +263,7 @@ func newFakeStore() *fakeStore {
 func (s *fakeStore) OrderByKey(_ context.Context, owner, key string) (orders.Order, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.lookups++
 	if s.err != nil {
 		return orders.Order{}, s.err
 	}
