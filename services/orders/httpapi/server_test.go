@@ -245,7 +245,7 @@ type fakeStore struct {
 	customers map[string]fakeCustomer
 	stock     map[int64]int32
 	places    int
-	lookups   int // OrderByKey calls
+	lookups   int    // OrderByKey calls
 	err       error  // returned by every call when set
 	placeErr  error  // returned by Place when set
 	race      func() // runs inside Place before the key is claimed
