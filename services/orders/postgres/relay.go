@@ -83,7 +83,7 @@ func (r *Relay) Nudge() {
 func (r *Relay) Run(ctx context.Context) {
 	var backoff time.Duration
 	for {
-		n, err := r.RelayOnce(ctx)
+		claimed, n, err := r.relay(ctx)
 		wait := r.interval
 		switch {
 		case ctx.Err() != nil:
@@ -98,7 +98,11 @@ func (r *Relay) Run(ctx context.Context) {
 		default:
 			backoff = 0
 		}
-		r.observeOldest(ctx)
+		if claimed == 0 && err == nil {
+			r.oldest.Set(0) // nothing waiting but what other relays hold right now
+		} else {
+			r.observeOldest(ctx)
+		}
 		if wait == 0 {
 			continue
 		}
@@ -122,16 +126,22 @@ func (r *Relay) Run(ctx context.Context) {
 // deletes the rows enqueued before it (their tasks exist) and returns the error; the rest stay
 // for the next try.
 func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
+	_, moved, err := r.relay(ctx)
+	return moved, err
+}
+
+// relay is RelayOnce, also returning how many rows it claimed.
+func (r *Relay) relay(ctx context.Context) (claimed, moved int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, relayTimeout)
 	defer cancel()
-	var moved int
 	var enqueueErr error
-	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		q := queries.New(tx)
 		rows, err := q.ClaimOutbox(ctx, relayBatch)
 		if err != nil {
 			return fmt.Errorf("claim outbox: %w", err)
 		}
+		claimed = len(rows)
 		done := make([]int64, 0, len(rows))
 		for _, row := range rows {
 			task, err := tasks.Outboxed(row.TaskType, row.Payload, row.ID)
@@ -158,10 +168,10 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return claimed, 0, err
 	}
 	r.relayed.Add(float64(moved))
-	return moved, enqueueErr
+	return claimed, moved, enqueueErr
 }
 
 func (r *Relay) observeOldest(ctx context.Context) {
