@@ -31,6 +31,7 @@ type checkout struct {
 	nudge   func()
 	now     func() time.Time
 	memo    *stockMemo
+	gate    chan struct{} // bounds this instance's checkout transactions; nil: no bound
 
 	results  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -41,6 +42,7 @@ func newCheckout(d Deps, carts cartAPI) *checkout {
 	return &checkout{
 		store: d.Store, carts: carts, catalog: d.Catalog, window: d.CancelWindow, nudge: d.Nudge, now: d.Now,
 		memo: newStockMemo(d.Now),
+		gate: gate(d.MaxTransactions),
 		results: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "flashcrowd_orders_total",
 			Help: "Checkouts by result: placed, replayed (same key again), sold_out (refused before the database), " +
@@ -170,7 +172,20 @@ func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error
 		return "", web.NewProblem(http.StatusUnprocessableEntity, "the cart is empty")
 	}
 
-	// The transaction decides.
+	// The transaction decides, when its turn comes: checkouts past the bound wait here rather
+	// than for a pool connection, and look at what this instance learned while they waited
+	// (a burst all passes the first look at once, before any of it has reached the database).
+	if co.gate != nil {
+		select {
+		case co.gate <- struct{}{}:
+			defer func() { <-co.gate }()
+		case <-ctx.Done():
+			return "", unavailable("checkout")
+		}
+	}
+	if err := co.memoShort(items); err != nil {
+		return "sold_out", err
+	}
 	c, err := co.store.Place(ctx, orders.Placement{
 		Owner: owner, CustomerID: id.Customer, Email: email, Key: key, RequestHash: hash, Items: items,
 	})
@@ -219,11 +234,11 @@ func (co *checkout) replay(w http.ResponseWriter, o orders.Order, hash []byte) (
 // soldOut refuses a cart that this instance's recent decrements or the catalog's (cached)
 // stock already show cannot be served. When the catalog cannot answer, the database decides.
 func (co *checkout) soldOut(r *http.Request, items []orders.Item) error {
+	if err := co.memoShort(items); err != nil {
+		return err
+	}
 	ids := make([]int64, 0, len(items))
 	for _, it := range items {
-		if left, ok := co.memo.left(it.ProductID); ok && left < it.Quantity {
-			return stockProblem(&orders.StockError{ProductID: it.ProductID, Left: left})
-		}
 		ids = append(ids, it.ProductID)
 	}
 	products, err := co.catalog.Products(r.Context(), ids)
@@ -241,6 +256,23 @@ func (co *checkout) soldOut(r *http.Request, items []orders.Item) error {
 		}
 	}
 	return nil
+}
+
+// memoShort refuses a cart that this instance's recent transactions show cannot be served.
+func (co *checkout) memoShort(items []orders.Item) error {
+	for _, it := range items {
+		if left, ok := co.memo.left(it.ProductID); ok && left < it.Quantity {
+			return stockProblem(&orders.StockError{ProductID: it.ProductID, Left: left})
+		}
+	}
+	return nil
+}
+
+func gate(n int) chan struct{} {
+	if n <= 0 {
+		return nil
+	}
+	return make(chan struct{}, n)
 }
 
 // committed does what follows a commit that moved stock: the catalog hears of it (in the

@@ -270,3 +270,40 @@ func TestCheckoutMetrics(t *testing.T) {
 		}
 	}
 }
+
+// A burst passes the first look together; those that waited for their turn at the database see
+// what the first transactions learned, and are refused without one.
+func TestCheckoutBurstWaitsItsTurnAndLearns(t *testing.T) {
+	a := newAPI(t)
+	a.store.mu.Lock()
+	a.store.stock[1] = 1 // the catalog still says 5
+	a.store.mu.Unlock()
+	buyers := []caller{{session: "b0"}, {session: "b1"}, {session: "b2"}, {session: "b3"}}
+	for _, b := range buyers {
+		a.fill(b, map[string]int{"1": 1})
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	a.store.race = func() {
+		a.store.race = nil // only the first transaction is held
+		close(entered)
+		<-release
+	}
+	codes := make(chan int, len(buyers))
+	go func() { codes <- a.checkout(buyers[0], "k", `{"email":"ada@example.com"}`).Code }()
+	<-entered
+	for _, b := range buyers[1:] {
+		go func() { codes <- a.checkout(b, "k", `{"email":"ada@example.com"}`).Code }()
+	}
+	time.Sleep(100 * time.Millisecond) // the others pass the catalog's look and queue for their turn
+	close(release)
+	got := map[int]int{}
+	for range buyers {
+		got[<-codes]++
+	}
+	if got[http.StatusCreated] != 1 || got[http.StatusConflict] != 3 {
+		t.Errorf("answers %v, want one 201 and three 409", got)
+	}
+	if a.store.places != 1 {
+		t.Errorf("%d transactions, want 1: the others should have learned the product sold out", a.store.places)
+	}
+}

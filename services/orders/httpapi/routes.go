@@ -31,7 +31,10 @@ type Deps struct {
 	IdentityKey  []byte        // verifies the gateway's X-Flashcrowd-Identity
 	CancelWindow time.Duration // how long after checkout an order may be cancelled
 	Nudge        func()        // wakes the outbox relay after a commit
-	Now          func() time.Time
+	// MaxTransactions bounds the checkout transactions this instance runs at once (a share of
+	// the pool: more would only wait for a connection); 0 means no bound.
+	MaxTransactions int
+	Now             func() time.Time
 }
 
 // Store is the order storage the handlers use (*postgres.Store); tests fake it.

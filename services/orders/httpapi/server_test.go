@@ -62,16 +62,17 @@ func newAPI(t *testing.T) *api {
 	a.client = catalogapi.New(u, catalogToken, log, reg)
 	t.Cleanup(func() { _ = a.client.Close(context.Background()) })
 	a.h = NewServer(Deps{
-		Log:          log,
-		Registry:     reg,
-		Ready:        map[string]web.Check{"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
-		Store:        a.store,
-		Carts:        cart.New(rdb, time.Hour),
-		Catalog:      a.client,
-		IdentityKey:  testKey,
-		CancelWindow: 30 * time.Minute,
-		Nudge:        func() { a.mu.Lock(); a.nudges++; a.mu.Unlock() },
-		Now:          a.clock,
+		Log:             log,
+		Registry:        reg,
+		Ready:           map[string]web.Check{"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
+		Store:           a.store,
+		Carts:           cart.New(rdb, time.Hour),
+		Catalog:         a.client,
+		IdentityKey:     testKey,
+		CancelWindow:    30 * time.Minute,
+		MaxTransactions: 1,
+		Nudge:           func() { a.mu.Lock(); a.nudges++; a.mu.Unlock() },
+		Now:             a.clock,
 	})
 	return a
 }

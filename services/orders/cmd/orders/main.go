@@ -113,6 +113,9 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		IdentityKey:  []byte(cfg.IdentityKey),
 		CancelWindow: cfg.OrderCancelWindow,
 		Nudge:        relay.Nudge,
+		// Half the pool: checkouts of one product wait on its row lock holding a connection,
+		// and the other half keeps order reads and key look-ups going during a flash sale.
+		MaxTransactions: max(cfg.DBMaxConns/2, 1),
 	})
 
 	rctx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
