@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -172,21 +173,7 @@ func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error
 		return "", web.NewProblem(http.StatusUnprocessableEntity, "the cart is empty")
 	}
 
-	// The transaction decides, when its turn comes: checkouts past the bound wait here rather
-	// than for a pool connection, and look at what this instance learned while they waited
-	// (a burst all passes the first look at once, before any of it has reached the database).
-	if co.gate != nil {
-		select {
-		case co.gate <- struct{}{}:
-			defer func() { <-co.gate }()
-		case <-ctx.Done():
-			return "", unavailable("checkout")
-		}
-	}
-	if err := co.memoShort(items); err != nil {
-		return "sold_out", err
-	}
-	c, err := co.store.Place(ctx, orders.Placement{
+	c, fast, err := co.transact(ctx, orders.Placement{
 		Owner: owner, CustomerID: id.Customer, Email: email, Key: key, RequestHash: hash, Items: items,
 	})
 	var short *orders.StockError
@@ -198,10 +185,9 @@ func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error
 			return "", storeProblem(r, err)
 		}
 		return co.replay(w, o, hash)
+	case errors.As(err, &short) && fast:
+		return "sold_out", stockProblem(short)
 	case errors.As(err, &short):
-		if !short.Gone {
-			co.memo.record(short.ProductID, short.Left)
-		}
 		return "out_of_stock", stockProblem(short)
 	case errors.Is(err, orders.ErrCurrencies):
 		return "", web.NewProblem(http.StatusConflict, "the cart holds products priced in different currencies: order them separately")
@@ -219,6 +205,36 @@ func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error
 	return "placed", nil
 }
 
+// transact runs the checkout's transaction when its turn comes: checkouts past the bound wait
+// here rather than for a pool connection, and then look at what this instance learned while
+// they waited (a burst passes the first look all at once, before any of it reached the
+// database). fast reports a refusal from that second look, without a transaction.
+func (co *checkout) transact(ctx context.Context, p orders.Placement) (c orders.Committed, fast bool, err error) {
+	if co.gate != nil {
+		select {
+		case co.gate <- struct{}{}:
+			defer func() { <-co.gate }()
+		case <-ctx.Done():
+			return c, false, unavailable("checkout")
+		}
+	}
+	if short := co.memoShort(p.Items); short != nil {
+		return c, true, short
+	}
+	c, err = co.store.Place(ctx, p)
+	// Learned before the next in line looks.
+	var short *orders.StockError
+	switch {
+	case err == nil:
+		for _, ch := range c.Changes {
+			co.memo.record(ch.ProductID, ch.Stock)
+		}
+	case errors.As(err, &short) && !short.Gone:
+		co.memo.record(short.ProductID, short.Left)
+	}
+	return c, false, err
+}
+
 // replay answers a checkout whose key placed o already: the same answer when it is the same
 // request, a 422 when the key comes with another.
 func (co *checkout) replay(w http.ResponseWriter, o orders.Order, hash []byte) (string, error) {
@@ -234,8 +250,8 @@ func (co *checkout) replay(w http.ResponseWriter, o orders.Order, hash []byte) (
 // soldOut refuses a cart that this instance's recent decrements or the catalog's (cached)
 // stock already show cannot be served. When the catalog cannot answer, the database decides.
 func (co *checkout) soldOut(r *http.Request, items []orders.Item) error {
-	if err := co.memoShort(items); err != nil {
-		return err
+	if short := co.memoShort(items); short != nil {
+		return stockProblem(short)
 	}
 	ids := make([]int64, 0, len(items))
 	for _, it := range items {
@@ -258,11 +274,12 @@ func (co *checkout) soldOut(r *http.Request, items []orders.Item) error {
 	return nil
 }
 
-// memoShort refuses a cart that this instance's recent transactions show cannot be served.
-func (co *checkout) memoShort(items []orders.Item) error {
+// memoShort returns the first line of a cart that this instance's recent transactions show
+// cannot be served, or nil.
+func (co *checkout) memoShort(items []orders.Item) *orders.StockError {
 	for _, it := range items {
 		if left, ok := co.memo.left(it.ProductID); ok && left < it.Quantity {
-			return stockProblem(&orders.StockError{ProductID: it.ProductID, Left: left})
+			return &orders.StockError{ProductID: it.ProductID, Left: left}
 		}
 	}
 	return nil
