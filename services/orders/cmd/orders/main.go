@@ -1,0 +1,151 @@
+// Command orders serves carts, checkout and orders. Subcommands:
+//
+//	orders              serve the API and relay the outbox (the default)
+//	orders migrate      apply the orders schema's migrations; then exit
+//	orders healthcheck  probe this container's /healthz (the image has no shell or curl)
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flashcrowd/flashcrowd/foundation/config"
+	"github.com/flashcrowd/flashcrowd/foundation/db"
+	"github.com/flashcrowd/flashcrowd/foundation/web"
+	"github.com/flashcrowd/flashcrowd/services/orders/cart"
+	"github.com/flashcrowd/flashcrowd/services/orders/catalogapi"
+	"github.com/flashcrowd/flashcrowd/services/orders/httpapi"
+	"github.com/flashcrowd/flashcrowd/services/orders/postgres"
+)
+
+// Redis ACL users (infra/redis): carts may touch cart:* only, queue asynq:* only.
+const (
+	redisCartsUser = "carts"
+	redisQueueUser = "queue"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "orders:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 1 {
+		cmd = args[1]
+	}
+	switch cmd {
+	case "healthcheck", "serve":
+		var cfg Config
+		if err := config.Load(&cfg, getenv); err != nil {
+			return err
+		}
+		if cmd == "healthcheck" {
+			return web.Probe(ctx, cfg.HTTPAddr, "/healthz")
+		}
+		return serve(ctx, cfg, stdout)
+	case "migrate":
+		var cfg MigrateConfig
+		if err := config.Load(&cfg, getenv); err != nil {
+			return err
+		}
+		return migrate(ctx, cfg, stdout)
+	}
+	return fmt.Errorf("unknown command %q: want serve, migrate or healthcheck", cmd)
+}
+
+func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
+	log, err := web.NewLogger(stdout, "orders", cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	reg := web.NewRegistry()
+
+	primary, err := db.Open(ctx, cfg.DatabaseURL, db.Primary, cfg.DBMaxConns, db.NewMetrics(reg))
+	if err != nil {
+		return err
+	}
+	defer primary.Close()
+	store := postgres.NewStore(primary, log)
+
+	// Short timeouts and no retries: a shopper waiting on a cart is better told to retry (503)
+	// than kept waiting on a Redis that is down.
+	rdb := redis.NewClient(&redis.Options{
+		Addr: cfg.RedisAddr, Username: redisCartsUser, Password: cfg.RedisCartsPassword, MaxRetries: -1,
+		DialTimeout: 250 * time.Millisecond, ReadTimeout: 250 * time.Millisecond, WriteTimeout: 250 * time.Millisecond,
+	})
+	defer rdb.Close()
+	carts := cart.New(rdb, cfg.CartTTL)
+
+	// The queue has its own Redis user, which may touch only the queues' keys; only the relay
+	// uses it, and backs off while it fails.
+	queue := asynq.NewClient(asynq.RedisClientOpt{
+		Addr: cfg.RedisAddr, Username: redisQueueUser, Password: cfg.RedisQueuePassword,
+		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second,
+	})
+	defer queue.Close()
+	relay := postgres.NewRelay(primary, queue, cfg.OutboxPollInterval, log, reg)
+
+	catalog := catalogapi.New(&cfg.CatalogURL, cfg.CatalogInternalToken, log, reg)
+	h := httpapi.NewServer(httpapi.Deps{
+		Log:      log,
+		Registry: reg,
+		// The catalog is left out: without it carts cannot be priced, but orders can still be
+		// read and checkouts still decided by the database.
+		Ready:        map[string]web.Check{"database": store.Ping, "redis": carts.Ping},
+		Store:        store,
+		Carts:        carts,
+		Catalog:      catalog,
+		IdentityKey:  []byte(cfg.IdentityKey),
+		CancelWindow: cfg.OrderCancelWindow,
+		Nudge:        relay.Nudge,
+		// Half the pool: checkouts of one product wait on its row lock holding a connection,
+		// and the other half keeps order reads and key look-ups going during a flash sale.
+		MaxTransactions: max(cfg.DBMaxConns/2, 1),
+	})
+
+	rctx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	var relaying sync.WaitGroup
+	relaying.Go(func() { relay.Run(rctx) })
+
+	err = web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPDrainTimeout)
+	// No request is left: one last pass moves the last commits' outbox rows (the other
+	// instances would otherwise get them on their next poll), then the relay stops.
+	stopRelay()
+	relaying.Wait()
+	dctx, cancel := context.WithTimeout(context.Background(), cfg.HTTPDrainTimeout)
+	defer cancel()
+	if _, rerr := relay.RelayOnce(dctx); rerr != nil {
+		log.Warn("last outbox pass", "err", rerr)
+	}
+	return errors.Join(err, catalog.Close(dctx))
+}
+
+// migrate applies the orders schema before any instance starts.
+func migrate(ctx context.Context, cfg MigrateConfig, stdout io.Writer) error {
+	log, err := web.NewLogger(stdout, "orders-migrate", cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	applied, err := postgres.Migrate(ctx, cfg.MigrateDatabaseURL)
+	if err != nil {
+		return err
+	}
+	log.Info("database ready", "applied", applied, "took", time.Since(start).String())
+	return nil
+}

@@ -1,0 +1,364 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/flashcrowd/flashcrowd/foundation/web"
+	"github.com/flashcrowd/flashcrowd/services/orders"
+	"github.com/flashcrowd/flashcrowd/services/orders/catalogapi"
+)
+
+// IdempotencyHeader names the checkout's required header.
+const IdempotencyHeader = "Idempotency-Key"
+
+// checkout is what placing and cancelling orders share.
+type checkout struct {
+	store   Store
+	carts   cartAPI
+	catalog *catalogapi.Client
+	window  time.Duration
+	nudge   func()
+	now     func() time.Time
+	memo    *stockMemo
+	gate    chan struct{} // bounds this instance's checkout transactions; nil: no bound
+
+	results  *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newCheckout(d Deps, carts cartAPI) *checkout {
+	f := promauto.With(d.Registry)
+	return &checkout{
+		store: d.Store, carts: carts, catalog: d.Catalog, window: d.CancelWindow, nudge: d.Nudge, now: d.Now,
+		memo: newStockMemo(d.Now),
+		gate: gate(d.MaxTransactions),
+		results: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "flashcrowd_orders_total",
+			Help: "Checkouts by result: placed, replayed (same key again), sold_out (refused before the database), " +
+				"out_of_stock (refused by the stock decrement), rejected (other 4xx), unavailable (503) or error.",
+		}, []string{"result"}),
+		duration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "flashcrowd_checkout_duration_seconds",
+			Help:    "Time to answer a checkout, by result (as flashcrowd_orders_total).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"result"}),
+	}
+}
+
+// checkoutRequest is the body of POST /api/v1/orders. A signed-in customer may send no body:
+// the order goes to the account's address.
+type checkoutRequest struct {
+	Email string `json:"email"`
+}
+
+func (c checkoutRequest) Valid() map[string]string {
+	if c.Email == "" {
+		return nil // required of guests only: the handler knows who is asking
+	}
+	if p := orders.ValidEmail(orders.NormalizeEmail(c.Email)); p != "" {
+		return map[string]string{"email": p}
+	}
+	return nil
+}
+
+// decodeCheckout reads a checkout's body. An empty body is an empty request when the caller
+// is signed in, whose account gives the address.
+func decodeCheckout(w http.ResponseWriter, r *http.Request, signedIn bool) (checkoutRequest, error) {
+	var req checkoutRequest
+	if signedIn && r.ContentLength == 0 {
+		return req, nil
+	}
+	err := web.Decode(w, r, &req)
+	return req, err
+}
+
+// requestHash is the SHA-256 of the canonical request: the same key again must come with the
+// same request, however its JSON was spelled.
+func requestHash(email string) []byte {
+	b, _ := json.Marshal(checkoutRequest{Email: email}) // a struct of one string: cannot fail
+	sum := sha256.Sum256(b)
+	return sum[:]
+}
+
+func handleCheckout(co *checkout) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		start := time.Now()
+		result, err := co.place(w, r)
+		if err != nil {
+			var p *web.Problem
+			switch {
+			case !errors.As(err, &p):
+				result = "error"
+			case p.Status == http.StatusServiceUnavailable:
+				result = "unavailable"
+			case result == "":
+				result = "rejected"
+			}
+		}
+		co.results.WithLabelValues(result).Inc()
+		co.duration.WithLabelValues(result).Observe(time.Since(start).Seconds())
+		return err
+	}
+}
+
+// place runs a checkout: a cart the stock cannot cover is refused before the database when the
+// catalog or this instance already knows; the same key again answers the order it placed (the
+// same request) or 422 (another one); otherwise one transaction decides. It returns the result
+// for the metrics when it is not simply "rejected" or an error.
+func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error) {
+	ctx := r.Context()
+	id := who(r)
+	key := r.Header.Get(IdempotencyHeader)
+	if key == "" {
+		return "", web.NewProblem(http.StatusBadRequest, "a checkout needs an %s header: a unique value per order, sent again with a retry", IdempotencyHeader)
+	}
+	if !orders.ValidKey(key) {
+		return "", web.Invalid(map[string]string{IdempotencyHeader: "must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -"})
+	}
+	req, err := decodeCheckout(w, r, id.SignedIn())
+	if err != nil {
+		return "", err
+	}
+	email := orders.NormalizeEmail(req.Email)
+	hashed := email
+	if id.SignedIn() {
+		// The body's address is ignored: orders go to the account's.
+		email, hashed = orders.NormalizeEmail(id.Email), ""
+		if orders.ValidEmail(email) != "" {
+			return "", web.NewProblem(http.StatusUnprocessableEntity, "the account has no valid email address")
+		}
+	} else if email == "" {
+		return "", web.Invalid(map[string]string{"email": "required: where the confirmation goes"})
+	}
+	hash := requestHash(hashed)
+	owner := orders.Owner(id)
+
+	// What to buy. A checkout that committed emptied its cart, so a retry of it finds none.
+	items, err := co.carts.carts.Get(ctx, owner)
+	if err != nil {
+		web.Log(ctx).Warn("cart", "err", err)
+		return "", unavailable("the cart")
+	}
+
+	// The fast refusal, before any database work: in a flash sale most checkouts find the
+	// product sold out, and they must hear it at once, without a query on the primary and
+	// without queueing for the product's row lock. It comes before the key look-up: a cart
+	// still full means no order was placed with it, except in the moment between a commit
+	// and the cart's deletion (a retry then hears 409 and its next retry gets the order).
+	if len(items) > 0 {
+		if err := co.soldOut(r, items); err != nil {
+			return "sold_out", err
+		}
+	}
+
+	// A retry: answer what the first request got.
+	if o, err := co.store.OrderByKey(ctx, owner, key); err == nil {
+		return co.replay(w, o, hash)
+	} else if !errors.Is(err, orders.ErrNotFound) {
+		return "", storeProblem(r, err)
+	}
+	if len(items) == 0 {
+		return "", web.NewProblem(http.StatusUnprocessableEntity, "the cart is empty")
+	}
+
+	c, fast, err := co.transact(ctx, orders.Placement{
+		Owner: owner, CustomerID: id.Customer, Email: email, Key: key, RequestHash: hash, Items: items,
+	})
+	var short *orders.StockError
+	switch {
+	case errors.Is(err, orders.ErrKeyTaken):
+		// A concurrent request with the same key committed first: answer with its order.
+		o, err := co.store.OrderByKey(ctx, owner, key)
+		if err != nil {
+			return "", storeProblem(r, err)
+		}
+		return co.replay(w, o, hash)
+	case errors.As(err, &short) && fast:
+		return "sold_out", stockProblem(short)
+	case errors.As(err, &short):
+		return "out_of_stock", stockProblem(short)
+	case errors.Is(err, orders.ErrCurrencies):
+		return "", web.NewProblem(http.StatusConflict, "the cart holds products priced in different currencies: order them separately")
+	case err != nil:
+		return "", storeProblem(r, err)
+	}
+
+	// After the commit: none of this may fail the order, which exists now.
+	if err := co.carts.carts.Delete(ctx, owner); err != nil {
+		web.Log(ctx).Warn("empty the cart after checkout", "order", c.Order.ID, "err", err)
+	}
+	co.committed(r, c)
+	w.Header().Set("Location", "/api/v1/orders/"+strconv.FormatInt(c.Order.ID, 10))
+	web.Respond(w, http.StatusCreated, viewOrder(c.Order, co.window))
+	return "placed", nil
+}
+
+// transact runs the checkout's transaction when its turn comes: checkouts past the bound wait
+// here rather than for a pool connection, and then look at what this instance learned while
+// they waited (a burst passes the first look all at once, before any of it reached the
+// database). fast reports a refusal from that second look, without a transaction.
+func (co *checkout) transact(ctx context.Context, p orders.Placement) (c orders.Committed, fast bool, err error) {
+	if co.gate != nil {
+		select {
+		case co.gate <- struct{}{}:
+			defer func() { <-co.gate }()
+		case <-ctx.Done():
+			return c, false, unavailable("checkout")
+		}
+	}
+	if short := co.memoShort(p.Items); short != nil {
+		return c, true, short
+	}
+	c, err = co.store.Place(ctx, p)
+	// Learned before the next in line looks.
+	var short *orders.StockError
+	switch {
+	case err == nil:
+		for _, ch := range c.Changes {
+			co.memo.record(ch.ProductID, ch.Stock)
+		}
+	case errors.As(err, &short) && !short.Gone:
+		co.memo.record(short.ProductID, short.Left)
+	}
+	return c, false, err
+}
+
+// replay answers a checkout whose key placed o already: the same answer when it is the same
+// request, a 422 when the key comes with another.
+func (co *checkout) replay(w http.ResponseWriter, o orders.Order, hash []byte) (string, error) {
+	if !bytes.Equal(o.RequestHash, hash) {
+		return "", web.NewProblem(http.StatusUnprocessableEntity,
+			"this %s was used for another request: send a new key for a new order", IdempotencyHeader)
+	}
+	w.Header().Set("Location", "/api/v1/orders/"+strconv.FormatInt(o.ID, 10))
+	web.Respond(w, http.StatusCreated, viewOrder(o, co.window))
+	return "replayed", nil
+}
+
+// soldOut refuses a cart that this instance's recent decrements or the catalog's (cached)
+// stock already show cannot be served. When the catalog cannot answer, the database decides.
+func (co *checkout) soldOut(r *http.Request, items []orders.Item) error {
+	if short := co.memoShort(items); short != nil {
+		return stockProblem(short)
+	}
+	ids := make([]int64, 0, len(items))
+	for _, it := range items {
+		ids = append(ids, it.ProductID)
+	}
+	products, err := co.catalog.Products(r.Context(), ids)
+	if err != nil {
+		web.Log(r.Context()).Warn("checkout without the catalog's stock", "err", err)
+		return nil
+	}
+	for _, it := range items {
+		p, ok := products[it.ProductID]
+		switch {
+		case !ok:
+			return stockProblem(&orders.StockError{ProductID: it.ProductID, Gone: true})
+		case p.Stock < it.Quantity:
+			return stockProblem(&orders.StockError{ProductID: it.ProductID, Name: p.Name, Left: max(p.Stock, 0)})
+		}
+	}
+	return nil
+}
+
+// memoShort returns the first line of a cart that this instance's recent transactions show
+// cannot be served, or nil.
+func (co *checkout) memoShort(items []orders.Item) *orders.StockError {
+	for _, it := range items {
+		if left, ok := co.memo.left(it.ProductID); ok && left < it.Quantity {
+			return &orders.StockError{ProductID: it.ProductID, Left: left}
+		}
+	}
+	return nil
+}
+
+func gate(n int) chan struct{} {
+	if n <= 0 {
+		return nil
+	}
+	return make(chan struct{}, n)
+}
+
+// committed does what follows a commit that moved stock: the catalog hears of it (in the
+// background), this instance remembers what is left, and the relay wakes up for the outbox.
+func (co *checkout) committed(r *http.Request, c orders.Committed) {
+	for _, ch := range c.Changes {
+		co.memo.record(ch.ProductID, ch.Stock)
+	}
+	co.catalog.NotifyStock(r.Context(), c.LSN, c.Changes)
+	co.nudge()
+}
+
+func stockProblem(e *orders.StockError) *web.Problem {
+	p := web.NewProblem(http.StatusConflict, "not enough stock: %s", e.Error())
+	p.Errors = map[string]string{"product_id": strconv.FormatInt(e.ProductID, 10)}
+	return p
+}
+
+// storeProblem answers a store failure: a statement that ran out of time is a 503 worth
+// retrying; anything else a 500 (web.Fail logs it).
+func storeProblem(r *http.Request, err error) error {
+	if errors.Is(err, orders.ErrTimeout) {
+		web.Log(r.Context()).Warn("database", "err", err)
+		return unavailable("the database")
+	}
+	return fmt.Errorf("store: %w", err)
+}
+
+// memoTTL bounds how long a stock figure this instance saw is trusted for the fast refusal:
+// only an admin restock or a cancellation elsewhere can raise it in the meantime.
+const memoTTL = time.Second
+
+// stockMemo remembers, for a moment, the stock a decrement left or found, so that the
+// checkouts right after a product sells out are refused without a query.
+type stockMemo struct {
+	mu  sync.Mutex
+	now func() time.Time
+	m   map[int64]memoEntry
+}
+
+type memoEntry struct {
+	left int32
+	at   time.Time
+}
+
+func newStockMemo(now func() time.Time) *stockMemo {
+	return &stockMemo{now: now, m: map[int64]memoEntry{}}
+}
+
+func (s *stockMemo) record(product int64, left int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if len(s.m) >= 10_000 { // bounded: drop what has expired
+		for id, e := range s.m {
+			if now.Sub(e.at) >= memoTTL {
+				delete(s.m, id)
+			}
+		}
+	}
+	s.m[product] = memoEntry{left: left, at: now}
+}
+
+func (s *stockMemo) left(product int64) (int32, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[product]
+	if !ok || s.now().Sub(e.at) >= memoTTL {
+		return 0, false
+	}
+	return e.left, true
+}

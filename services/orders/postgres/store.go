@@ -1,0 +1,329 @@
+// Package postgres stores customers and orders in PostgreSQL, on the primary only: checkout
+// takes stock from the catalog's products table in the same transaction that writes the order
+// and its outbox rows, and every read here must see the writes before it. Its SQL lives in
+// internal/queries, as .sql files and the typed Go sqlc generates from them.
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/flashcrowd/flashcrowd/contracts/tasks"
+	"github.com/flashcrowd/flashcrowd/services/orders"
+	"github.com/flashcrowd/flashcrowd/services/orders/postgres/internal/queries"
+)
+
+// Store reads and writes customers and orders on the primary.
+type Store struct {
+	pool *pgxpool.Pool
+	db   *queries.Queries
+	log  *slog.Logger
+}
+
+// NewStore uses pool, a pool on the primary, for everything.
+func NewStore(pool *pgxpool.Pool, log *slog.Logger) *Store {
+	return &Store{pool: pool, db: queries.New(pool), log: log}
+}
+
+// Ping checks that the database answers (readiness).
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// OrderByKey returns owner's order placed with key, or orders.ErrNotFound.
+func (s *Store) OrderByKey(ctx context.Context, owner, key string) (orders.Order, error) {
+	row, err := s.db.OrderByKey(ctx, queries.OrderByKeyParams{Owner: owner, IdempotencyKey: key})
+	if err != nil {
+		return orders.Order{}, notFound("order by key", err)
+	}
+	return s.withLines(ctx, s.db, row)
+}
+
+// Order returns owner's order id, or orders.ErrNotFound, also when it is someone else's.
+func (s *Store) Order(ctx context.Context, owner string, id int64) (orders.Order, error) {
+	row, err := s.db.Order(ctx, queries.OrderParams{ID: id, Owner: owner})
+	if err != nil {
+		return orders.Order{}, notFound(fmt.Sprintf("order %d", id), err)
+	}
+	return s.withLines(ctx, s.db, row)
+}
+
+// Orders returns up to limit of owner's orders with an id below before, newest first.
+func (s *Store) Orders(ctx context.Context, owner string, before int64, limit int) ([]orders.Order, error) {
+	rows, err := s.db.Orders(ctx, queries.OrdersParams{Owner: owner, Before: before, Max: int32(limit)})
+	if err != nil {
+		return nil, dbError("orders", err)
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	lines, err := s.db.Lines(ctx, ids)
+	if err != nil {
+		return nil, dbError("order lines", err)
+	}
+	byOrder := map[int64][]orders.Line{}
+	for _, l := range lines {
+		byOrder[l.OrderID] = append(byOrder[l.OrderID], line(l))
+	}
+	out := make([]orders.Order, len(rows))
+	for i, r := range rows {
+		out[i] = order(r, byOrder[r.ID])
+	}
+	return out, nil
+}
+
+// Place runs a checkout in one transaction: it claims (owner, key), takes each item's stock
+// with a conditional decrement, in product id order so that concurrent checkouts lock rows in
+// the same order and cannot deadlock, writes the lines at the prices the decrement returned,
+// and the order's outbox rows. It returns orders.ErrKeyTaken when another checkout with the
+// same key committed first, a *orders.StockError when a product is short, and
+// orders.ErrCurrencies when the products are priced in different currencies; nothing is
+// written then.
+func (s *Store) Place(ctx context.Context, p orders.Placement) (orders.Committed, error) {
+	items := slices.Clone(p.Items)
+	slices.SortFunc(items, func(a, b orders.Item) int { return cmp.Compare(a.ProductID, b.ProductID) })
+	var c orders.Committed
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := queries.New(tx)
+		var customer *int64
+		if p.CustomerID > 0 {
+			customer = &p.CustomerID
+		}
+		claim, err := q.ClaimOrder(ctx, queries.ClaimOrderParams{
+			Owner: p.Owner, CustomerID: customer, Email: p.Email, IdempotencyKey: p.Key, RequestHash: p.RequestHash,
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return orders.ErrKeyTaken
+		}
+		if err != nil {
+			return err
+		}
+		o := orders.Order{
+			ID: claim.ID, Owner: p.Owner, CustomerID: p.CustomerID, Email: p.Email, Status: orders.StatusPlaced,
+			Key: p.Key, RequestHash: p.RequestHash, PlacedAt: claim.PlacedAt,
+		}
+		for _, it := range items {
+			row, err := q.TakeStock(ctx, queries.TakeStockParams{Quantity: it.Quantity, ID: it.ProductID})
+			if errors.Is(err, pgx.ErrNoRows) {
+				return short(ctx, q, it.ProductID)
+			}
+			if err != nil {
+				return err
+			}
+			if o.Currency == "" {
+				o.Currency = row.Currency
+			} else if o.Currency != row.Currency {
+				return orders.ErrCurrencies
+			}
+			l := orders.Line{ProductID: it.ProductID, SKU: row.SKU, Name: row.Name, Quantity: it.Quantity, UnitPriceCents: row.PriceCents}
+			if err := q.AddLine(ctx, queries.AddLineParams{
+				OrderID: o.ID, ProductID: l.ProductID, SKU: l.SKU, Name: l.Name, Quantity: l.Quantity, UnitPriceCents: l.UnitPriceCents,
+			}); err != nil {
+				return err
+			}
+			o.Lines = append(o.Lines, l)
+			o.TotalCents += int64(l.Quantity) * l.UnitPriceCents
+			c.Changes = append(c.Changes, orders.StockChange{ProductID: it.ProductID, Stock: row.Stock, Was: row.Stock + it.Quantity})
+		}
+		if err := q.CompleteOrder(ctx, queries.CompleteOrderParams{Currency: o.Currency, TotalCents: o.TotalCents, ID: o.ID}); err != nil {
+			return err
+		}
+		if err := addOutbox(ctx, q, tasks.TypeOrderConfirmation, tasks.OrderConfirmationPayload{V: 1, Order: taskOrder(o)}); err != nil {
+			return err
+		}
+		if err := addOutbox(ctx, q, tasks.TypeOrderEvent, event(o, tasks.EventOrderCreated, o.PlacedAt)); err != nil {
+			return err
+		}
+		c.Order = o
+		return nil
+	})
+	if err != nil {
+		return orders.Committed{}, placeError(err)
+	}
+	c.LSN = s.commitLSN(ctx)
+	return c, nil
+}
+
+// short explains a failed decrement: the product is gone, or how many are left.
+func short(ctx context.Context, q *queries.Queries, id int64) error {
+	row, err := q.StockOf(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return &orders.StockError{ProductID: id, Gone: true}
+	}
+	if err != nil {
+		return err
+	}
+	return &orders.StockError{ProductID: id, Name: row.Name, Left: row.Stock}
+}
+
+func placeError(err error) error {
+	var se *orders.StockError
+	if errors.As(err, &se) || errors.Is(err, orders.ErrKeyTaken) || errors.Is(err, orders.ErrCurrencies) {
+		return err
+	}
+	return dbError("place order", err)
+}
+
+// Cancel cancels owner's order id when it is still placed and placed less than window before
+// now: its stock goes back (to the products that still exist) and an order.cancelled event
+// joins the outbox, in one transaction. It returns orders.ErrNotFound (also for someone
+// else's order), orders.ErrCancelled or orders.ErrCancelWindow.
+func (s *Store) Cancel(ctx context.Context, owner string, id int64, window time.Duration, now time.Time) (orders.Committed, error) {
+	var c orders.Committed
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := queries.New(tx)
+		row, err := q.OrderForUpdate(ctx, queries.OrderForUpdateParams{ID: id, Owner: owner})
+		if err != nil {
+			return notFound(fmt.Sprintf("order %d", id), err)
+		}
+		switch {
+		case row.Status == orders.StatusCancelled:
+			return orders.ErrCancelled
+		case !now.Before(row.PlacedAt.Add(window)):
+			return orders.ErrCancelWindow
+		}
+		o, err := s.withLines(ctx, q, row)
+		if err != nil {
+			return err
+		}
+		for _, l := range o.Lines { // in product id order (Lines query): the same lock order as Place
+			stock, err := q.ReturnStock(ctx, queries.ReturnStockParams{Quantity: l.Quantity, ID: l.ProductID})
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue // the product was deleted since: there is nothing to return the stock to
+			}
+			if err != nil {
+				return err
+			}
+			c.Changes = append(c.Changes, orders.StockChange{ProductID: l.ProductID, Stock: stock, Was: stock - l.Quantity})
+		}
+		at, err := q.CancelOrder(ctx, id)
+		if err != nil {
+			return err
+		}
+		o.Status, o.CancelledAt = orders.StatusCancelled, at
+		if err := addOutbox(ctx, q, tasks.TypeOrderEvent, event(o, tasks.EventOrderCancelled, *at)); err != nil {
+			return err
+		}
+		c.Order = o
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, orders.ErrNotFound) || errors.Is(err, orders.ErrCancelled) || errors.Is(err, orders.ErrCancelWindow) {
+			return orders.Committed{}, err
+		}
+		return orders.Committed{}, dbError(fmt.Sprintf("cancel order %d", id), err)
+	}
+	c.LSN = s.commitLSN(ctx)
+	return c, nil
+}
+
+// CreateCustomer registers email (normalized) with a password hash; orders.ErrEmailTaken
+// when the address is registered already.
+func (s *Store) CreateCustomer(ctx context.Context, email, passwordHash string) (orders.Customer, error) {
+	id, err := s.db.CreateCustomer(ctx, queries.CreateCustomerParams{Email: email, PasswordHash: passwordHash})
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return orders.Customer{}, orders.ErrEmailTaken
+		}
+		return orders.Customer{}, dbError("create customer", err)
+	}
+	return orders.Customer{ID: id, Email: email}, nil
+}
+
+// CustomerByEmail returns the customer with email (normalized) and their password hash, or
+// orders.ErrNotFound.
+func (s *Store) CustomerByEmail(ctx context.Context, email string) (orders.Customer, string, error) {
+	row, err := s.db.CustomerByEmail(ctx, email)
+	if err != nil {
+		return orders.Customer{}, "", notFound("customer by email", err)
+	}
+	return orders.Customer{ID: row.ID, Email: row.Email}, row.PasswordHash, nil
+}
+
+func (s *Store) withLines(ctx context.Context, q *queries.Queries, row queries.Order) (orders.Order, error) {
+	lines, err := q.Lines(ctx, []int64{row.ID})
+	if err != nil {
+		return orders.Order{}, dbError(fmt.Sprintf("order %d lines", row.ID), err)
+	}
+	out := make([]orders.Line, len(lines))
+	for i, l := range lines {
+		out[i] = line(l)
+	}
+	return order(row, out), nil
+}
+
+func order(r queries.Order, lines []orders.Line) orders.Order {
+	o := orders.Order{
+		ID: r.ID, Owner: r.Owner, Email: r.Email, Status: r.Status, Currency: r.Currency, TotalCents: r.TotalCents,
+		Key: r.IdempotencyKey, RequestHash: r.RequestHash, Lines: lines, PlacedAt: r.PlacedAt, CancelledAt: r.CancelledAt,
+	}
+	if r.CustomerID != nil {
+		o.CustomerID = *r.CustomerID
+	}
+	return o
+}
+
+func line(l queries.OrderLine) orders.Line {
+	return orders.Line{ProductID: l.ProductID, SKU: l.SKU, Name: l.Name, Quantity: l.Quantity, UnitPriceCents: l.UnitPriceCents}
+}
+
+// taskOrder is the order as the worker's tasks carry it.
+func taskOrder(o orders.Order) tasks.Order {
+	lines := make([]tasks.OrderLine, len(o.Lines))
+	for i, l := range o.Lines {
+		lines[i] = tasks.OrderLine(l)
+	}
+	return tasks.Order{ID: o.ID, Email: o.Email, Status: o.Status, Currency: o.Currency, TotalCents: o.TotalCents, Lines: lines, PlacedAt: o.PlacedAt}
+}
+
+func event(o orders.Order, typ string, at time.Time) tasks.OrderEventPayload {
+	// One id per order and event type: a receiver deduplicates on it.
+	return tasks.OrderEventPayload{V: 1, ID: fmt.Sprintf("order-%d-%s", o.ID, typ), Type: typ, OccurredAt: at, Order: taskOrder(o)}
+}
+
+func addOutbox(ctx context.Context, q *queries.Queries, typ string, payload any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("outbox %s: %w", typ, err)
+	}
+	return q.AddOutbox(ctx, queries.AddOutboxParams{TaskType: typ, Payload: b})
+}
+
+// commitLSN reads the primary's WAL position after a commit, for the catalog, whose replicas
+// must have replayed that far before they answer for the product. The write has landed
+// whatever happens here: a failure is logged, not returned.
+func (s *Store) commitLSN(ctx context.Context) string {
+	lsn, err := s.db.CommitLSN(context.WithoutCancel(ctx))
+	if err != nil {
+		s.log.Warn("read commit lsn", "err", err)
+		return ""
+	}
+	return lsn
+}
+
+func notFound(what string, err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return orders.ErrNotFound
+	}
+	return dbError(what, err)
+}
+
+// dbError says what failed, mapping a statement the database cancelled for running too long
+// to orders.ErrTimeout: the caller should try again later.
+func dbError(what string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "57014" {
+		return fmt.Errorf("%s: %w", what, orders.ErrTimeout)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

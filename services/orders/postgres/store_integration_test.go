@@ -1,0 +1,373 @@
+//go:build integration
+
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flashcrowd/flashcrowd/contracts/tasks"
+	"github.com/flashcrowd/flashcrowd/foundation/db"
+	"github.com/flashcrowd/flashcrowd/services/orders"
+	"github.com/flashcrowd/flashcrowd/services/orders/postgres"
+)
+
+// open connects to the stack's real PgBouncer (DATABASE_URL, the primary). With
+// MIGRATE_DATABASE_URL set it first applies the orders migrations (a no-op when the stack's
+// `orders migrate` ran).
+func open(t *testing.T) (*postgres.Store, *pgxpool.Pool) {
+	t.Helper()
+	url := os.Getenv("DATABASE_URL")
+	if url == "" {
+		t.Fatal("integration tests need DATABASE_URL (make integration sets it)")
+	}
+	ctx := context.Background()
+	if m := os.Getenv("MIGRATE_DATABASE_URL"); m != "" {
+		if _, err := postgres.Migrate(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pool, err := db.Open(ctx, url, db.Primary, 16, db.NewMetrics(prometheus.NewRegistry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return postgres.NewStore(pool, quietLog()), pool
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func random(t *testing.T) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return strings.ToUpper(hex.EncodeToString(b))
+}
+
+// product adds a product with stock units, removed at the end of the test.
+func product(t *testing.T, pool *pgxpool.Pool, stock int32, price int64) int64 {
+	t.Helper()
+	ctx := context.Background()
+	var id int64
+	err := pool.QueryRow(ctx, `INSERT INTO products (sku, name, price_cents, currency, stock) VALUES ($1, $2, $3, 'EUR', $4) RETURNING id`,
+		"IT-"+random(t), "Integration test product", price, stock).Scan(&id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), `DELETE FROM products WHERE id = $1`, id) })
+	return id
+}
+
+func stockOf(t *testing.T, pool *pgxpool.Pool, id int64) int32 {
+	t.Helper()
+	var s int32
+	if err := pool.QueryRow(context.Background(), `SELECT stock FROM products WHERE id = $1`, id).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func placement(owner, key string, items ...orders.Item) orders.Placement {
+	return orders.Placement{Owner: owner, Email: "integration@flashcrowd.test", Key: key, RequestHash: []byte("h"), Items: items}
+}
+
+// K units, many more buyers at once: exactly K orders, the stock at zero, never below.
+func TestConcurrentCheckoutsNeverOversell(t *testing.T) {
+	store, pool := open(t)
+	const k, buyers = 25, 120
+	id := product(t, pool, k, 1000)
+	other := product(t, pool, 1000, 500) // a second line, so rows lock in product order under load
+	run := "s:it-" + random(t)
+
+	var placed, short atomic.Int32
+	var wg sync.WaitGroup
+	errs := make(chan error, buyers)
+	for i := range buyers {
+		wg.Go(func() {
+			c, err := store.Place(context.Background(), placement(fmt.Sprintf("%s-%d", run, i), "k",
+				orders.Item{ProductID: other, Quantity: 1}, orders.Item{ProductID: id, Quantity: 1}))
+			var se *orders.StockError
+			switch {
+			case err == nil:
+				placed.Add(1)
+				if c.Order.TotalCents != 1500 || len(c.Order.Lines) != 2 || c.LSN == "" {
+					errs <- fmt.Errorf("order %+v lsn %q", c.Order, c.LSN)
+				}
+			case errors.As(err, &se) && se.ProductID == id && se.Left == 0:
+				short.Add(1)
+			default:
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if placed.Load() != k || short.Load() != buyers-k {
+		t.Errorf("placed %d, refused %d; want %d and %d", placed.Load(), short.Load(), k, buyers-k)
+	}
+	if s := stockOf(t, pool, id); s != 0 {
+		t.Errorf("stock %d, want 0", s)
+	}
+	if s := stockOf(t, pool, other); s != 1000-k {
+		t.Errorf("the other product's stock %d, want %d: a refused order kept its decrement", s, 1000-k)
+	}
+	var sold int64
+	if err := pool.QueryRow(context.Background(),
+		`SELECT coalesce(sum(quantity), 0) FROM order_lines WHERE product_id = $1`, id).Scan(&sold); err != nil {
+		t.Fatal(err)
+	}
+	if sold != k {
+		t.Errorf("order lines sell %d units of %d", sold, k)
+	}
+}
+
+// The same owner and key from many requests at once: one order, one decrement; the others
+// learn the key is taken and find that order.
+func TestIdempotencyRace(t *testing.T) {
+	store, pool := open(t)
+	id := product(t, pool, 100, 250)
+	owner := "s:it-" + random(t)
+	var wg sync.WaitGroup
+	var placed, taken atomic.Int32
+	for range 16 {
+		wg.Go(func() {
+			_, err := store.Place(context.Background(), placement(owner, "same-key", orders.Item{ProductID: id, Quantity: 3}))
+			switch {
+			case err == nil:
+				placed.Add(1)
+			case errors.Is(err, orders.ErrKeyTaken):
+				taken.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if placed.Load() != 1 || taken.Load() != 15 {
+		t.Errorf("placed %d, key taken %d; want 1 and 15", placed.Load(), taken.Load())
+	}
+	if s := stockOf(t, pool, id); s != 97 {
+		t.Errorf("stock %d, want 97", s)
+	}
+	o, err := store.OrderByKey(context.Background(), owner, "same-key")
+	if err != nil || o.TotalCents != 750 || o.Currency != "EUR" || len(o.Lines) != 1 || string(o.RequestHash) != "h" {
+		t.Errorf("OrderByKey = %+v, %v", o, err)
+	}
+	if _, err := store.OrderByKey(context.Background(), "s:someone-else", "same-key"); !errors.Is(err, orders.ErrNotFound) {
+		t.Errorf("another owner's key: %v", err)
+	}
+}
+
+func TestPlaceRefusesAndWritesNothing(t *testing.T) {
+	store, pool := open(t)
+	ctx := context.Background()
+	plenty := product(t, pool, 10, 100)
+	few := product(t, pool, 1, 100)
+	owner := "s:it-" + random(t)
+	_, err := store.Place(ctx, placement(owner, "k", orders.Item{ProductID: plenty, Quantity: 2}, orders.Item{ProductID: few, Quantity: 2}))
+	var se *orders.StockError
+	if !errors.As(err, &se) || se.ProductID != few || se.Left != 1 || se.Name != "Integration test product" {
+		t.Fatalf("Place = %v, want a StockError for product %d", err, few)
+	}
+	if s := stockOf(t, pool, plenty); s != 10 {
+		t.Errorf("stock of the other line %d: the refused order kept its decrement", s)
+	}
+	if _, err := store.OrderByKey(ctx, owner, "k"); !errors.Is(err, orders.ErrNotFound) {
+		t.Errorf("a refused order left a row: %v", err)
+	}
+	_, err = store.Place(ctx, placement(owner, "k2", orders.Item{ProductID: 1 << 60, Quantity: 1}))
+	if !errors.As(err, &se) || !se.Gone {
+		t.Errorf("unknown product: %v", err)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	store, pool := open(t)
+	ctx := context.Background()
+	id := product(t, pool, 5, 100)
+	owner := "s:it-cancel-" + random(t)
+	c, err := store.Place(ctx, placement(owner, "k", orders.Item{ProductID: id, Quantity: 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Cancel(ctx, "s:not-the-owner", c.Order.ID, time.Hour, time.Now()); !errors.Is(err, orders.ErrNotFound) {
+		t.Errorf("someone else's cancel: %v", err)
+	}
+	if _, err := store.Cancel(ctx, owner, c.Order.ID, time.Hour, c.Order.PlacedAt.Add(2*time.Hour)); !errors.Is(err, orders.ErrCancelWindow) {
+		t.Errorf("late cancel: %v", err)
+	}
+	cc, err := store.Cancel(ctx, owner, c.Order.ID, time.Hour, time.Now())
+	if err != nil || cc.Order.Status != orders.StatusCancelled || cc.Order.CancelledAt == nil ||
+		len(cc.Changes) != 1 || cc.Changes[0] != (orders.StockChange{ProductID: id, Stock: 5, Was: 3}) {
+		t.Fatalf("Cancel = %+v, %v", cc, err)
+	}
+	if s := stockOf(t, pool, id); s != 5 {
+		t.Errorf("stock %d after cancel, want 5", s)
+	}
+	if _, err := store.Cancel(ctx, owner, c.Order.ID, time.Hour, time.Now()); !errors.Is(err, orders.ErrCancelled) {
+		t.Errorf("second cancel: %v", err)
+	}
+	list, err := store.Orders(ctx, owner, 1<<62, 10)
+	if err != nil || len(list) != 1 || list[0].Status != orders.StatusCancelled || len(list[0].Lines) != 1 {
+		t.Errorf("Orders = %+v, %v", list, err)
+	}
+}
+
+func TestCustomers(t *testing.T) {
+	store, _ := open(t)
+	ctx := context.Background()
+	email := "it-" + strings.ToLower(random(t)) + "@flashcrowd.test"
+	c, err := store.CreateCustomer(ctx, email, "$2a$10$hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CreateCustomer(ctx, email, "$2a$10$other"); !errors.Is(err, orders.ErrEmailTaken) {
+		t.Errorf("second registration: %v", err)
+	}
+	got, hash, err := store.CustomerByEmail(ctx, email)
+	if err != nil || got != c || hash != "$2a$10$hash" {
+		t.Errorf("CustomerByEmail = %+v %q %v", got, hash, err)
+	}
+	if _, _, err := store.CustomerByEmail(ctx, "nobody-"+email); !errors.Is(err, orders.ErrNotFound) {
+		t.Errorf("unknown email: %v", err)
+	}
+}
+
+// recorder is an asynq stand-in that counts each event it is given and fails now and then,
+// the way a Redis that drops out does.
+type recorder struct {
+	mu    sync.Mutex
+	seen  map[string]int
+	calls int
+}
+
+func (r *recorder) EnqueueContext(_ context.Context, task *asynq.Task, _ ...asynq.Option) (*asynq.TaskInfo, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	if r.calls%37 == 0 {
+		return nil, errors.New("dial tcp redis:6379: connection refused")
+	}
+	var p tasks.OrderEventPayload
+	if err := json.Unmarshal(task.Payload(), &p); err != nil {
+		return nil, err
+	}
+	r.seen[p.ID]++
+	return &asynq.TaskInfo{}, nil
+}
+
+// Two relays at once over the same outbox: each row is enqueued by one of them, once, and
+// leaves the outbox. (The stack's running orders instances relay too and may take some rows;
+// those never reach the recorder, so the test counts only what it saw.)
+func TestTwoRelaysMoveEachRowOnce(t *testing.T) {
+	_, pool := open(t)
+	ctx := context.Background()
+	run := "relay-it-" + random(t)
+	const n = 450
+	for i := range n {
+		b, _ := json.Marshal(tasks.OrderEventPayload{V: 1, ID: fmt.Sprintf("%s-%d", run, i), Type: tasks.EventOrderCreated,
+			OccurredAt: time.Now(), Order: tasks.Order{Email: "integration@flashcrowd.test", Status: "placed", Currency: "EUR"}})
+		if _, err := pool.Exec(ctx, `INSERT INTO outbox (task_type, payload) VALUES ($1, $2)`, tasks.TypeOrderEvent, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := &recorder{seen: map[string]int{}}
+	rctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for range 2 {
+		relay := postgres.NewRelay(pool, rec, 20*time.Millisecond, quietLog(), prometheus.NewRegistry())
+		wg.Go(func() { relay.Run(rctx) })
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var left int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE payload->>'id' LIKE $1`, run+"-%").Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d rows still in the outbox after 60 s", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	mine := 0
+	for id, count := range rec.seen {
+		if !strings.HasPrefix(id, run) {
+			continue
+		}
+		mine++
+		if count != 1 {
+			t.Errorf("%s enqueued %d times", id, count)
+		}
+	}
+	t.Logf("the two relays moved %d of %d rows (%d enqueue calls, every 37th failed)", mine, n, rec.calls)
+	if mine == 0 {
+		t.Error("the relays moved nothing")
+	}
+}
+
+// A row enqueued before (a relay that died before its delete committed) is done, not an
+// error: its task id is taken. Needs the stack's Redis as the queue user.
+func TestRelayTreatsATakenTaskIDAsDone(t *testing.T) {
+	_, pool := open(t)
+	addr, password := os.Getenv("REDIS_ADDR"), os.Getenv("REDIS_QUEUE_PASSWORD")
+	if addr == "" || password == "" {
+		t.Fatal("this test needs REDIS_ADDR and REDIS_QUEUE_PASSWORD (make integration sets them)")
+	}
+	queue := asynq.NewClient(asynq.RedisClientOpt{Addr: addr, Username: "queue", Password: password})
+	t.Cleanup(func() { queue.Close() })
+	ctx := context.Background()
+	b, _ := json.Marshal(tasks.OrderEventPayload{V: 1, ID: "relay-it-" + random(t), Type: tasks.EventOrderCreated, OccurredAt: time.Now()})
+	var id int64
+	if err := pool.QueryRow(ctx, `INSERT INTO outbox (task_type, payload) VALUES ($1, $2) RETURNING id`, tasks.TypeOrderEvent, b).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	task, err := tasks.Outboxed(tasks.TypeOrderEvent, b, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := queue.EnqueueContext(ctx, task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		t.Fatal(err)
+	}
+	relay := postgres.NewRelay(pool, queue, time.Second, quietLog(), prometheus.NewRegistry())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := relay.RelayOnce(ctx); err != nil {
+			t.Fatalf("RelayOnce: %v", err)
+		}
+		var left int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE id = $1`, id).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if left == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the row was never relayed")
+		}
+	}
+}
