@@ -35,6 +35,7 @@ type Deps struct {
 	// the pool: more would only wait for a connection); 0 means no bound.
 	MaxTransactions int
 	Now             func() time.Time
+	Instance        string // answers in X-Served-By, as the catalog does
 }
 
 // Store is the order storage the handlers use (*postgres.Store); tests fake it.
@@ -77,7 +78,7 @@ func NewServer(d Deps) http.Handler {
 			r.Method(http.MethodPost, "/login", handleLogin(d.Store, d.Carts))
 		})
 	})
-	return r
+	return web.Announce("X-Served-By", d.Instance)(r)
 }
 
 // private marks every cart, order and customer answer as never cacheable, by browsers or the

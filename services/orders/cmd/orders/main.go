@@ -101,6 +101,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 	relay := postgres.NewRelay(primary, queue, cfg.OutboxPollInterval, log, reg)
 
 	catalog := catalogapi.New(&cfg.CatalogURL, cfg.CatalogInternalToken, log, reg)
+	instance, _ := os.Hostname()
 	h := httpapi.NewServer(httpapi.Deps{
 		Log:      log,
 		Registry: reg,
@@ -116,6 +117,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		// Half the pool: checkouts of one product wait on its row lock holding a connection,
 		// and the other half keeps order reads and key look-ups going during a flash sale.
 		MaxTransactions: max(cfg.DBMaxConns/2, 1),
+		Instance:        instance,
 	})
 
 	rctx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
