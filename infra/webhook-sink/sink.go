@@ -17,7 +17,7 @@ const (
 )
 
 // maxBody is the most of a body kept per delivery; a longer one is cut (and marked so).
-const maxBody = 64 << 10
+const maxBody = 16 << 10
 
 // delivery is one POST to /hooks as it arrived, and what the sink answered.
 type delivery struct {
