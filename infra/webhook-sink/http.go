@@ -14,6 +14,7 @@ func newServer(s *sink, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /hooks", handleHook(s, log))
 	mux.Handle("GET /deliveries", handleDeliveries(s))
+	mux.Handle("GET /stats", handleStats(s))
 	mux.Handle("POST /fail", handleFail(s, log))
 	mux.Handle("POST /reset", handleReset(s, log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -58,7 +59,13 @@ func handleHook(s *sink, log *slog.Logger) http.Handler {
 
 func handleDeliveries(s *sink) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, s.snapshot())
+		writeJSON(w, http.StatusOK, s.list())
+	})
+}
+
+func handleStats(s *sink) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.stats())
 	})
 }
 

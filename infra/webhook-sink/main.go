@@ -4,7 +4,8 @@
 // letters can be shown and tested. Everything is kept in memory, a bounded number of deliveries.
 //
 //	POST /hooks        a delivery: 204, or 401 when the signature does not verify, or the failure asked for
-//	GET  /deliveries   what it got, oldest first, as JSON
+//	GET  /deliveries   what it got, oldest first: a JSON array (a JSON body as itself, see delivery)
+//	GET  /stats        how many it got, how many it forgot, how many failures are still to answer
 //	POST /fail         {"status": 500, "count": 3}: answer the next 3 deliveries with 500
 //	POST /reset        forget every delivery and any failure asked for
 //	GET  /healthz      200 while it runs

@@ -83,17 +83,28 @@ func post(t *testing.T, url, body string) int {
 	return resp.StatusCode
 }
 
-func list(t *testing.T, base string) snapshot {
+// get decodes the JSON that GET path answers into v.
+func get(t *testing.T, url string, v any) {
 	t.Helper()
-	resp, err := http.Get(base + "/deliveries")
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var s snapshot
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func list(t *testing.T, base string) []delivery {
+	var d []delivery
+	get(t, base+"/deliveries", &d)
+	return d
+}
+
+func counts(t *testing.T, base string) stats {
+	var s stats
+	get(t, base+"/stats", &s)
 	return s
 }
 
@@ -109,17 +120,23 @@ func TestDeliveriesAreRecordedAndVerified(t *testing.T) {
 	if got := deliver(t, base, "", "e3", body); got != 401 {
 		t.Errorf("unsigned delivery: %d, want 401", got)
 	}
-	s := list(t, base)
-	if len(s.Deliveries) != 3 || s.Received != 3 {
-		t.Fatalf("listed %d deliveries (received %d), want 3", len(s.Deliveries), s.Received)
+	if got := deliver(t, base, testSecret, "e4", []byte("not json")); got != 204 {
+		t.Errorf("signed delivery of text: %d, want 204", got)
 	}
-	first := s.Deliveries[0]
-	if first.EventID != "e1" || !first.SignatureValid || first.Body != string(body) || first.Status != 204 ||
+	d := list(t, base)
+	if len(d) != 4 || counts(t, base).Received != 4 {
+		t.Fatalf("listed %d deliveries (received %d), want 4", len(d), counts(t, base).Received)
+	}
+	first := d[0]
+	if first.EventID != "e1" || !first.SignatureValid || string(first.Body) != string(body) || first.Status != 204 ||
 		first.Headers["Content-Type"] != "application/json" || first.TimestampAgeSeconds == nil {
 		t.Errorf("first delivery recorded as %+v", first)
 	}
-	if s.Deliveries[1].SignatureValid || s.Deliveries[2].SignatureValid {
+	if d[1].SignatureValid || d[2].SignatureValid {
 		t.Error("a delivery with a wrong or no signature is recorded as valid")
+	}
+	if d[3].Body != nil || d[3].BodyText != "not json" {
+		t.Errorf("a text body recorded as body %q, body_text %q", d[3].Body, d[3].BodyText)
 	}
 }
 
@@ -135,7 +152,7 @@ func TestFailMakesTheNextDeliveriesFailThenReset(t *testing.T) {
 	if got[0] != 503 || got[1] != 503 || got[2] != 204 {
 		t.Errorf("statuses %v, want [503 503 204]", got)
 	}
-	if post(t, base+"/reset", ""); len(list(t, base).Deliveries) != 0 {
+	if post(t, base+"/reset", ""); len(list(t, base)) != 0 {
 		t.Error("deliveries listed after POST /reset")
 	}
 }
@@ -160,10 +177,10 @@ func TestOnlyTheLastDeliveriesAreKept(t *testing.T) {
 	for i := range 5 {
 		deliver(t, base, testSecret, strconv.Itoa(i), []byte(`{}`))
 	}
-	s := list(t, base)
-	if len(s.Deliveries) != 2 || s.Dropped != 3 || s.Received != 5 || s.Deliveries[0].EventID != "3" {
+	d, s := list(t, base), counts(t, base)
+	if len(d) != 2 || s.Dropped != 3 || s.Received != 5 || d[0].EventID != "3" {
 		t.Errorf("kept %d (first %q), dropped %d, received %d; want 2 (first \"3\"), 3, 5",
-			len(s.Deliveries), s.Deliveries[0].EventID, s.Dropped, s.Received)
+			len(d), d[0].EventID, s.Dropped, s.Received)
 	}
 }
 

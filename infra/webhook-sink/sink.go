@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"strconv"
 	"sync"
 	"time"
@@ -21,13 +22,16 @@ const maxBody = 16 << 10
 
 // delivery is one POST to /hooks as it arrived, and what the sink answered.
 type delivery struct {
-	Seq            int64             `json:"seq"`
-	ReceivedAt     time.Time         `json:"received_at"`
-	EventID        string            `json:"event_id"`
-	Headers        map[string]string `json:"headers"`
-	Body           string            `json:"body"`
-	BodyTruncated  bool              `json:"body_truncated,omitempty"`
-	SignatureValid bool              `json:"signature_valid"`
+	Seq        int64             `json:"seq"`
+	ReceivedAt time.Time         `json:"received_at"`
+	EventID    string            `json:"event_id"`
+	Headers    map[string]string `json:"headers"`
+	// Body is the body itself when it is JSON (an order event is), so a reader decodes it
+	// directly; any other body is in BodyText.
+	Body           json.RawMessage `json:"body,omitempty"`
+	BodyText       string          `json:"body_text,omitempty"`
+	BodyTruncated  bool            `json:"body_truncated,omitempty"`
+	SignatureValid bool            `json:"signature_valid"`
 	// How old the signed timestamp was on arrival: a receiver refuses old ones (replays).
 	TimestampAgeSeconds *int64 `json:"timestamp_age_seconds,omitempty"`
 	Status              int    `json:"status"`
@@ -77,7 +81,11 @@ func (s *sink) receive(d delivery, body []byte, truncated bool) delivery {
 		age := now.Unix() - ts
 		d.TimestampAgeSeconds = &age
 	}
-	d.Body, d.BodyTruncated = string(body), truncated
+	if !truncated && json.Valid(body) {
+		d.Body = json.RawMessage(body)
+	} else {
+		d.BodyText, d.BodyTruncated = string(body), truncated
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -115,9 +123,15 @@ func (s *sink) reset() {
 	s.deliveries, s.dropped, s.failStatus, s.failCount = nil, 0, 0, 0
 }
 
-// snapshot is what GET /deliveries answers.
-type snapshot struct {
-	Deliveries []delivery `json:"deliveries"`
+// list is what GET /deliveries answers: the deliveries kept, oldest first.
+func (s *sink) list() []delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]delivery{}, s.deliveries...)
+}
+
+// stats is what GET /stats answers.
+type stats struct {
 	// Received counts every delivery since the last reset; Dropped those no longer listed.
 	Received int64 `json:"received"`
 	Dropped  int64 `json:"dropped"`
@@ -126,11 +140,10 @@ type snapshot struct {
 	FailStatus int `json:"fail_status,omitempty"`
 }
 
-func (s *sink) snapshot() snapshot {
+func (s *sink) stats() stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := snapshot{Deliveries: append([]delivery{}, s.deliveries...), Dropped: s.dropped,
-		Received: int64(len(s.deliveries)) + s.dropped, Failing: s.failCount}
+	out := stats{Received: int64(len(s.deliveries)) + s.dropped, Dropped: s.dropped, Failing: s.failCount}
 	if s.failCount > 0 {
 		out.FailStatus = s.failStatus
 	}
