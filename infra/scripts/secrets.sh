@@ -14,7 +14,8 @@ umask 077
 {
   echo "# Written by make secrets on $(date -u +%FT%TZ). Laid over .env by the Makefile; never commit it."
   echo "FLASHCROWD_ENV=production"
-  # 24 random bytes as 48 hex digits: long enough, and safe in URLs, ini files and shell.
+  # 24 random bytes as 48 hex digits: long enough (IDENTITY_KEY wants 32+ characters), and safe
+  # in URLs, ini files and shell.
   grep -E '^[A-Z0-9_]+=dev-' .env | cut -d= -f1 | while read -r name; do
     echo "$name=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
   done

@@ -2,11 +2,12 @@
 // program that holds MinIO's root credentials. Once the server is ready it makes the media
 // bucket and what guards it, idempotently, on every start:
 //
-//   - anonymous read of published media only (products/ and thumbs/), never of uploads/;
+//   - anonymous read of published media only (products/ and thumbs/), never of uploads/ or
+//     reports/ (sales reports: the bucket's policy names the public prefixes, nothing else);
 //   - uploads that were never attached expire after a day (a lifecycle rule);
 //   - one user per application with a policy that covers only what that application does:
 //     catalog  grants uploads, checks and publishes them (uploads/ → products/), deletes images;
-//     worker   reads published images and writes their thumbnails.
+//     worker   reads published images and writes their thumbnails and the sales reports.
 //
 // It then writes a marker file that the container healthcheck waits for.
 package main
@@ -77,6 +78,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 		{"worker", []statement{
 			allow(bucket, []string{"s3:GetObject"}, "products/*"),
 			allow(bucket, []string{"s3:PutObject"}, "thumbs/*"),
+			allow(bucket, []string{"s3:PutObject"}, "reports/*"), // the scheduled sales reports (CSV)
 		}},
 	} {
 		if err := setupUser(ctx, adm, "flashcrowd-"+u.name, u.name, users[u.name], u.statements); err != nil {
