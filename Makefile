@@ -8,7 +8,7 @@ MODULES := contracts foundation services/catalog services/orders gateway worker 
 # Modules whose Go sqlc makes from SQL (each has a sqlc.yaml).
 SQLC_MODULES := services/catalog services/orders
 # Go programs of the infrastructure images, outside the workspace (their images build them alone).
-INFRA_MODULES := infra/minio/setup infra/webhook-sink
+INFRA_MODULES := infra/minio/setup infra/webhook-sink infra/asynqmon
 # sqlc makes typed Go from SQL (each SQLC_MODULES entry has a sqlc.yaml). `go run` builds it into Go's cache:
 # minutes the first time (its PostgreSQL parser is C: cgo and a C compiler), seconds after.
 SQLC_VERSION := v1.31.1
@@ -81,6 +81,7 @@ vet: ## gofmt, generated code up to date, go vet, module boundaries and a linux/
 
 unit: ## Unit tests of every module
 	@for m in $(MODULES); do (cd $$m && go test -race -count=1 ./...); done
+	@for m in $(INFRA_MODULES); do (cd $$m && GOWORK=off go test -count=1 ./...); done
 
 fuzz: ## Fuzz the request decoders (JSON bodies, listing queries) for a bounded time each (FUZZTIME, default 15s)
 	cd foundation && go test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(or $(FUZZTIME),15s) ./web/
