@@ -17,6 +17,7 @@ var readOnlyRoot = []string{
 	"postgres-primary", "postgres-replica-1", "postgres-replica-2", "redis", "minio", "prometheus",
 	"postgres-exporter-primary", "postgres-exporter-replica-1", "postgres-exporter-replica-2",
 	"pgbouncer-exporter", "redis-exporter",
+	"orders", "migrate-orders", "mailpit", "asynqmon", "webhook-sink",
 }
 
 // capsAdded lists the capabilities a service may add back after dropping them all: none

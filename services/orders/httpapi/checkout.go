@@ -132,17 +132,17 @@ func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error
 		return "", err
 	}
 	email := orders.NormalizeEmail(req.Email)
-	hashed := email
+	// The body as sent decides whether a retry is the same request, also where it is ignored.
+	hash := requestHash(email)
 	if id.SignedIn() {
 		// The body's address is ignored: orders go to the account's.
-		email, hashed = orders.NormalizeEmail(id.Email), ""
+		email = orders.NormalizeEmail(id.Email)
 		if orders.ValidEmail(email) != "" {
 			return "", web.NewProblem(http.StatusUnprocessableEntity, "the account has no valid email address")
 		}
 	} else if email == "" {
 		return "", web.Invalid(map[string]string{"email": "required: where the confirmation goes"})
 	}
-	hash := requestHash(hashed)
 	owner := orders.Owner(id)
 
 	// What to buy. A checkout that committed emptied its cart, so a retry of it finds none.

@@ -112,8 +112,10 @@ func TestCheckoutSignedIn(t *testing.T) {
 	if a.store.orders[0].Owner != "c:7" || a.store.orders[0].CustomerID != 7 {
 		t.Errorf("owner %q customer %d", a.store.orders[0].Owner, a.store.orders[0].CustomerID)
 	}
-	// The body's address is ignored, so the same key with one is the same request.
-	want(t, a.checkout(ada, "k", `{"email":"other@example.com"}`), http.StatusCreated)
+	// The same key again is the same order; with another body it is refused, although the
+	// body's address would be ignored: a retry must be the same request.
+	want(t, a.checkout(ada, "k", `{}`), http.StatusCreated)
+	want(t, a.checkout(ada, "k", `{"email":"other@example.com"}`), http.StatusUnprocessableEntity)
 	if a.store.places != 1 {
 		t.Errorf("%d placements", a.store.places)
 	}
