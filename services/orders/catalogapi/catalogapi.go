@@ -1,6 +1,15 @@
 // Package catalogapi is the orders service's client of the catalog's HTTP API: product prices
 // and stock from its public, cached product reads, and the stock changes it is told about
 // after each order so it can drop the product from its caches and the edge.
+//
+// In a flash sale every buyer asks about the same product, and every order changes it: were
+// each cart write and checkout to read it from the catalog, and each order drop it from the
+// catalog's caches, every read would be a miss waiting for the next fill. So product reads are
+// kept here for ProductTTL (one read per product per instance and period, shared by the
+// requests that want it meanwhile), and stock changes are sent in batches, at most one per
+// NotifyEvery. Both bound how stale a stock figure can be at about a second: checkout does not
+// trust it anyway (the database decides), and a sold-out product still shows as sold out
+// everywhere within a second.
 package catalogapi
 
 import (
@@ -19,9 +28,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/services/orders"
@@ -42,6 +53,12 @@ const (
 	notifyTimeout = 2 * time.Second
 	maxBody       = 1 << 20
 	fanOut        = 8 // product reads in flight for one cart
+
+	// ProductTTL is how long a product read is kept in this instance (New's default).
+	ProductTTL = 500 * time.Millisecond
+	// NotifyEvery is the longest a stock change waits to be sent with the next batch.
+	NotifyEvery = 100 * time.Millisecond
+	cacheSize   = 10_000
 )
 
 // Product is what the orders service needs of a catalog product.
@@ -61,12 +78,23 @@ type Client struct {
 	http     *http.Client
 	log      *slog.Logger
 	notified *prometheus.CounterVec
-	pending  sync.WaitGroup
+	reads    *prometheus.CounterVec
+
+	products *expirable.LRU[int64, Product]
+	loads    singleflight.Group
+
+	mu      sync.Mutex
+	batch   map[int64]orders.StockChange // the changes not sent yet, by product
+	lsn     uint64                       // the highest commit LSN among them
+	flushed chan struct{}                // closed when the loop has sent its last batch
+	wake    chan struct{}
+	stop    chan struct{}
 }
 
 // New returns a client of the catalog at base (CATALOG_URL), which sends stock changes with
-// the bearer token. Its metrics are registered with reg.
-func New(base *url.URL, token string, log *slog.Logger, reg prometheus.Registerer) *Client {
+// the bearer token and keeps product reads for ttl (0: not at all). Its metrics are registered
+// with reg.
+func New(base *url.URL, token string, ttl time.Duration, log *slog.Logger, reg prometheus.Registerer) *Client {
 	// One transport for every call: keep-alive connections to the internal load balancer are
 	// reused instead of dialled per request, and every phase has a short limit.
 	transport := &http.Transport{
@@ -80,21 +108,75 @@ func New(base *url.URL, token string, log *slog.Logger, reg prometheus.Registere
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     true,
 	}
-	return &Client{
+	f := promauto.With(reg)
+	c := &Client{
 		base:  strings.TrimSuffix(base.String(), "/"),
 		token: token,
 		http:  &http.Client{Transport: transport, Timeout: notifyTimeout},
 		log:   log,
-		notified: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+		notified: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "flashcrowd_orders_stock_notifications_total",
-			Help: "Stock changes sent to the catalog after a commit, by result (ok or error): an error leaves the catalog's caches to their TTL.",
+			Help: "Batches of stock changes sent to the catalog after commits, by result (ok or error): an error leaves the catalog's caches to their TTL.",
 		}, []string{"result"}),
+		reads: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "flashcrowd_orders_product_reads_total",
+			Help: "Product look-ups, by source: this instance's short-lived copy (cached), a read shared with another request in flight (shared), or the catalog (catalog).",
+		}, []string{"source"}),
+		batch:   map[int64]orders.StockChange{},
+		flushed: make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+	}
+	if ttl > 0 {
+		c.products = expirable.NewLRU[int64, Product](cacheSize, nil, ttl)
+	}
+	go c.notifyLoop()
+	return c
+}
+
+// Product returns product id as the catalog showed it at most ProductTTL ago: ErrNotFound when
+// it does not exist, an error wrapping ErrUnavailable when the catalog cannot answer.
+func (c *Client) Product(ctx context.Context, id int64) (Product, error) {
+	if c.products == nil {
+		c.reads.WithLabelValues("catalog").Inc()
+		return c.fetch(ctx, id)
+	}
+	if p, ok := c.products.Get(id); ok {
+		c.reads.WithLabelValues("cached").Inc()
+		return p, nil
+	}
+	// One read for every request that wants the product meanwhile; it outlives the request
+	// that started it, so that one giving up does not fail the others.
+	v, err, shared := c.loads.Do(strconv.FormatInt(id, 10), func() (any, error) {
+		p, err := c.fetch(context.WithoutCancel(ctx), id)
+		if err == nil {
+			c.products.Add(id, p)
+		}
+		return p, err
+	})
+	if shared {
+		c.reads.WithLabelValues("shared").Inc()
+	} else {
+		c.reads.WithLabelValues("catalog").Inc()
+	}
+	return v.(Product), err
+}
+
+// Learned records the stock a commit of this instance left, so that its next look-ups see it
+// before the catalog does.
+func (c *Client) Learned(changes []orders.StockChange) {
+	if c.products == nil {
+		return
+	}
+	for _, ch := range changes {
+		if p, ok := c.products.Peek(ch.ProductID); ok {
+			p.Stock = ch.Stock
+			c.products.Add(ch.ProductID, p)
+		}
 	}
 }
 
-// Product reads product id from the catalog: ErrNotFound when it does not exist, an error
-// wrapping ErrUnavailable when the catalog cannot answer.
-func (c *Client) Product(ctx context.Context, id int64) (Product, error) {
+func (c *Client) fetch(ctx context.Context, id int64) (Product, error) {
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	var p Product
@@ -160,31 +242,95 @@ type stockChanges struct {
 }
 
 // NotifyStock tells the catalog, in the background, that a commit at lsn changed the stock of
-// some products. It is best effort: a failure is logged and counted, and the catalog's caches
+// some products. Changes wait up to NotifyEvery and go in one batch: per product the latest
+// stock and the first "was" (so a product that crossed zero in between still says so), with
+// the highest LSN. It is best effort: a failure is logged and counted, and the catalog's caches
 // then keep the old stock until their TTL, which checkout does not trust anyway.
-func (c *Client) NotifyStock(ctx context.Context, lsn string, changes []orders.StockChange) {
+func (c *Client) NotifyStock(lsn string, changes []orders.StockChange) {
 	if len(changes) == 0 {
 		return
 	}
-	body, err := json.Marshal(stockChanges{LSN: lsn, Changes: changes})
+	n, err := parseLSN(lsn)
 	if err != nil {
 		c.log.Error("stock changes", "err", err)
-		return
 	}
-	rid := web.RequestID(ctx)
-	c.pending.Add(1)
-	go func() {
-		defer c.pending.Done()
-		if err := c.post(rid, body); err != nil {
-			c.notified.WithLabelValues("error").Inc()
-			c.log.Warn("stock changes not sent to the catalog", "request_id", rid, "err", err)
-			return
+	c.mu.Lock()
+	c.lsn = max(c.lsn, n)
+	for _, ch := range changes {
+		if prev, ok := c.batch[ch.ProductID]; ok {
+			ch.Was = prev.Was
 		}
-		c.notified.WithLabelValues("ok").Inc()
-	}()
+		c.batch[ch.ProductID] = ch
+	}
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
-func (c *Client) post(rid string, body []byte) error {
+// notifyLoop sends the waiting changes, at most one batch per NotifyEvery, until Close.
+func (c *Client) notifyLoop() {
+	defer close(c.flushed)
+	for {
+		select {
+		case <-c.wake:
+		case <-c.stop:
+			c.send()
+			return
+		}
+		c.send()
+		select {
+		case <-time.After(NotifyEvery):
+		case <-c.stop:
+			c.send()
+			return
+		}
+	}
+}
+
+func (c *Client) send() {
+	c.mu.Lock()
+	batch, lsn := c.batch, c.lsn
+	c.batch, c.lsn = map[int64]orders.StockChange{}, 0
+	c.mu.Unlock()
+	for len(batch) > 0 {
+		changes := make([]orders.StockChange, 0, min(len(batch), MaxStockChanges))
+		for id, ch := range batch {
+			changes = append(changes, ch)
+			delete(batch, id)
+			if len(changes) == MaxStockChanges {
+				break
+			}
+		}
+		body, err := json.Marshal(stockChanges{LSN: fmt.Sprintf("%X/%X", lsn>>32, uint32(lsn)), Changes: changes})
+		if err == nil {
+			err = c.post(body)
+		}
+		if err != nil {
+			c.notified.WithLabelValues("error").Inc()
+			c.log.Warn("stock changes not sent to the catalog", "products", len(changes), "err", err)
+			continue
+		}
+		c.notified.WithLabelValues("ok").Inc()
+	}
+}
+
+// parseLSN reads a WAL position as Postgres prints it, X/Y in hex.
+func parseLSN(s string) (uint64, error) {
+	hi, lo, ok := strings.Cut(s, "/")
+	h, err1 := strconv.ParseUint(hi, 16, 32)
+	l, err2 := strconv.ParseUint(lo, 16, 32)
+	if !ok || err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("commit LSN %q: not a WAL position", s)
+	}
+	return h<<32 | l, nil
+}
+
+// MaxStockChanges is the most changes one notice carries (the catalog's bound).
+const MaxStockChanges = 100
+
+func (c *Client) post(body []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/internal/v1/stock-changes", bytes.NewReader(body))
@@ -193,9 +339,6 @@ func (c *Client) post(rid string, body []byte) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	if rid != "" {
-		req.Header.Set(web.RequestIDHeader, rid)
-	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
@@ -208,12 +351,11 @@ func (c *Client) post(rid string, body []byte) error {
 	return nil
 }
 
-// Close waits, up to ctx's deadline, for the stock changes still being sent.
+// Close sends the changes still waiting, and waits for that up to ctx's deadline.
 func (c *Client) Close(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { c.pending.Wait(); close(done) }()
+	close(c.stop)
 	select {
-	case <-done:
+	case <-c.flushed:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("catalog notifications: %w", ctx.Err())

@@ -2,6 +2,7 @@ package catalogapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,7 +26,7 @@ func newClient(t *testing.T, h http.Handler) *Client {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL + "/") // a trailing slash must not double the path's
-	return New(u, "internal-token", slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	return New(u, "internal-token", 0, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
 }
 
 func TestProduct(t *testing.T) {
@@ -67,7 +69,6 @@ func TestProduct(t *testing.T) {
 }
 
 func TestNotifyStock(t *testing.T) {
-	var fail atomic.Bool
 	got := make(chan string, 2)
 	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.URL.Path != "/internal/v1/stock-changes" || r.Header.Get("Authorization") != "Bearer internal-token" {
@@ -76,20 +77,20 @@ func TestNotifyStock(t *testing.T) {
 		}
 		b, _ := io.ReadAll(r.Body)
 		got <- string(b)
-		if fail.Load() {
+		if strings.Contains(string(b), `"product_id":2`) { // the second notice fails
+
 			http.Error(w, "no", http.StatusInternalServerError)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	c.NotifyStock(context.Background(), "0/16B3748", []orders.StockChange{{ProductID: 1, Stock: 0, Was: 1}})
+	c.NotifyStock("0/16B3748", []orders.StockChange{{ProductID: 1, Stock: 0, Was: 1}})
 	if b := <-got; b != `{"lsn":"0/16B3748","changes":[{"product_id":1,"stock":0,"was":1}]}` {
 		t.Errorf("body %s", b)
 	}
-	fail.Store(true)
-	c.NotifyStock(context.Background(), "0/1", []orders.StockChange{{ProductID: 2, Stock: 3, Was: 4}})
+	c.NotifyStock("0/1", []orders.StockChange{{ProductID: 2, Stock: 3, Was: 4}})
 	<-got
-	c.NotifyStock(context.Background(), "0/1", nil) // nothing changed: nothing sent
+	c.NotifyStock("0/1", nil) // nothing changed: nothing sent
 	if err := c.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -98,5 +99,80 @@ func TestNotifyStock(t *testing.T) {
 	}
 	if !strings.HasPrefix(c.base, "http://") || strings.HasSuffix(c.base, "/") {
 		t.Errorf("base %q", c.base)
+	}
+}
+
+// Within the TTL, a product is read from the catalog once, however many ask; a commit here
+// updates the copy's stock at once.
+func TestProductCopies(t *testing.T) {
+	var reads atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reads.Add(1)
+		time.Sleep(20 * time.Millisecond) // long enough for the concurrent reads to share it
+		_, _ = io.WriteString(w, `{"id":1,"sku":"FC-1","name":"Lamp","price_cents":1999,"currency":"EUR","stock":4}`)
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	c := New(u, "internal-token", time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if p, err := c.Product(context.Background(), 1); err != nil || p.Stock != 4 {
+				t.Errorf("product: %+v, %v", p, err)
+			}
+		})
+	}
+	wg.Wait()
+	if p, _ := c.Product(context.Background(), 1); p.Stock != 4 {
+		t.Errorf("stock %d", p.Stock)
+	}
+	if n := reads.Load(); n != 1 {
+		t.Errorf("%d catalog reads, want 1", n)
+	}
+	c.Learned([]orders.StockChange{{ProductID: 1, Stock: 0, Was: 4}})
+	if p, _ := c.Product(context.Background(), 1); p.Stock != 0 {
+		t.Errorf("stock after a commit here: %d, want 0", p.Stock)
+	}
+}
+
+// Changes that come within NotifyEvery share a batch (the first may go alone, at once): each
+// product's latest stock, and the highest LSN.
+func TestNotifyBatches(t *testing.T) {
+	got := make(chan string, 4)
+	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- string(b)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	c.NotifyStock("0/20", []orders.StockChange{{ProductID: 1, Stock: 1, Was: 2}})
+	c.NotifyStock("1/10", []orders.StockChange{{ProductID: 1, Stock: 0, Was: 1}, {ProductID: 2, Stock: 5, Was: 6}})
+	c.NotifyStock("0/30", []orders.StockChange{{ProductID: 2, Stock: 4, Was: 5}})
+	if err := c.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	close(got)
+	changes := map[int64]orders.StockChange{}
+	lsns := map[string]bool{}
+	if len(got) > 2 {
+		t.Errorf("%d notices for three commits within %v, want at most 2", len(got), NotifyEvery)
+	}
+	for b := range got {
+		var n struct {
+			LSN     string               `json:"lsn"`
+			Changes []orders.StockChange `json:"changes"`
+		}
+		if err := json.Unmarshal([]byte(b), &n); err != nil {
+			t.Fatal(err)
+		}
+		lsns[n.LSN] = true
+		for _, ch := range n.Changes {
+			changes[ch.ProductID] = ch
+		}
+	}
+	if changes[1].Stock != 0 || changes[2].Stock != 4 {
+		t.Errorf("changes sent: %+v", changes)
+	}
+	if !lsns["1/10"] {
+		t.Errorf("LSNs sent: %v, want the highest, 1/10", lsns)
 	}
 }

@@ -298,7 +298,8 @@ func (co *checkout) committed(r *http.Request, c orders.Committed) {
 	for _, ch := range c.Changes {
 		co.memo.record(ch.ProductID, ch.Stock)
 	}
-	co.catalog.NotifyStock(r.Context(), c.LSN, c.Changes)
+	co.catalog.Learned(c.Changes)
+	co.catalog.NotifyStock(c.LSN, c.Changes)
 	co.nudge()
 }
 

@@ -59,7 +59,7 @@ func newAPI(t *testing.T) *api {
 	rdb := redis.NewClient(&redis.Options{Addr: a.redis.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
 	u, _ := url.Parse(a.catalog.srv.URL)
-	a.client = catalogapi.New(u, catalogToken, log, reg)
+	a.client = catalogapi.New(u, catalogToken, 0, log, reg) // no copies: the tests change the catalog between calls
 	t.Cleanup(func() { _ = a.client.Close(context.Background()) })
 	a.h = NewServer(Deps{
 		Log:             log,

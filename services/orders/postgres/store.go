@@ -111,6 +111,10 @@ func (s *Store) Place(ctx context.Context, p orders.Placement) (orders.Committed
 			ID: claim.ID, Owner: p.Owner, CustomerID: p.CustomerID, Email: p.Email, Status: orders.StatusPlaced,
 			Key: p.Key, RequestHash: p.RequestHash, PlacedAt: claim.PlacedAt,
 		}
+		// From the first decrement to the commit the products' rows are locked, and every other
+		// buyer of them waits: what follows the decrements goes in one round trip (a pipeline).
+		after := &pipeline{tx: tx}
+		qa := queries.New(after)
 		for _, it := range items {
 			row, err := q.TakeStock(ctx, queries.TakeStockParams{Quantity: it.Quantity, ID: it.ProductID})
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -125,7 +129,7 @@ func (s *Store) Place(ctx context.Context, p orders.Placement) (orders.Committed
 				return orders.ErrCurrencies
 			}
 			l := orders.Line{ProductID: it.ProductID, SKU: row.SKU, Name: row.Name, Quantity: it.Quantity, UnitPriceCents: row.PriceCents}
-			if err := q.AddLine(ctx, queries.AddLineParams{
+			if err := qa.AddLine(ctx, queries.AddLineParams{
 				OrderID: o.ID, ProductID: l.ProductID, SKU: l.SKU, Name: l.Name, Quantity: l.Quantity, UnitPriceCents: l.UnitPriceCents,
 			}); err != nil {
 				return err
@@ -134,13 +138,16 @@ func (s *Store) Place(ctx context.Context, p orders.Placement) (orders.Committed
 			o.TotalCents += int64(l.Quantity) * l.UnitPriceCents
 			c.Changes = append(c.Changes, orders.StockChange{ProductID: it.ProductID, Stock: row.Stock, Was: row.Stock + it.Quantity})
 		}
-		if err := q.CompleteOrder(ctx, queries.CompleteOrderParams{Currency: o.Currency, TotalCents: o.TotalCents, ID: o.ID}); err != nil {
+		if err := qa.CompleteOrder(ctx, queries.CompleteOrderParams{Currency: o.Currency, TotalCents: o.TotalCents, ID: o.ID}); err != nil {
 			return err
 		}
-		if err := addOutbox(ctx, q, tasks.TypeOrderConfirmation, tasks.OrderConfirmationPayload{V: 1, Order: taskOrder(o)}); err != nil {
+		if err := addOutbox(ctx, qa, tasks.TypeOrderConfirmation, tasks.OrderConfirmationPayload{V: 1, Order: taskOrder(o)}); err != nil {
 			return err
 		}
-		if err := addOutbox(ctx, q, tasks.TypeOrderEvent, event(o, tasks.EventOrderCreated, o.PlacedAt)); err != nil {
+		if err := addOutbox(ctx, qa, tasks.TypeOrderEvent, event(o, tasks.EventOrderCreated, o.PlacedAt)); err != nil {
+			return err
+		}
+		if err := after.flush(ctx); err != nil {
 			return err
 		}
 		c.Order = o
@@ -326,4 +333,35 @@ func dbError(what string, err error) error {
 		return fmt.Errorf("%s: %w", what, orders.ErrTimeout)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// pipeline is a queries.DBTX that queues statements without results (sqlc's :exec) and sends
+// them in one round trip on flush, inside tx; each fails the transaction if it fails.
+type pipeline struct {
+	tx    pgx.Tx
+	batch pgx.Batch
+}
+
+func (p *pipeline) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	p.batch.Queue(sql, args...)
+	return pgconn.CommandTag{}, nil
+}
+
+func (p *pipeline) Query(context.Context, string, ...any) (pgx.Rows, error) {
+	return nil, errors.New("pipeline: only statements without results may be queued")
+}
+
+func (p *pipeline) QueryRow(context.Context, string, ...any) pgx.Row {
+	return errRow{errors.New("pipeline: only statements without results may be queued")}
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+func (p *pipeline) flush(ctx context.Context) error {
+	if p.batch.Len() == 0 {
+		return nil
+	}
+	return p.tx.SendBatch(ctx, &p.batch).Close()
 }

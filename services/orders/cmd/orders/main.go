@@ -100,7 +100,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 	defer queue.Close()
 	relay := postgres.NewRelay(primary, queue, cfg.OutboxPollInterval, log, reg)
 
-	catalog := catalogapi.New(&cfg.CatalogURL, cfg.CatalogInternalToken, log, reg)
+	catalog := catalogapi.New(&cfg.CatalogURL, cfg.CatalogInternalToken, catalogapi.ProductTTL, log, reg)
 	instance, _ := os.Hostname()
 	h := httpapi.NewServer(httpapi.Deps{
 		Log:      log,
