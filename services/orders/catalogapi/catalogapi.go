@@ -20,9 +20,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -296,7 +298,8 @@ func (c *Client) send() {
 	c.mu.Unlock()
 	for len(batch) > 0 {
 		changes := make([]orders.StockChange, 0, min(len(batch), MaxStockChanges))
-		for id, ch := range batch {
+		for _, id := range slices.Sorted(maps.Keys(batch)) {
+			ch := batch[id]
 			changes = append(changes, ch)
 			delete(batch, id)
 			if len(changes) == MaxStockChanges {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/services/orders"
+	"github.com/flashcrowd/flashcrowd/services/orders/cart"
 	"github.com/flashcrowd/flashcrowd/services/orders/catalogapi"
 )
 
@@ -33,6 +34,7 @@ type checkout struct {
 	now     func() time.Time
 	memo    *stockMemo
 	gate    chan struct{} // bounds this instance's checkout transactions; nil: no bound
+	stock   *cart.Stock   // the shared count of units in Redis that admits checkouts; nil: none
 
 	results  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -42,8 +44,9 @@ func newCheckout(d Deps, carts cartAPI) *checkout {
 	f := promauto.With(d.Registry)
 	return &checkout{
 		store: d.Store, carts: carts, catalog: d.Catalog, window: d.CancelWindow, nudge: d.Nudge, now: d.Now,
-		memo: newStockMemo(d.Now),
-		gate: gate(d.MaxTransactions),
+		memo:  newStockMemo(d.Now),
+		gate:  gate(d.MaxTransactions),
+		stock: d.Stock,
 		results: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "flashcrowd_orders_total",
 			Help: "Checkouts by result: placed, replayed (same key again), sold_out (refused before the database), " +
@@ -152,21 +155,33 @@ func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error
 		return "", unavailable("the cart")
 	}
 
-	// The fast refusal, before any database work: in a flash sale most checkouts find the
+	// The fast refusals, before any database work: in a flash sale most checkouts find the
 	// product sold out, and they must hear it at once, without a query on the primary and
-	// without queueing for the product's row lock. It comes before the key look-up: a cart
+	// without queueing for the product's row lock. They come before the key look-up: a cart
 	// still full means no order was placed with it, except in the moment between a commit
 	// and the cart's deletion (a retry then hears 409 and its next retry gets the order).
+	var known map[int64]int32
 	if len(items) > 0 {
-		if err := co.soldOut(r, items); err != nil {
+		if known, err = co.soldOut(r, items); err != nil {
 			return "sold_out", err
 		}
 	}
 
-	// A retry: answer what the first request got.
+	// The gate, still before any database work: in a flash sale most buyers stop here.
+	admitted, err := co.admit(r, items, known)
+	if err != nil {
+		return "sold_out", err
+	}
+	// A retry: answer what the first request got (and give back what the gate took for it).
 	if o, err := co.store.OrderByKey(ctx, owner, key); err == nil {
+		if admitted {
+			co.settle(ctx, items, orders.ErrKeyTaken)
+		}
 		return co.replay(w, o, hash)
 	} else if !errors.Is(err, orders.ErrNotFound) {
+		if admitted {
+			co.settle(ctx, items, err)
+		}
 		return "", storeProblem(r, err)
 	}
 	if len(items) == 0 {
@@ -176,6 +191,9 @@ func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error
 	c, fast, err := co.transact(ctx, orders.Placement{
 		Owner: owner, CustomerID: id.Customer, Email: email, Key: key, RequestHash: hash, Items: items,
 	})
+	if admitted {
+		co.settle(ctx, items, err)
+	}
 	var short *orders.StockError
 	switch {
 	case errors.Is(err, orders.ErrKeyTaken):
@@ -249,9 +267,10 @@ func (co *checkout) replay(w http.ResponseWriter, o orders.Order, hash []byte) (
 
 // soldOut refuses a cart that this instance's recent decrements or the catalog's (cached)
 // stock already show cannot be served. When the catalog cannot answer, the database decides.
-func (co *checkout) soldOut(r *http.Request, items []orders.Item) error {
+// It returns the stock the catalog showed, by product (nil when it could not answer).
+func (co *checkout) soldOut(r *http.Request, items []orders.Item) (map[int64]int32, error) {
 	if short := co.memoShort(items); short != nil {
-		return stockProblem(short)
+		return nil, stockProblem(short)
 	}
 	ids := make([]int64, 0, len(items))
 	for _, it := range items {
@@ -260,18 +279,56 @@ func (co *checkout) soldOut(r *http.Request, items []orders.Item) error {
 	products, err := co.catalog.Products(r.Context(), ids)
 	if err != nil {
 		web.Log(r.Context()).Warn("checkout without the catalog's stock", "err", err)
-		return nil
+		return nil, nil
 	}
+	known := make(map[int64]int32, len(items))
 	for _, it := range items {
 		p, ok := products[it.ProductID]
 		switch {
 		case !ok:
-			return stockProblem(&orders.StockError{ProductID: it.ProductID, Gone: true})
+			return nil, stockProblem(&orders.StockError{ProductID: it.ProductID, Gone: true})
 		case p.Stock < it.Quantity:
-			return stockProblem(&orders.StockError{ProductID: it.ProductID, Name: p.Name, Left: max(p.Stock, 0)})
+			return nil, stockProblem(&orders.StockError{ProductID: it.ProductID, Name: p.Name, Left: max(p.Stock, 0)})
+		}
+		known[it.ProductID] = p.Stock
+	}
+	return known, nil
+}
+
+// admit takes the cart's units from the shared count before the transaction: false means
+// they are gone (the refusal is the returned error). Without the catalog's figures or Redis,
+// everyone is admitted and the database decides.
+func (co *checkout) admit(r *http.Request, items []orders.Item, known map[int64]int32) (bool, error) {
+	if co.stock == nil || known == nil {
+		return false, nil
+	}
+	short, err := co.stock.Take(r.Context(), items, known)
+	switch {
+	case err != nil:
+		web.Log(r.Context()).Warn("checkout without the stock count", "err", err)
+		return false, nil
+	case short != 0:
+		return false, stockProblem(&orders.StockError{ProductID: short, Left: 0})
+	}
+	return true, nil
+}
+
+// settle corrects the shared count after a transaction that took units from it and did not
+// commit: they go back, and a product the database found short gets the database's figure.
+func (co *checkout) settle(ctx context.Context, items []orders.Item, err error) {
+	if err == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	if gerr := co.stock.Give(ctx, items); gerr != nil {
+		web.Log(ctx).Warn("stock count not given back", "err", gerr)
+	}
+	var short *orders.StockError
+	if errors.As(err, &short) && !short.Gone {
+		if serr := co.stock.Set(ctx, short.ProductID, short.Left); serr != nil {
+			web.Log(ctx).Warn("stock count not set", "err", serr)
 		}
 	}
-	return nil
 }
 
 // memoShort returns the first line of a cart that this instance's recent transactions show

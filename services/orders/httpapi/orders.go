@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"math"
 	"net/http"
@@ -141,6 +142,16 @@ func handleCancelOrder(co *checkout) web.HandlerFunc {
 			return storeProblem(r, err)
 		}
 		co.committed(r, c)
+		if co.stock != nil {
+			// Units came back: the counts start again from the next figure.
+			ids := make([]int64, len(c.Changes))
+			for i, ch := range c.Changes {
+				ids[i] = ch.ProductID
+			}
+			if err := co.stock.Forget(context.WithoutCancel(r.Context()), ids); err != nil {
+				web.Log(r.Context()).Warn("stock count not dropped", "err", err)
+			}
+		}
 		web.Respond(w, http.StatusOK, viewOrder(c.Order, co.window))
 		return nil
 	}

@@ -27,6 +27,7 @@ type Deps struct {
 	Ready        map[string]web.Check // what /readyz checks
 	Store        Store
 	Carts        *cart.Store
+	Stock        *cart.Stock // admits checkouts against a shared count of units; nil: none
 	Catalog      *catalogapi.Client
 	IdentityKey  []byte        // verifies the gateway's X-Flashcrowd-Identity
 	CancelWindow time.Duration // how long after checkout an order may be cancelled

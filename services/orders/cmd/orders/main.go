@@ -107,9 +107,11 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		Registry: reg,
 		// The catalog is left out: without it carts cannot be priced, but orders can still be
 		// read and checkouts still decided by the database.
-		Ready:        map[string]web.Check{"database": store.Ping, "redis": carts.Ping},
-		Store:        store,
-		Carts:        carts,
+		Ready: map[string]web.Check{"database": store.Ping, "redis": carts.Ping},
+		Store: store,
+		Carts: carts,
+		// Counts live 2 s from their last figure: a restock the gate has not seen waits at most that.
+		Stock:        cart.NewStock(rdb, 2*time.Second),
 		Catalog:      catalog,
 		IdentityKey:  []byte(cfg.IdentityKey),
 		CancelWindow: cfg.OrderCancelWindow,
