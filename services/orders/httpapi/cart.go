@@ -79,16 +79,7 @@ func handleGetCart(c cartAPI) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		owner := orders.Owner(who(r))
 		items, err := c.carts.Get(r.Context(), owner)
-		if err != nil {
-			web.Log(r.Context()).Warn("cart", "err", err)
-			return unavailable("the cart")
-		}
-		view, err := c.render(r.Context(), owner, items)
-		if err != nil {
-			return err
-		}
-		web.Respond(w, http.StatusOK, view)
-		return nil
+		return c.respond(w, r, owner, items, err)
 	}
 }
 
@@ -114,16 +105,7 @@ func handlePutCartItem(c cartAPI) web.HandlerFunc {
 		if errors.Is(err, cart.ErrFull) {
 			return web.NewProblem(http.StatusConflict, "the cart holds %d products, the most it may: remove one first", orders.MaxLines)
 		}
-		if err != nil {
-			web.Log(r.Context()).Warn("cart", "err", err)
-			return unavailable("the cart")
-		}
-		view, err := c.render(r.Context(), owner, items)
-		if err != nil {
-			return err
-		}
-		web.Respond(w, http.StatusOK, view)
-		return nil
+		return c.respond(w, r, owner, items, err)
 	}
 }
 
@@ -135,17 +117,23 @@ func handleDeleteCartItem(c cartAPI) web.HandlerFunc {
 		}
 		owner := orders.Owner(who(r))
 		items, err := c.carts.Remove(r.Context(), owner, id)
-		if err != nil {
-			web.Log(r.Context()).Warn("cart", "err", err)
-			return unavailable("the cart")
-		}
-		view, err := c.render(r.Context(), owner, items)
-		if err != nil {
-			return err
-		}
-		web.Respond(w, http.StatusOK, view)
-		return nil
+		return c.respond(w, r, owner, items, err)
 	}
+}
+
+// respond answers a cart read or write with the cart as it now is, priced; err is the cart
+// store's (Redis) error, a 503.
+func (c cartAPI) respond(w http.ResponseWriter, r *http.Request, owner string, items []orders.Item, err error) error {
+	if err != nil {
+		web.Log(r.Context()).Warn("cart", "err", err)
+		return unavailable("the cart")
+	}
+	view, err := c.render(r.Context(), owner, items)
+	if err != nil {
+		return err
+	}
+	web.Respond(w, http.StatusOK, view)
+	return nil
 }
 
 // render prices a cart with the catalog's current prices and stock. A product the catalog no
