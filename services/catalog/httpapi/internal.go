@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flashcrowd/flashcrowd/foundation/db"
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 )
 
@@ -47,13 +48,12 @@ func parseLSN(s string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
-	if hi, lo, ok := strings.Cut(s, "/"); ok {
-		h, err1 := strconv.ParseUint(hi, 16, 32)
-		l, err2 := strconv.ParseUint(lo, 16, 32)
-		if err1 != nil || err2 != nil {
-			return "", fmt.Errorf("lsn %q: not X/Y hex", s)
+	if strings.Contains(s, "/") {
+		n, err := db.ParseLSN(s)
+		if err != nil {
+			return "", err
 		}
-		return strconv.FormatUint(h<<32|l, 10), nil
+		return strconv.FormatUint(n, 10), nil
 	}
 	if _, err := strconv.ParseUint(s, 10, 64); err != nil {
 		return "", fmt.Errorf("lsn %q: not a number", s)

@@ -36,6 +36,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/flashcrowd/flashcrowd/foundation/db"
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/services/orders"
 )
@@ -252,7 +253,7 @@ func (c *Client) NotifyStock(lsn string, changes []orders.StockChange) {
 	if len(changes) == 0 {
 		return
 	}
-	n, err := parseLSN(lsn)
+	n, err := db.ParseLSN(lsn)
 	if err != nil {
 		c.log.Error("stock changes", "err", err)
 	}
@@ -306,7 +307,7 @@ func (c *Client) send() {
 				break
 			}
 		}
-		body, err := json.Marshal(stockChanges{LSN: fmt.Sprintf("%X/%X", lsn>>32, uint32(lsn)), Changes: changes})
+		body, err := json.Marshal(stockChanges{LSN: db.FormatLSN(lsn), Changes: changes})
 		if err == nil {
 			err = c.post(body)
 		}
@@ -317,17 +318,6 @@ func (c *Client) send() {
 		}
 		c.notified.WithLabelValues("ok").Inc()
 	}
-}
-
-// parseLSN reads a WAL position as Postgres prints it, X/Y in hex.
-func parseLSN(s string) (uint64, error) {
-	hi, lo, ok := strings.Cut(s, "/")
-	h, err1 := strconv.ParseUint(hi, 16, 32)
-	l, err2 := strconv.ParseUint(lo, 16, 32)
-	if !ok || err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("commit LSN %q: not a WAL position", s)
-	}
-	return h<<32 | l, nil
 }
 
 // MaxStockChanges is the most changes one notice carries (the catalog's bound).
