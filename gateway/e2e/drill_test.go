@@ -76,21 +76,8 @@ var orderInSubject = regexp.MustCompile(`#(\d+)`)
 // the messages that mention word.
 func emailsPerOrder(t *testing.T, word string, limit int) map[int64]int {
 	t.Helper()
-	resp, err := client.Get(fmt.Sprintf("%s/api/v1/search?limit=%d&query=%s", mailpitURL, limit, word))
-	if err != nil {
-		t.Fatalf("mail catcher: %v", err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Messages []struct {
-			Subject string `json:"Subject"`
-		} `json:"messages"`
-	}
-	if err := decodeJSON(resp, &out); err != nil {
-		t.Fatalf("mail catcher: %v", err)
-	}
 	counts := map[int64]int{}
-	for _, m := range out.Messages {
+	for _, m := range mails(t, word, limit) {
 		if sm := orderInSubject.FindStringSubmatch(m.Subject); sm != nil {
 			id, _ := strconv.ParseInt(sm[1], 10, 64)
 			counts[id]++

@@ -114,28 +114,25 @@ func noStore(t *testing.T, r response, what string) {
 // unique is a word no other test run uses: in names, emails and keys.
 func unique(prefix string) string { return fmt.Sprintf("%s%d", prefix, time.Now().UnixNano()) }
 
-// mails returns the messages the mail catcher holds that match query (its search syntax).
-func mails(t *testing.T, query string) []struct {
+// mail is one message as the mail catcher's search lists it.
+type mail struct {
 	ID      string `json:"ID"`
 	Subject string `json:"Subject"`
 	To      []struct {
 		Address string `json:"Address"`
 	} `json:"To"`
-} {
+}
+
+// mails returns up to limit messages the mail catcher holds that match query (its search syntax).
+func mails(t *testing.T, query string, limit int) []mail {
 	t.Helper()
-	resp, err := client.Get(mailpitURL + "/api/v1/search?query=" + url.QueryEscape(query))
+	resp, err := client.Get(fmt.Sprintf("%s/api/v1/search?limit=%d&query=%s", mailpitURL, limit, url.QueryEscape(query)))
 	if err != nil {
 		t.Fatalf("mail catcher: %v", err)
 	}
 	defer resp.Body.Close()
 	var out struct {
-		Messages []struct {
-			ID      string `json:"ID"`
-			Subject string `json:"Subject"`
-			To      []struct {
-				Address string `json:"Address"`
-			} `json:"To"`
-		} `json:"messages"`
+		Messages []mail `json:"messages"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		t.Fatalf("mail catcher search: %v", err)
@@ -209,7 +206,7 @@ func TestShopperJourney(t *testing.T) {
 	}
 
 	eventually(t, 30*time.Second, "the confirmation email in the mail catcher", func() bool {
-		m := mails(t, word)
+		m := mails(t, word, 50)
 		return len(m) == 1 && len(m[0].To) == 1 && m[0].To[0].Address == email
 	})
 }

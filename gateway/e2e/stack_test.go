@@ -232,7 +232,3 @@ func catalogInstances(t *testing.T) int {
 	t.Helper()
 	return len(strings.Fields(compose(t, "ps", "-q", "catalog")))
 }
-
-func decodeJSON(resp *http.Response, v any) error {
-	return json.NewDecoder(resp.Body).Decode(v)
-}
