@@ -77,18 +77,31 @@ func TestReadsSpreadOverEveryCatalogInstance(t *testing.T) {
 func TestRepeatedReadIsACacheHitThatSkipsPostgres(t *testing.T) {
 	const id = 3
 	getProduct(t, id) // fills the cache if it was cold
-	before := productReads(t)
-	for range 20 {
-		_, r := getProduct(t, id)
-		if got := r.header.Get("X-Cache"); !strings.HasSuffix(got, "-hit") {
-			t.Fatalf("X-Cache = %q, want l1-hit or redis-hit", got)
+	// Others may read products meanwhile (the worker warms the catalog's caches every minute,
+	// the orders service prices carts), so a window that saw a query is measured again: a
+	// cache that does not work shows its 20 reads in every window.
+	for attempt := 1; ; attempt++ {
+		before := productReads(t)
+		for range 20 {
+			_, r := getProduct(t, id)
+			if got := r.header.Get("X-Cache"); !strings.HasSuffix(got, "-hit") {
+				t.Fatalf("X-Cache = %q, want l1-hit or redis-hit", got)
+			}
 		}
-	}
-	after := productReads(t)
-	for _, node := range dbNodes {
-		if after[node] != before[node] {
-			t.Errorf("%s ran the product query %d times during 20 cached reads", node, after[node]-before[node])
+		after := productReads(t)
+		var ran []string
+		for _, node := range dbNodes {
+			if n := after[node] - before[node]; n != 0 {
+				ran = append(ran, fmt.Sprintf("%s ran the product query %d times", node, n))
+			}
 		}
+		switch {
+		case len(ran) == 0:
+			return
+		case attempt == 3:
+			t.Fatalf("in each of 3 windows of 20 cached reads the database was read; the last: %v", ran)
+		}
+		t.Logf("window %d: %v during 20 cached reads; measuring again", attempt, ran)
 	}
 }
 
