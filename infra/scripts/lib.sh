@@ -1,6 +1,6 @@
 # Shared helpers for the scripts in this folder; sourced, not run.
 
-log() { printf '==> %s\n' "$*" >&2; }
+log() { printf '==> [%4ds] %s\n' "$SECONDS" "$*" >&2; }
 
 # The host's own Debian mirror, read from its apt sources, so no script names a package host.
 debian_mirror() {

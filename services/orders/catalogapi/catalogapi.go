@@ -10,6 +10,11 @@
 // NotifyEvery. Both bound how stale a stock figure can be at about a second: checkout does not
 // trust it anyway (the database decides), and a sold-out product still shows as sold out
 // everywhere within a second.
+//
+// A copy past its TTL still answers, as HTTP caches do (RFC 5861): for staleWhileRevalidate
+// at once while one read refreshes it in the background, so a busy product never makes a
+// request wait for the catalog; and for staleIfError when the catalog cannot answer, so a
+// catalog slowed by a crowd does not turn cart writes into 503s.
 package catalogapi
 
 import (
@@ -30,7 +35,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/sync/errgroup"
@@ -59,6 +64,10 @@ const (
 
 	// ProductTTL is how long a product read is kept in this instance (New's default).
 	ProductTTL = 500 * time.Millisecond
+	// Past its TTL a copy answers at once while it is read again, for this long…
+	staleWhileRevalidate = 2 * time.Second
+	// …and when the catalog cannot answer, for this long.
+	staleIfError = 30 * time.Second
 	// NotifyEvery is the longest a stock change waits to be sent with the next batch.
 	NotifyEvery = 100 * time.Millisecond
 	cacheSize   = 10_000
@@ -83,7 +92,9 @@ type Client struct {
 	notified *prometheus.CounterVec
 	reads    *prometheus.CounterVec
 
-	products *expirable.LRU[int64, Product]
+	ttl      time.Duration
+	now      func() time.Time
+	products *lru.Cache[int64, copied]
 	loads    singleflight.Group
 
 	mu      sync.Mutex
@@ -92,6 +103,12 @@ type Client struct {
 	flushed chan struct{}                // closed when the loop has sent its last batch
 	wake    chan struct{}
 	stop    chan struct{}
+}
+
+// copied is a product as the catalog showed it at a moment.
+type copied struct {
+	p  Product
+	at time.Time
 }
 
 // New returns a client of the catalog at base (CATALOG_URL), which sends stock changes with
@@ -123,7 +140,7 @@ func New(base *url.URL, token string, ttl time.Duration, log *slog.Logger, reg p
 		}, []string{"result"}),
 		reads: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "flashcrowd_orders_product_reads_total",
-			Help: "Product look-ups, by source: this instance's short-lived copy (cached), a read shared with another request in flight (shared), or the catalog (catalog).",
+			Help: "Product look-ups, by source: this instance's short-lived copy (cached), its copy past the TTL while a background read refreshes it (stale) or while the catalog cannot answer (stale_if_error), a read another request had in flight (shared), or the catalog (catalog).",
 		}, []string{"source"}),
 		batch:   map[int64]orders.StockChange{},
 		flushed: make(chan struct{}),
@@ -131,38 +148,62 @@ func New(base *url.URL, token string, ttl time.Duration, log *slog.Logger, reg p
 		stop:    make(chan struct{}),
 	}
 	if ttl > 0 {
-		c.products = expirable.NewLRU[int64, Product](cacheSize, nil, ttl)
+		c.ttl, c.now = ttl, time.Now
+		c.products, _ = lru.New[int64, copied](cacheSize) // fails only for a size below 1
 	}
 	go c.notifyLoop()
 	return c
 }
 
-// Product returns product id as the catalog showed it at most ProductTTL ago: ErrNotFound when
-// it does not exist, an error wrapping ErrUnavailable when the catalog cannot answer.
+// Product returns product id as the catalog showed it at most ProductTTL ago (or a little
+// longer, see the package's doc): ErrNotFound when it does not exist, an error wrapping
+// ErrUnavailable when the catalog cannot answer and no copy is recent enough to stand in.
 func (c *Client) Product(ctx context.Context, id int64) (Product, error) {
 	if c.products == nil {
 		c.reads.WithLabelValues("catalog").Inc()
 		return c.fetch(ctx, id)
 	}
-	if p, ok := c.products.Get(id); ok {
+	e, ok := c.products.Get(id)
+	age := c.now().Sub(e.at)
+	switch {
+	case ok && age < c.ttl:
 		c.reads.WithLabelValues("cached").Inc()
-		return p, nil
+		return e.p, nil
+	case ok && age < c.ttl+staleWhileRevalidate:
+		c.reads.WithLabelValues("stale").Inc()
+		c.loads.DoChan(strconv.FormatInt(id, 10), func() (any, error) { return c.load(context.Background(), id) })
+		return e.p, nil
 	}
 	// One read for every request that wants the product meanwhile; it outlives the request
 	// that started it, so that one giving up does not fail the others.
-	v, err, shared := c.loads.Do(strconv.FormatInt(id, 10), func() (any, error) {
-		p, err := c.fetch(context.WithoutCancel(ctx), id)
-		if err == nil {
-			c.products.Add(id, p)
-		}
-		return p, err
+	ran := false
+	v, err, _ := c.loads.Do(strconv.FormatInt(id, 10), func() (any, error) {
+		ran = true
+		return c.load(context.WithoutCancel(ctx), id)
 	})
-	if shared {
-		c.reads.WithLabelValues("shared").Inc()
-	} else {
+	switch {
+	case errors.Is(err, ErrUnavailable) && ok && age < staleIfError:
+		c.reads.WithLabelValues("stale_if_error").Inc()
+		return e.p, nil
+	case ran:
 		c.reads.WithLabelValues("catalog").Inc()
+	default:
+		c.reads.WithLabelValues("shared").Inc()
 	}
 	return v.(Product), err
+}
+
+// load reads product id from the catalog into this instance's copies (out of them when it is
+// gone).
+func (c *Client) load(ctx context.Context, id int64) (Product, error) {
+	p, err := c.fetch(ctx, id)
+	switch {
+	case err == nil:
+		c.products.Add(id, copied{p: p, at: c.now()})
+	case errors.Is(err, ErrNotFound):
+		c.products.Remove(id)
+	}
+	return p, err
 }
 
 // Learned records the stock a commit of this instance left, so that its next look-ups see it
@@ -172,9 +213,9 @@ func (c *Client) Learned(changes []orders.StockChange) {
 		return
 	}
 	for _, ch := range changes {
-		if p, ok := c.products.Peek(ch.ProductID); ok {
-			p.Stock = ch.Stock
-			c.products.Add(ch.ProductID, p)
+		if e, ok := c.products.Peek(ch.ProductID); ok {
+			e.p.Stock = ch.Stock
+			c.products.Add(ch.ProductID, e)
 		}
 	}
 }

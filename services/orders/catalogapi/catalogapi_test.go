@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -132,6 +133,67 @@ func TestProductCopies(t *testing.T) {
 	c.Learned([]orders.StockChange{{ProductID: 1, Stock: 0, Was: 4}})
 	if p, _ := c.Product(context.Background(), 1); p.Stock != 0 {
 		t.Errorf("stock after a commit here: %d, want 0", p.Stock)
+	}
+}
+
+// Past its TTL a copy answers at once while a background read refreshes it; when the catalog
+// cannot answer, it stands in for staleIfError; a product the catalog says is gone is gone.
+func TestStaleCopies(t *testing.T) {
+	var reads atomic.Int32
+	var status atomic.Int32
+	status.Store(http.StatusOK)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := reads.Add(1)
+		if s := int(status.Load()); s != http.StatusOK {
+			http.Error(w, "no", s)
+			return
+		}
+		_, _ = fmt.Fprintf(w, `{"id":1,"sku":"FC-1","name":"Lamp","price_cents":1999,"currency":"EUR","stock":%d}`, n)
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	c := New(u, "internal-token", time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	now := time.Now()
+	c.now = func() time.Time { return now }
+	stock := func() int32 {
+		t.Helper()
+		p, err := c.Product(context.Background(), 1)
+		if err != nil {
+			t.Fatalf("product: %v", err)
+		}
+		return p.Stock
+	}
+	if s := stock(); s != 1 {
+		t.Fatalf("first read: stock %d, want 1", s)
+	}
+	now = now.Add(time.Second + staleWhileRevalidate/2)
+	if s := stock(); s != 1 {
+		t.Errorf("past the TTL: stock %d, want the copy's 1 at once", s)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for c.products.Len() == 0 || func() bool { e, _ := c.products.Peek(1); return e.p.Stock != 2 }() {
+		if time.Now().After(deadline) {
+			t.Fatal("the background read did not refresh the copy")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	status.Store(http.StatusServiceUnavailable)
+	now = now.Add(time.Second + staleWhileRevalidate + time.Second)
+	if s := stock(); s != 2 {
+		t.Errorf("catalog failing: stock %d, want the copy's 2", s)
+	}
+	now = now.Add(staleIfError)
+	if _, err := c.Product(context.Background(), 1); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("catalog failing, copy too old: %v, want ErrUnavailable", err)
+	}
+	status.Store(http.StatusNotFound)
+	if _, err := c.Product(context.Background(), 1); !errors.Is(err, ErrNotFound) || c.products.Contains(1) {
+		t.Errorf("gone: %v, copy kept: %v", err, c.products.Contains(1))
+	}
+	for source, want := range map[string]float64{"catalog": 3, "stale": 1, "stale_if_error": 1} {
+		if got := testutil.ToFloat64(c.reads.WithLabelValues(source)); got != want {
+			t.Errorf("reads from %s: %v, want %v", source, got, want)
+		}
 	}
 }
 

@@ -23,17 +23,16 @@ SELECT order_id, product_id, sku, name, quantity, unit_price_cents
 FROM order_lines WHERE order_id = ANY(@order_ids::bigint[])
 ORDER BY order_id, product_id;
 
--- name: ClaimOrder :one
--- Claims (owner, key) first: a concurrent checkout with the same key waits here for this
--- transaction, then finds the key taken. Currency and total are set once the lines are known,
--- before the commit; 'XXX' is ISO 4217's "no currency" and no other transaction ever sees it.
-INSERT INTO orders (owner, customer_id, email, currency, total_cents, idempotency_key, request_hash)
-VALUES (@owner, @customer_id, @email, 'XXX', 0, @idempotency_key, @request_hash)
-ON CONFLICT (owner, idempotency_key) DO NOTHING
-RETURNING id, placed_at;
+-- name: NewOrder :one
+-- The order's id and time, taken before its transaction: its outbox payloads carry both.
+SELECT nextval(pg_get_serial_sequence('orders', 'id'))::bigint AS id, now()::timestamptz AS placed_at;
 
--- name: CompleteOrder :exec
-UPDATE orders SET currency = @currency, total_cents = @total_cents WHERE id = @id;
+-- name: InsertOrder :exec
+-- The unique (owner, idempotency_key) makes a concurrent checkout with the same key wait for
+-- this one, then fail: the key is taken.
+INSERT INTO orders (id, owner, customer_id, email, currency, total_cents, idempotency_key, request_hash, placed_at)
+OVERRIDING SYSTEM VALUE
+VALUES (@id, @owner, @customer_id, @email, @currency, @total_cents, @idempotency_key, @request_hash, @placed_at);
 
 -- name: AddLine :exec
 INSERT INTO order_lines (order_id, product_id, sku, name, quantity, unit_price_cents)

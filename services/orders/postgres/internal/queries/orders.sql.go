@@ -48,42 +48,6 @@ func (q *Queries) CancelOrder(ctx context.Context, id int64) (*time.Time, error)
 	return cancelled_at, err
 }
 
-const claimOrder = `-- name: ClaimOrder :one
-INSERT INTO orders (owner, customer_id, email, currency, total_cents, idempotency_key, request_hash)
-VALUES ($1, $2, $3, 'XXX', 0, $4, $5)
-ON CONFLICT (owner, idempotency_key) DO NOTHING
-RETURNING id, placed_at
-`
-
-type ClaimOrderParams struct {
-	Owner          string
-	CustomerID     *int64
-	Email          string
-	IdempotencyKey string
-	RequestHash    []byte
-}
-
-type ClaimOrderRow struct {
-	ID       int64
-	PlacedAt time.Time
-}
-
-// Claims (owner, key) first: a concurrent checkout with the same key waits here for this
-// transaction, then finds the key taken. Currency and total are set once the lines are known,
-// before the commit; 'XXX' is ISO 4217's "no currency" and no other transaction ever sees it.
-func (q *Queries) ClaimOrder(ctx context.Context, arg ClaimOrderParams) (ClaimOrderRow, error) {
-	row := q.db.QueryRow(ctx, claimOrder,
-		arg.Owner,
-		arg.CustomerID,
-		arg.Email,
-		arg.IdempotencyKey,
-		arg.RequestHash,
-	)
-	var i ClaimOrderRow
-	err := row.Scan(&i.ID, &i.PlacedAt)
-	return i, err
-}
-
 const commitLSN = `-- name: CommitLSN :one
 SELECT pg_current_wal_lsn()::text AS lsn
 `
@@ -95,18 +59,38 @@ func (q *Queries) CommitLSN(ctx context.Context) (string, error) {
 	return lsn, err
 }
 
-const completeOrder = `-- name: CompleteOrder :exec
-UPDATE orders SET currency = $1, total_cents = $2 WHERE id = $3
+const insertOrder = `-- name: InsertOrder :exec
+INSERT INTO orders (id, owner, customer_id, email, currency, total_cents, idempotency_key, request_hash, placed_at)
+OVERRIDING SYSTEM VALUE
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 `
 
-type CompleteOrderParams struct {
-	Currency   string
-	TotalCents int64
-	ID         int64
+type InsertOrderParams struct {
+	ID             int64
+	Owner          string
+	CustomerID     *int64
+	Email          string
+	Currency       string
+	TotalCents     int64
+	IdempotencyKey string
+	RequestHash    []byte
+	PlacedAt       time.Time
 }
 
-func (q *Queries) CompleteOrder(ctx context.Context, arg CompleteOrderParams) error {
-	_, err := q.db.Exec(ctx, completeOrder, arg.Currency, arg.TotalCents, arg.ID)
+// The unique (owner, idempotency_key) makes a concurrent checkout with the same key wait for
+// this one, then fail: the key is taken.
+func (q *Queries) InsertOrder(ctx context.Context, arg InsertOrderParams) error {
+	_, err := q.db.Exec(ctx, insertOrder,
+		arg.ID,
+		arg.Owner,
+		arg.CustomerID,
+		arg.Email,
+		arg.Currency,
+		arg.TotalCents,
+		arg.IdempotencyKey,
+		arg.RequestHash,
+		arg.PlacedAt,
+	)
 	return err
 }
 
@@ -141,6 +125,23 @@ func (q *Queries) Lines(ctx context.Context, orderIds []int64) ([]OrderLine, err
 		return nil, err
 	}
 	return items, nil
+}
+
+const newOrder = `-- name: NewOrder :one
+SELECT nextval(pg_get_serial_sequence('orders', 'id'))::bigint AS id, now()::timestamptz AS placed_at
+`
+
+type NewOrderRow struct {
+	ID       int64
+	PlacedAt time.Time
+}
+
+// The order's id and time, taken before its transaction: its outbox payloads carry both.
+func (q *Queries) NewOrder(ctx context.Context) (NewOrderRow, error) {
+	row := q.db.QueryRow(ctx, newOrder)
+	var i NewOrderRow
+	err := row.Scan(&i.ID, &i.PlacedAt)
+	return i, err
 }
 
 const order = `-- name: Order :one

@@ -9,6 +9,47 @@ import (
 	"context"
 )
 
+const itemsToOrder = `-- name: ItemsToOrder :many
+SELECT id, stock, price_cents, currency, sku, name FROM products WHERE id = ANY($1::bigint[])
+`
+
+type ItemsToOrderRow struct {
+	ID         int64
+	Stock      int32
+	PriceCents int64
+	Currency   string
+	SKU        string
+	Name       string
+}
+
+// What checkout sells at: the products' prices and names as they are now (no lock).
+func (q *Queries) ItemsToOrder(ctx context.Context, ids []int64) ([]ItemsToOrderRow, error) {
+	rows, err := q.db.Query(ctx, itemsToOrder, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ItemsToOrderRow
+	for rows.Next() {
+		var i ItemsToOrderRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Stock,
+			&i.PriceCents,
+			&i.Currency,
+			&i.SKU,
+			&i.Name,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const returnStock = `-- name: ReturnStock :one
 UPDATE products
 SET stock = stock + $1::integer, version = version + 1, updated_at = now()
@@ -47,8 +88,8 @@ func (q *Queries) StockOf(ctx context.Context, id int64) (StockOfRow, error) {
 const takeStock = `-- name: TakeStock :one
 UPDATE products
 SET stock = stock - $1::integer, version = version + 1, updated_at = now()
-WHERE id = $2 AND stock >= $1::integer
-RETURNING stock, price_cents, currency, sku, name
+WHERE id = $2
+RETURNING stock
 `
 
 type TakeStockParams struct {
@@ -56,26 +97,13 @@ type TakeStockParams struct {
 	ID       int64
 }
 
-type TakeStockRow struct {
-	Stock      int32
-	PriceCents int64
-	Currency   string
-	SKU        string
-	Name       string
-}
-
-// The conditional decrement: no row when the product is gone or has fewer than @quantity, so
-// stock never goes below zero however many checkouts race (each waits for the row lock and
-// re-checks the condition on the row as the last one left it).
-func (q *Queries) TakeStock(ctx context.Context, arg TakeStockParams) (TakeStockRow, error) {
+// The decrement, sent last before the commit: the products table's CHECK (stock >= 0) refuses
+// it, and with it the whole transaction, when fewer than @quantity are left, so stock never
+// goes below zero however many checkouts race (each waits for the row lock and applies its
+// decrement to the row as the last one left it).
+func (q *Queries) TakeStock(ctx context.Context, arg TakeStockParams) (int32, error) {
 	row := q.db.QueryRow(ctx, takeStock, arg.Quantity, arg.ID)
-	var i TakeStockRow
-	err := row.Scan(
-		&i.Stock,
-		&i.PriceCents,
-		&i.Currency,
-		&i.SKU,
-		&i.Name,
-	)
-	return i, err
+	var stock int32
+	err := row.Scan(&stock)
+	return stock, err
 }
