@@ -28,6 +28,9 @@ const (
 	relayBatch      = 100
 	relayMaxBackoff = 10 * time.Second
 	relayTimeout    = 5 * time.Second // one batch: the claim, the enqueues, the delete
+	// An idle relay still reads the gauges' figures this often: rows parked by another relay,
+	// or requeued or deleted by an operator, show without waiting for the next order.
+	relayIdleObserve = 5 * time.Second
 )
 
 // Relay moves committed outbox rows into asynq. Every orders instance runs one: each batch
@@ -35,6 +38,8 @@ const (
 // behind each other, and a row leaves the outbox in the transaction that saw it enqueued. A
 // relay that dies between the enqueue and the commit leaves its rows to the next one, whose
 // enqueue then fails with asynq.ErrTaskIDConflict (the task id derives from the row id): done.
+// A row this binary cannot make a task of is parked in the same transaction: it stays in the
+// outbox, with the reason, and no relay claims it again until an operator requeues it.
 type Relay struct {
 	pool     *pgxpool.Pool
 	queue    Enqueuer
@@ -42,9 +47,11 @@ type Relay struct {
 	log      *slog.Logger
 	nudge    chan struct{}
 
-	relayed prometheus.Counter
-	errs    prometheus.Counter
-	oldest  prometheus.Gauge
+	relayed  prometheus.Counter
+	errs     prometheus.Counter
+	oldest   prometheus.Gauge
+	parked   prometheus.Gauge
+	observed time.Time // when Run last read the gauges' figures
 }
 
 // NewRelay returns a relay that reads the outbox on pool every interval, and at once when
@@ -64,7 +71,11 @@ func NewRelay(pool *pgxpool.Pool, queue Enqueuer, interval time.Duration, log *s
 		}),
 		oldest: f.NewGauge(prometheus.GaugeOpts{
 			Name: "flashcrowd_outbox_oldest_age_seconds",
-			Help: "Age of the oldest row waiting in the outbox at the last poll; 0 when empty. It grows while Redis is unreachable.",
+			Help: "Age of the oldest row waiting in the outbox at the last poll (parked rows left out); 0 when none waits. It grows while Redis is unreachable.",
+		}),
+		parked: f.NewGauge(prometheus.GaugeOpts{
+			Name: "flashcrowd_outbox_parked",
+			Help: "Outbox rows parked at the last poll: rows no relay could make a task of (an unknown task type), waiting for an operator to requeue or delete them.",
 		}),
 	}
 }
@@ -83,7 +94,7 @@ func (r *Relay) Nudge() {
 func (r *Relay) Run(ctx context.Context) {
 	var backoff time.Duration
 	for {
-		claimed, n, err := r.relay(ctx)
+		claimed, _, err := r.relay(ctx)
 		wait := r.interval
 		switch {
 		case ctx.Err() != nil:
@@ -93,16 +104,12 @@ func (r *Relay) Run(ctx context.Context) {
 			backoff = min(max(2*backoff, r.interval), relayMaxBackoff)
 			wait = backoff/2 + rand.N(backoff/2+1)
 			r.log.Warn("outbox relay", "err", err, "retry_in", wait.String())
-		case n == relayBatch:
+		case claimed == relayBatch:
 			backoff, wait = 0, 0 // more rows are waiting
 		default:
 			backoff = 0
 		}
-		if claimed == 0 && err == nil {
-			r.oldest.Set(0) // nothing waiting but what other relays hold right now
-		} else {
-			r.observeOldest(ctx)
-		}
+		r.observe(ctx, claimed == 0 && err == nil)
 		if wait == 0 {
 			continue
 		}
@@ -122,9 +129,9 @@ func (r *Relay) Run(ctx context.Context) {
 	}
 }
 
-// RelayOnce moves one batch and returns how many rows it moved. On a Redis error it still
-// deletes the rows enqueued before it (their tasks exist) and returns the error; the rest stay
-// for the next try.
+// RelayOnce moves one batch and returns how many rows it moved; it parks the rows it cannot
+// read. On a Redis error it still deletes the rows enqueued before it (their tasks exist) and
+// returns the error; the rest stay for the next try.
 func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	_, moved, err := r.relay(ctx)
 	return moved, err
@@ -134,7 +141,10 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 func (r *Relay) relay(ctx context.Context) (claimed, moved int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, relayTimeout)
 	defer cancel()
-	var enqueueErr error
+	var (
+		enqueueErr error
+		unreadable []parking
+	)
 	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		q := queries.New(tx)
 		rows, err := q.ClaimOutbox(ctx, relayBatch)
@@ -142,21 +152,24 @@ func (r *Relay) relay(ctx context.Context) (claimed, moved int, err error) {
 			return fmt.Errorf("claim outbox: %w", err)
 		}
 		claimed = len(rows)
-		done := make([]int64, 0, len(rows))
-		for _, row := range rows {
-			task, err := tasks.Outboxed(row.TaskType, row.Payload, row.ID)
-			if err != nil {
-				// A row this binary cannot read stays put, counted and logged on every pass:
-				// the oldest-row gauge keeps growing until someone looks.
-				r.errs.Inc()
-				r.log.Error("outbox row skipped", "id", row.ID, "err", err)
-				continue
+		var ready []outboxTask
+		ready, unreadable = readClaim(rows)
+		if len(unreadable) > 0 {
+			p := queries.ParkOutboxParams{}
+			for _, u := range unreadable {
+				p.Ids, p.Reasons = append(p.Ids, u.id), append(p.Reasons, u.reason)
 			}
-			if _, err := r.queue.EnqueueContext(ctx, task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-				enqueueErr = fmt.Errorf("enqueue outbox row %d: %w", row.ID, err)
+			if err := q.ParkOutbox(ctx, p); err != nil {
+				return fmt.Errorf("park outbox rows: %w", err)
+			}
+		}
+		done := make([]int64, 0, len(ready))
+		for _, t := range ready {
+			if _, err := r.queue.EnqueueContext(ctx, t.task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+				enqueueErr = fmt.Errorf("enqueue outbox row %d: %w", t.id, err)
 				break
 			}
-			done = append(done, row.ID)
+			done = append(done, t.id)
 		}
 		if len(done) == 0 {
 			return nil
@@ -170,18 +183,56 @@ func (r *Relay) relay(ctx context.Context) (claimed, moved int, err error) {
 	if err != nil {
 		return claimed, 0, err
 	}
+	// Logged once, now that the parking is committed: no relay claims these rows again.
+	for _, u := range unreadable {
+		r.log.Error("outbox row parked", "id", u.id, "task_type", u.typ, "reason", u.reason)
+	}
 	r.relayed.Add(float64(moved))
 	return claimed, moved, enqueueErr
 }
 
-func (r *Relay) observeOldest(ctx context.Context) {
+// outboxTask is a claimed row made into its task.
+type outboxTask struct {
+	id   int64
+	task *asynq.Task
+}
+
+// parking is a claimed row this binary cannot make a task of, and why.
+type parking struct {
+	id          int64
+	typ, reason string
+}
+
+// readClaim makes each claimed row its task, in the claim's order, and sets apart the rows it
+// cannot (a task type this binary does not know, from a newer or an older one) to be parked:
+// retrying them could never succeed, and left in place they would come back in every claim.
+func readClaim(rows []queries.ClaimOutboxRow) (ready []outboxTask, unreadable []parking) {
+	for _, row := range rows {
+		task, err := tasks.Outboxed(row.TaskType, row.Payload, row.ID)
+		if err != nil {
+			unreadable = append(unreadable, parking{id: row.ID, typ: row.TaskType, reason: err.Error()})
+			continue
+		}
+		ready = append(ready, outboxTask{id: row.ID, task: task})
+	}
+	return ready, unreadable
+}
+
+// observe reads the outbox's backlog into the gauges after a pass. After a pass that claimed
+// nothing, nothing waits but what other relays hold right now: the oldest age is 0 without
+// asking, and the database is asked only every relayIdleObserve, for the parked count.
+func (r *Relay) observe(ctx context.Context, idle bool) {
+	if idle && time.Since(r.observed) < relayIdleObserve {
+		r.oldest.Set(0)
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	created, err := queries.New(r.pool).OldestOutbox(ctx)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		r.oldest.Set(0)
-	case err == nil:
-		r.oldest.Set(time.Since(created).Seconds())
+	b, err := queries.New(r.pool).OutboxBacklog(ctx)
+	if err != nil {
+		return // the gauges keep their last figures; the next pass asks again
 	}
+	r.oldest.Set(b.OldestAgeSeconds)
+	r.parked.Set(float64(b.Parked))
+	r.observed = time.Now()
 }

@@ -3,6 +3,7 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -379,4 +381,202 @@ func TestRelayTreatsATakenTaskIDAsDone(t *testing.T) {
 			t.Fatal("the row was never relayed")
 		}
 	}
+}
+
+// queue is an asynq stand-in that counts the tasks it is given by their payload's id.
+type queue struct {
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func (q *queue) EnqueueContext(_ context.Context, task *asynq.Task, _ ...asynq.Option) (*asynq.TaskInfo, error) {
+	var p struct{ ID string }
+	if err := json.Unmarshal(task.Payload(), &p); err != nil {
+		return nil, err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.seen[p.ID]++
+	return &asynq.TaskInfo{}, nil
+}
+
+// syncBuffer is a log the relay's goroutine writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// More rows of a task type no binary knows than one claim takes, an hour old, ahead of good
+// rows: the good rows are enqueued and leave the outbox; the others are parked, each logged
+// once, and neither claimed again nor counted as the oldest waiting row.
+func TestRelayParksRowsItCannotRead(t *testing.T) {
+	_, pool := open(t)
+	ctx := context.Background()
+	run := "relay-it-" + random(t)
+	const unknown = "order:refund" // a type from some other binary
+	rows, err := pool.Query(ctx, `INSERT INTO outbox (task_type, payload, created_at)
+		SELECT $1, jsonb_build_object('v', 1, 'id', $2::text || '-bad-' || i), now() - interval '1 hour'
+		FROM generate_series(1, 101) AS i RETURNING id`, unknown, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bad []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		bad = append(bad, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), `DELETE FROM outbox WHERE id = ANY($1)`, bad) })
+	var good []int64
+	for i := range 3 {
+		b, _ := json.Marshal(tasks.OrderEventPayload{V: 1, ID: fmt.Sprintf("%s-good-%d", run, i), Type: tasks.EventOrderCreated, OccurredAt: time.Now()})
+		var id int64
+		if err := pool.QueryRow(ctx, `INSERT INTO outbox (task_type, payload) VALUES ($1, $2) RETURNING id`, tasks.TypeOrderEvent, b).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		good = append(good, id)
+	}
+
+	q := &queue{seen: map[string]int{}}
+	var logs syncBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	relay := postgres.NewRelay(pool, q, 20*time.Millisecond, log, prometheus.NewRegistry())
+	rctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { relay.Run(rctx) })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var left, parked int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE id = ANY($1)), count(*) FILTER (WHERE id = ANY($2) AND parked_at IS NOT NULL)
+			FROM outbox`, good, bad).Scan(&left, &parked); err != nil {
+			t.Fatal(err)
+		}
+		if left == 0 && parked == len(bad) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s: %d good rows left, %d of %d unreadable rows parked", left, parked, len(bad))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+
+	// The gauges, as a new relay reads them on its first pass (its next is a minute away):
+	// the parked rows count there, not as the oldest waiting row.
+	reg := prometheus.NewRegistry()
+	watcher := postgres.NewRelay(pool, q, time.Minute, log, reg)
+	wctx, stop := context.WithCancel(ctx)
+	wg.Go(func() { watcher.Run(wctx) })
+	deadline = time.Now().Add(10 * time.Second)
+	for gauge(t, reg, "flashcrowd_outbox_parked") == 0 {
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatal("the parked gauge stayed 0")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	wg.Wait()
+	if n := gauge(t, reg, "flashcrowd_outbox_parked"); n < float64(len(bad)) {
+		t.Errorf("parked gauge %.0f, want at least %d", n, len(bad))
+	}
+	if age := gauge(t, reg, "flashcrowd_outbox_oldest_age_seconds"); age >= 3000 {
+		t.Errorf("oldest-row gauge %.0f s: it counts the parked rows, an hour old", age)
+	}
+
+	// Parked: still there, with when and why, and left alone by further passes.
+	type parking struct {
+		at     time.Time
+		reason string
+	}
+	parkedAt := func() map[int64]parking {
+		t.Helper()
+		rows, err := pool.Query(ctx, `SELECT id, parked_at, parked_reason FROM outbox WHERE id = ANY($1) AND parked_at IS NOT NULL`, bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		m := map[int64]parking{}
+		for rows.Next() {
+			var id int64
+			var p parking
+			if err := rows.Scan(&id, &p.at, &p.reason); err != nil {
+				t.Fatal(err)
+			}
+			m[id] = p
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	before := parkedAt()
+	if len(before) != len(bad) {
+		t.Fatalf("%d of the %d unreadable rows are parked", len(before), len(bad))
+	}
+	for id, p := range before {
+		if !strings.Contains(p.reason, unknown) {
+			t.Errorf("row %d parked for %q, which does not name the type", id, p.reason)
+		}
+	}
+	for range 3 {
+		if _, err := relay.RelayOnce(ctx); err != nil {
+			t.Fatalf("RelayOnce: %v", err)
+		}
+	}
+	if after := parkedAt(); !maps.Equal(after, before) {
+		t.Error("a further pass changed the parked rows: it claimed them again")
+	}
+
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i := range good {
+		if n := q.seen[fmt.Sprintf("%s-good-%d", run, i)]; n != 1 {
+			t.Errorf("good row %d enqueued %d times", good[i], n)
+		}
+	}
+	for id, n := range q.seen {
+		if strings.HasPrefix(id, run+"-bad-") {
+			t.Errorf("unreadable row %s enqueued %d times", id, n)
+		}
+	}
+	for _, id := range bad {
+		if n := strings.Count(logs.String(), fmt.Sprintf(`"msg":"outbox row parked","id":%d,`, id)); n != 1 {
+			t.Errorf("row %d logged as parked %d times", id, n)
+		}
+	}
+}
+
+// gauge reads a gauge's value from reg.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

@@ -7,7 +7,6 @@ package queries
 
 import (
 	"context"
-	"time"
 )
 
 const addOutbox = `-- name: AddOutbox :exec
@@ -26,6 +25,7 @@ func (q *Queries) AddOutbox(ctx context.Context, arg AddOutboxParams) error {
 
 const claimOutbox = `-- name: ClaimOutbox :many
 SELECT id, task_type, payload FROM outbox
+WHERE parked_at IS NULL
 ORDER BY id
 LIMIT $1
 FOR UPDATE SKIP LOCKED
@@ -37,7 +37,8 @@ type ClaimOutboxRow struct {
 	Payload  []byte
 }
 
-// Rows another relay holds are skipped, not waited for: relays share the work.
+// Rows another relay holds are skipped, not waited for: relays share the work. Parked rows
+// are not claimed (the index outbox_waiting leaves them out).
 func (q *Queries) ClaimOutbox(ctx context.Context, limit int32) ([]ClaimOutboxRow, error) {
 	rows, err := q.db.Query(ctx, claimOutbox, limit)
 	if err != nil {
@@ -67,13 +68,42 @@ func (q *Queries) DeleteOutbox(ctx context.Context, ids []int64) error {
 	return err
 }
 
-const oldestOutbox = `-- name: OldestOutbox :one
-SELECT created_at FROM outbox ORDER BY id LIMIT 1
+const outboxBacklog = `-- name: OutboxBacklog :one
+SELECT
+    coalesce(extract(epoch FROM now() - (
+        SELECT created_at FROM outbox WHERE parked_at IS NULL ORDER BY id LIMIT 1
+    )), 0)::float8 AS oldest_age_seconds,
+    (SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL) AS parked
 `
 
-func (q *Queries) OldestOutbox(ctx context.Context) (time.Time, error) {
-	row := q.db.QueryRow(ctx, oldestOutbox)
-	var created_at time.Time
-	err := row.Scan(&created_at)
-	return created_at, err
+type OutboxBacklogRow struct {
+	OldestAgeSeconds float64
+	Parked           int64
+}
+
+// How long the oldest waiting row has waited (0 when none waits; by the database's clock, which
+// wrote created_at), and how many rows are parked: two index reads (outbox_waiting,
+// outbox_parked).
+func (q *Queries) OutboxBacklog(ctx context.Context) (OutboxBacklogRow, error) {
+	row := q.db.QueryRow(ctx, outboxBacklog)
+	var i OutboxBacklogRow
+	err := row.Scan(&i.OldestAgeSeconds, &i.Parked)
+	return i, err
+}
+
+const parkOutbox = `-- name: ParkOutbox :exec
+UPDATE outbox SET parked_at = now(), parked_reason = r.reason
+FROM (SELECT unnest($1::bigint[]) AS id, unnest($2::text[]) AS reason) AS r
+WHERE outbox.id = r.id
+`
+
+type ParkOutboxParams struct {
+	Ids     []int64
+	Reasons []string
+}
+
+// Sets rows the relay cannot read aside, each with its reason.
+func (q *Queries) ParkOutbox(ctx context.Context, arg ParkOutboxParams) error {
+	_, err := q.db.Exec(ctx, parkOutbox, arg.Ids, arg.Reasons)
+	return err
 }
