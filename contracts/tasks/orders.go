@@ -22,6 +22,9 @@ const (
 	TypeWebhookDelivery = "webhook:delivery"
 )
 
+// OutboxTypes are the task types Outboxed knows.
+var OutboxTypes = []string{TypeOrderConfirmation, TypeOrderEvent}
+
 // Queues: confirmation emails go first when the worker is busy; webhooks wait their turn.
 const (
 	QueueCritical = "critical"

@@ -92,6 +92,7 @@ func (r *Relay) Nudge() {
 // Run relays until ctx is cancelled. After a failure it backs off, doubling up to 10 s, with
 // jitter so that instances do not retry in step.
 func (r *Relay) Run(ctx context.Context) {
+	r.unpark(ctx)
 	var backoff time.Duration
 	for {
 		claimed, _, err := r.relay(ctx)
@@ -126,6 +127,21 @@ func (r *Relay) Run(ctx context.Context) {
 		case <-nudge:
 			t.Stop()
 		}
+	}
+}
+
+// unpark puts back in line the parked rows whose type this binary knows: during a rolling
+// deploy that adds a task type, instances still on the old binary park its rows, and the
+// first new one to start relays them.
+func (r *Relay) unpark(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, relayTimeout)
+	defer cancel()
+	n, err := queries.New(r.pool).UnparkOutbox(ctx, tasks.OutboxTypes)
+	switch {
+	case err != nil:
+		r.log.Warn("outbox rows not unparked", "err", err)
+	case n > 0:
+		r.log.Info("outbox rows unparked", "rows", n)
 	}
 }
 

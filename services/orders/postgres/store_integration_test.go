@@ -546,8 +546,43 @@ func TestRelayParksRowsItCannotRead(t *testing.T) {
 		t.Error("a further pass changed the parked rows: it claimed them again")
 	}
 
+	// A row of a known type that an older binary parked: the next relay to start puts it back
+	// in line, and it is relayed; the unknown type's rows stay parked.
+	b, _ := json.Marshal(tasks.OrderEventPayload{V: 1, ID: run + "-unparked", Type: tasks.EventOrderCreated, OccurredAt: time.Now()})
+	var unparked int64
+	if err := pool.QueryRow(ctx, `INSERT INTO outbox (task_type, payload, parked_at, parked_reason)
+		VALUES ($1, $2, now(), 'unknown task type') RETURNING id`, tasks.TypeOrderEvent, b).Scan(&unparked); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), `DELETE FROM outbox WHERE id = $1`, unparked) })
+	nctx, stopNew := context.WithCancel(ctx)
+	wg.Go(func() { postgres.NewRelay(pool, q, 20*time.Millisecond, log, prometheus.NewRegistry()).Run(nctx) })
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE id = $1`, unparked).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			stopNew()
+			t.Fatal("a parked row of a known type was not relayed by a relay that started after")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stopNew()
+	wg.Wait()
+	if after := parkedAt(); !maps.Equal(after, before) {
+		t.Error("a starting relay changed the unknown type's parked rows")
+	}
+
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if n := q.seen[run+"-unparked"]; n != 1 {
+		t.Errorf("the unparked row was enqueued %d times", n)
+	}
 	for i := range good {
 		if n := q.seen[fmt.Sprintf("%s-good-%d", run, i)]; n != 1 {
 			t.Errorf("good row %d enqueued %d times", good[i], n)

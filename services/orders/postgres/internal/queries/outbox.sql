@@ -19,6 +19,11 @@ UPDATE outbox SET parked_at = now(), parked_reason = r.reason
 FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@reasons::text[]) AS reason) AS r
 WHERE outbox.id = r.id;
 
+-- name: UnparkOutbox :execrows
+-- Puts back in line the parked rows of types this binary knows (parked by an older one).
+UPDATE outbox SET parked_at = NULL, parked_reason = NULL
+WHERE parked_at IS NOT NULL AND task_type = ANY(@types::text[]);
+
 -- name: OutboxBacklog :one
 -- How long the oldest waiting row has waited (0 when none waits; by the database's clock, which
 -- wrote created_at), and how many rows are parked: two index reads (outbox_waiting,

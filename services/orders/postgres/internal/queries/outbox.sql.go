@@ -107,3 +107,17 @@ func (q *Queries) ParkOutbox(ctx context.Context, arg ParkOutboxParams) error {
 	_, err := q.db.Exec(ctx, parkOutbox, arg.Ids, arg.Reasons)
 	return err
 }
+
+const unparkOutbox = `-- name: UnparkOutbox :execrows
+UPDATE outbox SET parked_at = NULL, parked_reason = NULL
+WHERE parked_at IS NOT NULL AND task_type = ANY($1::text[])
+`
+
+// Puts back in line the parked rows of types this binary knows (parked by an older one).
+func (q *Queries) UnparkOutbox(ctx context.Context, types []string) (int64, error) {
+	result, err := q.db.Exec(ctx, unparkOutbox, types)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
