@@ -15,16 +15,4 @@ user sessions "~session:* ~ratelimit:* ~rate:* $broad +time"
 # carts: the orders service's carts (cart:*, hashes of product id → quantity) and the
 # flash-sale gate's running counts of units (stock:*).
 user carts "~cart:* ~stock:* $broad"
-# queue: what asynq v0.26 sends (internal/rdb): its Lua scripts through EVALSHA/EVAL, the
-# commands those scripts and its Go code call, PUBLISH/SUBSCRIBE on asynq:cancel, and MEMORY
-# USAGE for the queue-size metrics. Every key and channel it uses starts with asynq:.
-user queue '~asynq:* &asynq:* +eval +evalsha +publish +subscribe +unsubscribe
-  +get +set +setex +del +exists +expire +expireat +incr
-  +hget +hmget +hset +hdel +hvals +llen +lpush +rpush +lrange +lrem +rpoplpush
-  +sadd +srem +smembers +sismember
-  +zadd +zcard +zrange +zrangebyscore +zrevrange +zrem +zremrangebyrank +zremrangebyscore +zscore
-  +memory|usage'
-# asynqmon: the queue UI reads and changes asynq's keys (delete, retry, archive, pause queues),
-# cancels active tasks over asynq:cancel, and shows Redis's INFO.
-user asynqmon "~asynq:* &asynq:* $broad +publish +info"
 user exporter "$exporter"
