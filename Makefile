@@ -89,7 +89,7 @@ fuzz: ## Fuzz the request decoders (JSON bodies, listing queries) for a bounded 
 	cd services/orders && go test -run='^$$' -fuzz=FuzzDecodeCart -fuzztime=$(or $(FUZZTIME),15s) ./httpapi/
 	cd services/orders && go test -run='^$$' -fuzz=FuzzDecodeCheckout -fuzztime=$(or $(FUZZTIME),15s) ./httpapi/
 
-# Runs in a container on the stack's network, where Postgres (through PgBouncer) and Redis are;
+# Runs in a container on the stack's network, where Postgres (through PgBouncer) and both Redis are;
 # it shares this host's Go module and build caches, so it compiles no more than `make unit` did.
 ON_STACK := docker run --rm --network flashcrowd_default \
 	  -v "$(CURDIR)":/src:ro -w /src \
@@ -98,8 +98,11 @@ ON_STACK := docker run --rm --network flashcrowd_default \
 	  -e DATABASE_READ_URL=postgres://flashcrowd_app:$(PG_APP_PASSWORD)@pgbouncer:6432/flashcrowd_ro \
 	  -e REDIS_ADDR=redis:6379 \
 	  -e REDIS_CACHE_USER=cache -e REDIS_CACHE_PASSWORD=$(REDIS_CACHE_PASSWORD) \
-	  -e REDIS_QUEUE_USER=queue -e REDIS_QUEUE_PASSWORD=$(REDIS_QUEUE_PASSWORD) \
-	  -e REDIS_CARTS_PASSWORD=$(REDIS_CARTS_PASSWORD) -e CATALOG_URL=http://haproxy:8081 \
+	  -e REDIS_CARTS_PASSWORD=$(REDIS_CARTS_PASSWORD) \
+	  -e REDIS_QUEUE_ADDR=redis-queue:6379 \
+	  -e REDIS_QUEUE_CATALOG_PASSWORD=$(REDIS_QUEUE_CATALOG_PASSWORD) \
+	  -e REDIS_QUEUE_ORDERS_PASSWORD=$(REDIS_QUEUE_ORDERS_PASSWORD) \
+	  -e CATALOG_URL=http://haproxy:8081 \
 	  golang:1.26-trixie
 
 # The orders service's instances are stopped meanwhile: their outbox relays would take the rows

@@ -14,9 +14,9 @@ import (
 // write goes to a volume or a tmpfs (compose.yaml).
 var readOnlyRoot = []string{
 	"haproxy", "gateway", "catalog", "worker", "migrate", "pgbouncer",
-	"postgres-primary", "postgres-replica-1", "postgres-replica-2", "redis", "minio", "prometheus",
+	"postgres-primary", "postgres-replica-1", "postgres-replica-2", "redis", "redis-queue", "minio", "prometheus",
 	"postgres-exporter-primary", "postgres-exporter-replica-1", "postgres-exporter-replica-2",
-	"pgbouncer-exporter", "redis-exporter",
+	"pgbouncer-exporter", "redis-exporter", "redis-queue-exporter",
 	"orders", "migrate-orders", "mailpit", "asynqmon", "webhook-sink",
 }
 

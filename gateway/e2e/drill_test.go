@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,22 +67,6 @@ func placeOrders(t *testing.T, id int64, n int) []int64 {
 		t.Logf("%d of %d checkouts failed, the last with %v", fails.Load(), n, last.Load())
 	}
 	return ids
-}
-
-var orderInSubject = regexp.MustCompile(`#(\d+)`)
-
-// emailsPerOrder counts the confirmation emails the mail catcher holds for each order, among
-// the messages that mention word.
-func emailsPerOrder(t *testing.T, word string, limit int) map[int64]int {
-	t.Helper()
-	counts := map[int64]int{}
-	for _, m := range mails(t, word, limit) {
-		if sm := orderInSubject.FindStringSubmatch(m.Subject); sm != nil {
-			id, _ := strconv.ParseInt(sm[1], 10, 64)
-			counts[id]++
-		}
-	}
-	return counts
 }
 
 // A worker is killed with SIGKILL in the middle of a burst of confirmation emails. Every order

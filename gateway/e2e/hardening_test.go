@@ -30,16 +30,21 @@ func composeExec(t *testing.T, env map[string]string, service string, cmd ...str
 	return strings.TrimSpace(string(out)), err
 }
 
-// redisCall is one command sent to Redis as user: "" for no login at all, "healthcheck" for the
-// container healthcheck's own user (its password is made at Redis's start, in the container).
+// redisCall is one command sent to a Redis server as user: "" for no login at all, "healthcheck"
+// for the container healthcheck's own user (its password is made at the server's start, in its
+// container), any other with the password its container has for it (REDIS_<USER>_PASSWORD, as
+// compose passes it). host, when set, is the other Redis to send it to from this container: a
+// user of one server must not get into the other with its password.
 type redisCall struct {
 	user    string
 	command []string
+	host    string
 }
 
-// redisAnswers sends each call with redis-cli inside Redis's container, in one docker exec, and
-// returns the replies: error replies (NOAUTH, NOPERM) as text, whatever redis-cli's exit status.
-func redisAnswers(t *testing.T, calls []redisCall) []string {
+// redisAnswers sends each call with redis-cli inside the container of the Redis service server
+// (redis or redis-queue), in one docker exec, and returns the replies: error replies (NOAUTH,
+// NOPERM, WRONGPASS) as text, whatever redis-cli's exit status.
+func redisAnswers(t *testing.T, server string, calls []redisCall) []string {
 	t.Helper()
 	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 	var script strings.Builder
@@ -49,8 +54,11 @@ func redisAnswers(t *testing.T, calls []redisCall) []string {
 			script.WriteString("redis-cli")
 		case "healthcheck":
 			script.WriteString(`REDISCLI_AUTH="$(cat /run/redis/healthcheck.pass)" redis-cli --user healthcheck`)
-		default: // the password compose gave the container, from .env
+		default:
 			script.WriteString(`REDISCLI_AUTH="$REDIS_` + strings.ToUpper(c.user) + `_PASSWORD" redis-cli --user ` + c.user)
+		}
+		if c.host != "" {
+			script.WriteString(" -h " + c.host)
 		}
 		script.WriteString(" --no-auth-warning")
 		for _, arg := range c.command {
@@ -58,10 +66,10 @@ func redisAnswers(t *testing.T, calls []redisCall) []string {
 		}
 		script.WriteString(" 2>&1; echo '<end>'\n")
 	}
-	out, err := composeExec(t, nil, "redis", "sh", "-c", script.String())
+	out, err := composeExec(t, nil, server, "sh", "-c", script.String())
 	answers := strings.Split(out, "<end>")
 	if len(answers) != len(calls)+1 {
-		t.Fatalf("redis-cli: %v\n%s", err, out)
+		t.Fatalf("redis-cli in %s: %v\n%s", server, err, out)
 	}
 	for i := range answers {
 		answers[i] = strings.TrimSpace(answers[i])
@@ -69,50 +77,106 @@ func redisAnswers(t *testing.T, calls []redisCall) []string {
 	return answers[:len(calls)]
 }
 
-func TestRedisGivesEachJobOnlyItsOwnKeys(t *testing.T) {
-	tests := []struct {
-		redisCall
-		want string // in the reply
-	}{
-		// What each user's job needs works, so a refusal below cannot come from a wrong password.
-		{redisCall{"cache", []string{"SET", "catalog:e2e:acl", "1", "EX", "60"}}, "OK"},
-		{redisCall{"queue", []string{"SET", "asynq:e2e:acl", "1", "EX", "60"}}, "OK"},
-		{redisCall{"exporter", []string{"INFO", "server"}}, "redis_version"},
-		{redisCall{"healthcheck", []string{"PING"}}, "PONG"},
-		// Everything else is refused.
-		{redisCall{"", []string{"PING"}}, "NOAUTH"},
-		{redisCall{"", []string{"GET", "catalog:e2e:acl"}}, "NOAUTH"},
-		{redisCall{"cache", []string{"GET", "asynq:e2e:acl"}}, "NOPERM"},
-		{redisCall{"cache", []string{"SET", "asynq:e2e:acl", "x"}}, "NOPERM"},
-		{redisCall{"cache", []string{"SMEMBERS", "asynq:queues"}}, "NOPERM"},
-		{redisCall{"cache", []string{"EVAL", "return redis.call('GET', KEYS[1])", "1", "asynq:e2e:acl"}}, "NOPERM"},
-		{redisCall{"cache", []string{"PUBLISH", "asynq:cancel", "x"}}, "NOPERM"},
-		{redisCall{"cache", []string{"CONFIG", "SET", "maxmemory-samples", "10"}}, "NOPERM"}, // its value: harmless if allowed
-		{redisCall{"queue", []string{"GET", "catalog:e2e:acl"}}, "NOPERM"},
-		{redisCall{"queue", []string{"SET", "catalog:e2e:acl", "x"}}, "NOPERM"},
-		{redisCall{"queue", []string{"DEL", "catalog:products:gen"}}, "NOPERM"},
-		{redisCall{"queue", []string{"EVAL", "return redis.call('GET', KEYS[1])", "1", "catalog:e2e:acl"}}, "NOPERM"},
-		{redisCall{"queue", []string{"PUBLISH", "catalog:invalidations", "1"}}, "NOPERM"},
-		{redisCall{"exporter", []string{"GET", "catalog:e2e:acl"}}, "NOPERM"},
-		{redisCall{"exporter", []string{"CONFIG", "SET", "maxmemory-samples", "10"}}, "NOPERM"},
-		{redisCall{"healthcheck", []string{"GET", "catalog:e2e:acl"}}, "NOPERM"},
-		{redisCall{"healthcheck", []string{"INFO"}}, "NOPERM"},
-		// Last: were it allowed, it would empty Redis, queues included.
-		{redisCall{"cache", []string{"FLUSHALL"}}, "NOPERM"},
-	}
+// redisTest is a call and what its reply must contain.
+type redisTest struct {
+	redisCall
+	want string
+}
+
+// checkRedis sends every call to server and fails the test on each reply that lacks its want.
+func checkRedis(t *testing.T, server string, tests []redisTest) {
+	t.Helper()
 	calls := make([]redisCall, len(tests))
 	for i, tt := range tests {
 		calls[i] = tt.redisCall
 	}
-	for i, got := range redisAnswers(t, calls) {
+	for i, got := range redisAnswers(t, server, calls) {
 		if tt := tests[i]; !strings.Contains(got, tt.want) {
 			who := tt.user
 			if who == "" {
 				who = "no login"
 			}
-			t.Errorf("%s: %s answered %q, want %s", who, strings.Join(tt.command, " "), got, tt.want)
+			if tt.host != "" {
+				who += " (on " + tt.host + ")"
+			}
+			t.Errorf("%s: %s: %s answered %q, want %s", server, who, strings.Join(tt.command, " "), got, tt.want)
 		}
 	}
+}
+
+// The main Redis: the cache, sessions, carts and the stock gate, each job in its own keys; the
+// queues are not there, and the queue Redis's users cannot log in to it.
+func TestRedisGivesEachJobOnlyItsOwnKeys(t *testing.T) {
+	checkRedis(t, "redis", []redisTest{
+		// What each user's job needs works, so a refusal below cannot come from a wrong password.
+		{redisCall{"cache", []string{"SET", "catalog:e2e:acl", "1", "EX", "60"}, ""}, "OK"},
+		{redisCall{"sessions", []string{"SET", "session:e2e:acl", "1", "EX", "60"}, ""}, "OK"},
+		{redisCall{"carts", []string{"SET", "cart:e2e:acl", "1", "EX", "60"}, ""}, "OK"},
+		{redisCall{"exporter", []string{"INFO", "server"}, ""}, "redis_version"},
+		{redisCall{"exporter", []string{"CONFIG", "GET", "maxmemory-policy"}, ""}, "volatile-lru"},
+		{redisCall{"healthcheck", []string{"PING"}, ""}, "PONG"},
+		// Everything else is refused.
+		{redisCall{"", []string{"PING"}, ""}, "NOAUTH"},
+		{redisCall{"", []string{"GET", "catalog:e2e:acl"}, ""}, "NOAUTH"},
+		{redisCall{"cache", []string{"GET", "session:e2e:acl"}, ""}, "NOPERM"},
+		{redisCall{"cache", []string{"SET", "cart:e2e:acl", "x"}, ""}, "NOPERM"},
+		{redisCall{"cache", []string{"EVAL", "return redis.call('GET', KEYS[1])", "1", "session:e2e:acl"}, ""}, "NOPERM"},
+		{redisCall{"cache", []string{"PUBLISH", "asynq:cancel", "x"}, ""}, "NOPERM"},
+		{redisCall{"cache", []string{"CONFIG", "SET", "maxmemory-samples", "10"}, ""}, "NOPERM"}, // its value: harmless if allowed
+		{redisCall{"sessions", []string{"GET", "cart:e2e:acl"}, ""}, "NOPERM"},
+		{redisCall{"carts", []string{"GET", "catalog:e2e:acl"}, ""}, "NOPERM"},
+		{redisCall{"carts", []string{"SET", "catalog:e2e:acl", "x"}, ""}, "NOPERM"},
+		{redisCall{"carts", []string{"DEL", "catalog:products:gen"}, ""}, "NOPERM"},
+		{redisCall{"carts", []string{"EVAL", "return redis.call('GET', KEYS[1])", "1", "session:e2e:acl"}, ""}, "NOPERM"},
+		{redisCall{"carts", []string{"PUBLISH", "catalog:invalidations", "1"}, ""}, "NOPERM"},
+		{redisCall{"carts", []string{"SET", "asynq:e2e:acl", "x"}, ""}, "NOPERM"},
+		{redisCall{"carts", []string{"KEYS", "*"}, ""}, "NOPERM"},
+		{redisCall{"exporter", []string{"GET", "catalog:e2e:acl"}, ""}, "NOPERM"},
+		{redisCall{"exporter", []string{"CONFIG", "SET", "maxmemory-samples", "10"}, ""}, "NOPERM"},
+		{redisCall{"healthcheck", []string{"GET", "catalog:e2e:acl"}, ""}, "NOPERM"},
+		{redisCall{"healthcheck", []string{"INFO"}, ""}, "NOPERM"},
+		// The jobs of this server have no user on the queue Redis.
+		{redisCall{"carts", []string{"PING"}, "redis-queue"}, "WRONGPASS"},
+		{redisCall{"cache", []string{"PING"}, "redis-queue"}, "WRONGPASS"},
+		// Last: were it allowed, it would empty Redis.
+		{redisCall{"cache", []string{"FLUSHALL"}, ""}, "NOPERM"},
+	})
+}
+
+// The queue Redis: asynq's keys only. The catalog and the orders service may only add tasks,
+// the worker processes them, asynqmon inspects; the main Redis's users cannot log in to it.
+func TestQueueRedisLetsEnqueuersOnlyEnqueue(t *testing.T) {
+	// What an enqueue runs: a script (its calls are checked too) that looks for the task id.
+	exists := []string{"EVAL", "return redis.call('EXISTS', KEYS[1])", "1", "asynq:e2e:none"}
+	checkRedis(t, "redis-queue", []redisTest{
+		{redisCall{"catalog", exists, ""}, "0"},
+		{redisCall{"orders", exists, ""}, "0"},
+		{redisCall{"worker", []string{"SET", "asynq:e2e:acl", "1", "EX", "60"}, ""}, "OK"},
+		{redisCall{"asynqmon", []string{"GET", "asynq:e2e:acl"}, ""}, "1"},
+		{redisCall{"exporter", []string{"INFO", "memory"}, ""}, "used_memory"},
+		{redisCall{"exporter", []string{"CONFIG", "GET", "maxmemory-policy"}, ""}, "noeviction"},
+		{redisCall{"healthcheck", []string{"PING"}, ""}, "PONG"},
+		// An enqueuer reads, moves and deletes no task, and cancels none.
+		{redisCall{"", []string{"PING"}, ""}, "NOAUTH"},
+		{redisCall{"catalog", []string{"GET", "asynq:e2e:acl"}, ""}, "NOPERM"},
+		{redisCall{"catalog", []string{"DEL", "asynq:e2e:acl"}, ""}, "NOPERM"},
+		{redisCall{"orders", []string{"LREM", "asynq:{critical}:pending", "0", "x"}, ""}, "NOPERM"},
+		{redisCall{"orders", []string{"EVAL", "return redis.call('DEL', KEYS[1])", "1", "asynq:e2e:acl"}, ""}, "no permissions to run the 'del' command"},
+		{redisCall{"orders", []string{"PUBLISH", "asynq:cancel", "x"}, ""}, "NOPERM"},
+		{redisCall{"orders", []string{"SET", "catalog:e2e:acl", "x"}, ""}, "NOPERM"},
+		{redisCall{"worker", []string{"GET", "catalog:e2e:acl"}, ""}, "NOPERM"},
+		{redisCall{"worker", []string{"PUBLISH", "catalog:invalidations", "1"}, ""}, "NOPERM"},
+		{redisCall{"asynqmon", []string{"SET", "session:e2e:acl", "x"}, ""}, "NOPERM"},
+		{redisCall{"asynqmon", []string{"KEYS", "*"}, ""}, "NOPERM"},
+		{redisCall{"exporter", []string{"GET", "asynq:e2e:acl"}, ""}, "NOPERM"},
+		{redisCall{"healthcheck", []string{"INFO"}, ""}, "NOPERM"},
+		// The jobs of this server have no user on the main Redis.
+		{redisCall{"orders", []string{"PING"}, "redis"}, "WRONGPASS"},
+		{redisCall{"worker", []string{"PING"}, "redis"}, "WRONGPASS"},
+		{redisCall{"asynqmon", []string{"PING"}, "redis"}, "WRONGPASS"},
+		// Last: were it allowed, it would empty the queues.
+		{redisCall{"worker", []string{"FLUSHALL"}, ""}, "NOPERM"},
+	})
 }
 
 // console runs one command on PgBouncer's admin console as monitor.

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,54 @@ func TestReadsSurviveRedisOutage(t *testing.T) {
 		_, r := getProduct(t, id)
 		return r.header.Get("X-Cache") == "redis-hit"
 	})
+}
+
+// The queue's Redis is stopped for 10 s while guests check out. Carts and sessions live in the
+// other Redis and every order commits with its outbox rows, so each checkout gets its 201; once
+// the queue is back, the outbox relays catch up and every order's confirmation arrives, once.
+func TestOrdersPlacedWhileTheQueueIsDownGetTheirEmails(t *testing.T) {
+	const orders, outage = 5, 10 * time.Second
+	word := unique("Outage")
+	p := createProduct(t, map[string]any{"name": "E2E " + word, "stock": orders})
+
+	compose(t, "stop", "redis-queue")
+	stopped := time.Now()
+	t.Cleanup(func() { compose(t, "up", "--detach", "--wait", "redis-queue") })
+	var ids []int64
+	for i := range orders {
+		s := newShopper(t)
+		want(t, s.addToCart(p.ID, 1), 200, "add to cart with the queue down")
+		email := fmt.Sprintf("%s-%d@shop.test", strings.ToLower(word), i)
+		var o orderView
+		want(t, s.checkout(unique("k"), map[string]string{"email": email}), 201, "checkout with the queue down").json(t, &o)
+		ids = append(ids, o.ID)
+	}
+	time.Sleep(time.Until(stopped.Add(outage)))
+	// Nothing can have been sent: else the queue was not down, and the test proves nothing.
+	if n := len(mails(t, word, 50)); n > 0 {
+		t.Fatalf("%d confirmation emails arrived while the queue was down", n)
+	}
+
+	compose(t, "up", "--detach", "--wait", "redis-queue")
+	back := time.Now()
+	eventually(t, 30*time.Second, "every order's confirmation email after the queue came back", func() bool {
+		counts := emailsPerOrder(t, word, 50)
+		for _, id := range ids {
+			if counts[id] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("%d orders placed with the queue down for %v; their emails all arrived %v after it came back",
+		orders, back.Sub(stopped).Round(100*time.Millisecond), time.Since(back).Round(100*time.Millisecond))
+	time.Sleep(3 * time.Second) // a late duplicate still counts
+	counts := emailsPerOrder(t, word, 50)
+	for _, id := range ids {
+		if counts[id] != 1 {
+			t.Errorf("order %d: %d confirmation emails, want 1", id, counts[id])
+		}
+	}
 }
 
 func TestReadsSurviveAReplicaOutage(t *testing.T) {

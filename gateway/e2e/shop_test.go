@@ -10,6 +10,8 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -138,6 +140,22 @@ func mails(t *testing.T, query string, limit int) []mail {
 		t.Fatalf("mail catcher search: %v", err)
 	}
 	return out.Messages
+}
+
+var orderInSubject = regexp.MustCompile(`#(\d+)`)
+
+// emailsPerOrder counts the confirmation emails the mail catcher holds for each order, among
+// the messages that mention word.
+func emailsPerOrder(t *testing.T, word string, limit int) map[int64]int {
+	t.Helper()
+	counts := map[int64]int{}
+	for _, m := range mails(t, word, limit) {
+		if sm := orderInSubject.FindStringSubmatch(m.Subject); sm != nil {
+			id, _ := strconv.ParseInt(sm[1], 10, 64)
+			counts[id]++
+		}
+	}
+	return counts
 }
 
 // A shopper registers, fills a cart with three products, checks out with an Idempotency-Key and

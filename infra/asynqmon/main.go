@@ -4,8 +4,8 @@
 // user's, and this stack turns the default user off; so this is that command, cut down to what
 // the stack uses, with a Redis user name. (Queue metrics for Prometheus come from the workers.)
 //
-// Settings, from the environment: REDIS_ADDR (default redis:6379), REDIS_USER (default asynqmon),
-// REDIS_PASSWORD (required), HTTP_ADDR (default :8080).
+// Settings, from the environment: REDIS_ADDR (the queue Redis; default redis-queue:6379),
+// REDIS_USER (default asynqmon), REDIS_PASSWORD (required), HTTP_ADDR (default :8080).
 package main
 
 import (
@@ -40,7 +40,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return def
 	}
 	redis := asynq.RedisClientOpt{
-		Addr:     env("REDIS_ADDR", "redis:6379"),
+		Addr:     env("REDIS_ADDR", "redis-queue:6379"),
 		Username: env("REDIS_USER", "asynqmon"),
 		Password: getenv("REDIS_PASSWORD"),
 	}

@@ -342,14 +342,15 @@ func TestTwoRelaysMoveEachRowOnce(t *testing.T) {
 }
 
 // A row enqueued before (a relay that died before its delete committed) is done, not an
-// error: its task id is taken. Needs the stack's Redis as the queue user.
+// error: its task id is taken. Needs the stack's queue Redis as the orders service's user, which
+// may only enqueue.
 func TestRelayTreatsATakenTaskIDAsDone(t *testing.T) {
 	_, pool := open(t)
-	addr, password := os.Getenv("REDIS_ADDR"), os.Getenv("REDIS_QUEUE_PASSWORD")
+	addr, password := os.Getenv("REDIS_QUEUE_ADDR"), os.Getenv("REDIS_QUEUE_ORDERS_PASSWORD")
 	if addr == "" || password == "" {
-		t.Fatal("this test needs REDIS_ADDR and REDIS_QUEUE_PASSWORD (make integration sets them)")
+		t.Fatal("this test needs REDIS_QUEUE_ADDR and REDIS_QUEUE_ORDERS_PASSWORD (make integration sets them)")
 	}
-	queue := asynq.NewClient(asynq.RedisClientOpt{Addr: addr, Username: "queue", Password: password})
+	queue := asynq.NewClient(asynq.RedisClientOpt{Addr: addr, Username: "orders", Password: password})
 	t.Cleanup(func() { queue.Close() })
 	ctx := context.Background()
 	b, _ := json.Marshal(tasks.OrderEventPayload{V: 1, ID: "relay-it-" + random(t), Type: tasks.EventOrderCreated, OccurredAt: time.Now()})

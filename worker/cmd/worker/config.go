@@ -18,8 +18,8 @@ import (
 type Config struct {
 	config.Common
 	HTTPAddr           string        `env:"HTTP_ADDR" envDefault:":8080" desc:"Health and metrics listener. 'worker healthcheck' probes 127.0.0.1:<port>/healthz."`
-	RedisAddr          string        `env:"REDIS_ADDR" envDefault:"redis:6379" desc:"Redis holding the asynq queues."`
-	RedisQueueUser     string        `env:"REDIS_QUEUE_USER" envDefault:"queue" desc:"Redis ACL user for the queues (keys asynq:*)."`
+	RedisQueueAddr     string        `env:"REDIS_QUEUE_ADDR" envDefault:"redis-queue:6379" desc:"The queue Redis, holding the asynq queues."`
+	RedisQueueUser     string        `env:"REDIS_QUEUE_USER" envDefault:"worker" desc:"Its ACL user (keys asynq:*)."`
 	RedisQueuePassword string        `env:"REDIS_QUEUE_PASSWORD,required" secret:"true" desc:"Its password."`
 	S3Endpoint         string        `env:"S3_ENDPOINT" envDefault:"http://minio:9000" desc:"Object store the images are read from, and the thumbnails and sales reports written to."`
 	S3AccessKey        string        `env:"S3_ACCESS_KEY,required" desc:"Object store access key."`

@@ -1,5 +1,5 @@
 // Command worker is the queue-backed worker tier: an asynq server that takes background tasks
-// from Redis (thumbnails, order confirmation emails, order webhooks), a scheduler that enqueues
+// from the queue Redis (thumbnails, order confirmation emails, order webhooks), a scheduler that enqueues
 // the periodic jobs (the sales report, the catalog warm-up) once per period across every
 // instance, and a small HTTP listener for health checks and metrics.
 //
@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	redisOpt := asynq.RedisClientOpt{Addr: cfg.RedisAddr, Username: cfg.RedisQueueUser, Password: cfg.RedisQueuePassword}
+	redisOpt := asynq.RedisClientOpt{Addr: cfg.RedisQueueAddr, Username: cfg.RedisQueueUser, Password: cfg.RedisQueuePassword}
 	reg := web.NewRegistry()
 	inspector := asynq.NewInspector(redisOpt)
 	defer inspector.Close()
@@ -140,11 +140,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	go func() { sched.Run(schedCtx); close(scheduled) }()
 	defer func() { stopSched(); <-scheduled }()
 
-	// Ready means able to take tasks: Redis. The worker's MinIO user may only read images and
+	// Ready means able to take tasks: the queue Redis. The worker's MinIO user may only read images and
 	// write thumbnails and reports, not look at the bucket; an object store, SMTP or database
 	// outage shows as retried tasks.
 	r := web.NewRouter(log, reg, map[string]web.Check{
-		"redis": func(context.Context) error { return srv.Ping() },
+		"redis-queue": func(context.Context) error { return srv.Ping() },
 	})
 	return web.Serve(ctx, log, cfg.HTTPAddr, r, cfg.HTTPDrainTimeout)
 }

@@ -24,14 +24,14 @@ import (
 // is asked for the featured list.
 func TestRunServesUntilCancelled(t *testing.T) {
 	rds := miniredis.RunT(t)
-	rds.RequireUserAuth("queue", "dev-queue-password")
+	rds.RequireUserAuth("worker", "dev-queue-password") // the ACL user, as the queue Redis has it
 	warmed := make(chan string, 10)
 	catalog := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { warmed <- r.URL.Path }))
 	defer catalog.Close()
 	addr := webtest.FreeAddr(t)
 	env := map[string]string{
 		"FLASHCROWD_ENV": "development", "HTTP_ADDR": addr, "LOG_LEVEL": "error",
-		"REDIS_ADDR": rds.Addr(), "REDIS_QUEUE_PASSWORD": "dev-queue-password",
+		"REDIS_QUEUE_ADDR": rds.Addr(), "REDIS_QUEUE_PASSWORD": "dev-queue-password",
 		"S3_ENDPOINT": "http://127.0.0.1:1", "S3_ACCESS_KEY": "worker", "S3_SECRET_KEY": "dev-minio-password",
 		"TASK_DRAIN_TIMEOUT": "1s", "CATALOG_URL": catalog.URL, "CACHE_WARM_PERIOD": "1h",
 		"WEBHOOK_URLS": "http://127.0.0.1:1/hook", "WEBHOOK_SECRET": "dev-webhook-secret",

@@ -29,8 +29,8 @@ import (
 // endpoint answering 410 gets it once and no more (archived).
 func TestOrderTasks(t *testing.T) {
 	rds := miniredis.RunT(t)
-	rds.RequireUserAuth("queue", "dev-queue-password")
-	redisOpt := asynq.RedisClientOpt{Addr: rds.Addr(), Username: "queue", Password: "dev-queue-password"}
+	rds.RequireUserAuth("worker", "dev-queue-password") // the ACL user, as the queue Redis has it
+	redisOpt := asynq.RedisClientOpt{Addr: rds.Addr(), Username: "worker", Password: "dev-queue-password"}
 	mails := &mailbox{}
 	smtpSrv := smtp.NewServer(mails)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -63,7 +63,7 @@ func TestOrderTasks(t *testing.T) {
 	addr := webtest.FreeAddr(t)
 	env := map[string]string{
 		"FLASHCROWD_ENV": "development", "HTTP_ADDR": addr, "LOG_LEVEL": "error",
-		"REDIS_ADDR": rds.Addr(), "REDIS_QUEUE_PASSWORD": "dev-queue-password",
+		"REDIS_QUEUE_ADDR": rds.Addr(), "REDIS_QUEUE_PASSWORD": "dev-queue-password",
 		"S3_ENDPOINT": "http://127.0.0.1:1", "S3_ACCESS_KEY": "worker", "S3_SECRET_KEY": "dev-minio-password",
 		"TASK_DRAIN_TIMEOUT": "1s", "CACHE_WARM_PERIOD": "0", "SMTP_ADDR": l.Addr().String(),
 		"WEBHOOK_URLS": hook.URL + "/ok," + hook.URL + "/gone", "WEBHOOK_SECRET": "dev-webhook-secret",

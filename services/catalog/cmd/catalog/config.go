@@ -28,10 +28,11 @@ type Config struct {
 	DatabaseReadURL string `env:"DATABASE_READ_URL" secret:"url" desc:"Replica pool. Unset or equal to DATABASE_URL: no replicas, one pool, decided at start."`
 	DBMaxConns      int    `env:"DB_MAX_CONNS" envDefault:"10" desc:"Maximum connections of each pgx pool (primary, replica) in this instance (1 to 1000)."`
 
-	RedisAddr          string `env:"REDIS_ADDR" envDefault:"redis:6379" desc:"Redis: the cache (L2), its invalidations and commit LSNs, and the asynq queues."`
-	RedisCacheUser     string `env:"REDIS_CACHE_USER" envDefault:"cache" desc:"Redis ACL user of the cache (keys and channels catalog:*)."`
+	RedisAddr          string `env:"REDIS_ADDR" envDefault:"redis:6379" desc:"The main Redis: the cache (L2), its invalidations and commit LSNs."`
+	RedisCacheUser     string `env:"REDIS_CACHE_USER" envDefault:"cache" desc:"The cache's ACL user there (keys and channels catalog:*)."`
 	RedisCachePassword string `env:"REDIS_CACHE_PASSWORD,required" secret:"true" desc:"Its password."`
-	RedisQueueUser     string `env:"REDIS_QUEUE_USER" envDefault:"queue" desc:"Redis ACL user that enqueues tasks (keys asynq:*)."`
+	RedisQueueAddr     string `env:"REDIS_QUEUE_ADDR" envDefault:"redis-queue:6379" desc:"The queue Redis, where the thumbnail tasks go (asynq)."`
+	RedisQueueUser     string `env:"REDIS_QUEUE_USER" envDefault:"catalog" desc:"Its ACL user, which may only enqueue tasks (keys asynq:*)."`
 	RedisQueuePassword string `env:"REDIS_QUEUE_PASSWORD,required" secret:"true" desc:"Its password."`
 
 	CacheEnabled     bool          `env:"CACHE_ENABLED" envDefault:"true" desc:"false sends every read to the database (no L1, no Redis look-ups), to measure what the cache buys."`

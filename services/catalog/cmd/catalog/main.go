@@ -100,8 +100,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		DialTimeout: 250 * time.Millisecond, ReadTimeout: 250 * time.Millisecond, WriteTimeout: 250 * time.Millisecond,
 	})
 	defer rdb.Close()
-	// The queue has its own Redis user, which may touch only the queues' keys.
-	queue := asynq.NewClient(asynq.RedisClientOpt{Addr: cfg.RedisAddr, Username: cfg.RedisQueueUser, Password: cfg.RedisQueuePassword})
+	// The task queues have a Redis of their own, where this user may only enqueue.
+	queue := asynq.NewClient(asynq.RedisClientOpt{Addr: cfg.RedisQueueAddr, Username: cfg.RedisQueueUser, Password: cfg.RedisQueuePassword})
 	defer queue.Close()
 
 	media, err := newMedia(cfg.Media)

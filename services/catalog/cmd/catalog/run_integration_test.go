@@ -17,12 +17,14 @@ import (
 func TestRunServesUntilCancelled(t *testing.T) {
 	addr := webtest.FreeAddr(t)
 	env := map[string]string{"FLASHCROWD_ENV": "development", "HTTP_ADDR": addr, "LOG_LEVEL": "error",
-		"ADMIN_TOKEN": "dev-admin-token-for-run-test", "CATALOG_INTERNAL_TOKEN": "dev-internal-token-for-run-test", "S3_ACCESS_KEY": "catalog", "S3_SECRET_KEY": "dev-unused"}
+		"ADMIN_TOKEN": "dev-admin-token-for-run-test", "CATALOG_INTERNAL_TOKEN": "dev-internal-token-for-run-test", "S3_ACCESS_KEY": "catalog", "S3_SECRET_KEY": "dev-unused",
+		// The catalog's login on the queue Redis, under its .env name, as compose passes it.
+		"REDIS_QUEUE_PASSWORD": os.Getenv("REDIS_QUEUE_CATALOG_PASSWORD")}
 	getenv := func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
 		}
-		return os.Getenv(k) // DATABASE_URL, DATABASE_READ_URL, REDIS_ADDR and the Redis passwords
+		return os.Getenv(k) // DATABASE_URL, DATABASE_READ_URL, REDIS_ADDR, REDIS_CACHE_USER and _PASSWORD, REDIS_QUEUE_ADDR
 	}
 	webtest.Start(t, addr, func(ctx context.Context) error {
 		return run(ctx, []string{"catalog"}, getenv, &bytes.Buffer{})

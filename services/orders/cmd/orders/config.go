@@ -17,9 +17,10 @@ type Config struct {
 	DatabaseURL string `env:"DATABASE_URL,required" secret:"url" desc:"The primary, through PgBouncer: checkouts, orders, customers and the outbox. Orders never read a replica: every read must see the writes before it."`
 	DBMaxConns  int    `env:"DB_MAX_CONNS" envDefault:"10" desc:"Maximum connections of the pgx pool in this instance (1 to 1000)."`
 
-	RedisAddr          string `env:"REDIS_ADDR" envDefault:"redis:6379" desc:"Redis: carts (as ACL user carts, keys cart:*) and the asynq queues the outbox relay fills (as ACL user queue, keys asynq:*)."`
-	RedisCartsPassword string `env:"REDIS_CARTS_PASSWORD,required" secret:"true" desc:"Password of the Redis user carts."`
-	RedisQueuePassword string `env:"REDIS_QUEUE_PASSWORD,required" secret:"true" desc:"Password of the Redis user queue."`
+	RedisAddr          string `env:"REDIS_ADDR" envDefault:"redis:6379" desc:"The main Redis: carts and the stock gate's counts (as ACL user carts, keys cart:* and stock:*)."`
+	RedisCartsPassword string `env:"REDIS_CARTS_PASSWORD,required" secret:"true" desc:"Password of its user carts."`
+	RedisQueueAddr     string `env:"REDIS_QUEUE_ADDR" envDefault:"redis-queue:6379" desc:"The queue Redis, which the outbox relay fills (as ACL user orders, which may only enqueue: keys asynq:*). Checkouts do not need it: while it is down the outbox keeps the tasks."`
+	RedisQueuePassword string `env:"REDIS_QUEUE_PASSWORD,required" secret:"true" desc:"Password of its user orders."`
 
 	IdentityKey          string  `env:"IDENTITY_KEY,required" secret:"true" desc:"Key of the HMAC the gateway signs X-Flashcrowd-Identity with (at least 32 bytes; the gateway has the same). Requests without a valid one get a 401."`
 	CatalogURL           url.URL `env:"CATALOG_URL" envDefault:"http://haproxy:8081" desc:"The catalog's API, http://host:port: prices and stock (GET /api/v1/products/{id}) and, after each order, POST /internal/v1/stock-changes."`

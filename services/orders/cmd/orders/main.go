@@ -28,10 +28,11 @@ import (
 	"github.com/flashcrowd/flashcrowd/services/orders/postgres"
 )
 
-// Redis ACL users (infra/redis): carts may touch cart:* only, queue asynq:* only.
+// Redis ACL users (infra/redis): carts may touch cart:* and stock:* only, on the main Redis;
+// orders may only enqueue tasks (asynq:*), on the queue Redis.
 const (
 	redisCartsUser = "carts"
-	redisQueueUser = "queue"
+	redisQueueUser = "orders"
 )
 
 func main() {
@@ -91,10 +92,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 	defer rdb.Close()
 	carts := cart.New(rdb, cfg.CartTTL)
 
-	// The queue has its own Redis user, which may touch only the queues' keys; only the relay
-	// uses it, and backs off while it fails.
+	// The task queues have a Redis of their own, where this user may only enqueue. Only the
+	// relay uses it, and backs off while it fails; checkouts and readiness never wait on it.
 	queue := asynq.NewClient(asynq.RedisClientOpt{
-		Addr: cfg.RedisAddr, Username: redisQueueUser, Password: cfg.RedisQueuePassword,
+		Addr: cfg.RedisQueueAddr, Username: redisQueueUser, Password: cfg.RedisQueuePassword,
 		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second,
 	})
 	defer queue.Close()

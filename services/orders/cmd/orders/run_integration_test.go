@@ -20,12 +20,14 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	addr := webtest.FreeAddr(t)
 	key := "dev-identity-key-for-the-run-test-0123456789"
 	env := map[string]string{"FLASHCROWD_ENV": "development", "HTTP_ADDR": addr, "LOG_LEVEL": "error",
-		"IDENTITY_KEY": key, "CATALOG_INTERNAL_TOKEN": "dev-unused"}
+		"IDENTITY_KEY": key, "CATALOG_INTERNAL_TOKEN": "dev-unused",
+		// The orders service's login on the queue Redis, under its .env name, as compose passes it.
+		"REDIS_QUEUE_PASSWORD": os.Getenv("REDIS_QUEUE_ORDERS_PASSWORD")}
 	getenv := func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
 		}
-		return os.Getenv(k) // DATABASE_URL, REDIS_ADDR, REDIS_CARTS_PASSWORD, REDIS_QUEUE_PASSWORD, CATALOG_URL
+		return os.Getenv(k) // DATABASE_URL, REDIS_ADDR, REDIS_CARTS_PASSWORD, REDIS_QUEUE_ADDR, CATALOG_URL
 	}
 	webtest.Start(t, addr, func(ctx context.Context) error {
 		return run(ctx, []string{"orders"}, getenv, &bytes.Buffer{})
