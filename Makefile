@@ -36,6 +36,7 @@ help: ## List the targets
 up: offline-images ## Build and start the stack; wait until every service is healthy
 	@start=$$(date +%s); \
 	$(COMPOSE) up --build --detach --wait; \
+	HAPROXY_STATS_PORT=$(HAPROXY_STATS_PORT) infra/scripts/wait-ready.sh; \
 	echo "stack healthy in $$(( $$(date +%s) - start )) s: http://127.0.0.1:$(EDGE_PORT)/api/v1/products"
 
 down: ## Stop the stack and delete its data volumes
@@ -110,7 +111,7 @@ ON_STACK := docker run --rm --network flashcrowd_default \
 integration: ## Integration tests against the running stack's PgBouncer, Postgres and Redis
 	$(COMPOSE) stop orders
 	rc=0; $(ON_STACK) sh -c 'for m in services/catalog services/orders worker; do (cd $$m && go test -tags integration -count=1 ./...) || exit 1; done' || rc=$$?; \
-	  $(COMPOSE) up --detach --wait orders; exit $$rc
+	  $(COMPOSE) up --detach --wait orders; HAPROXY_STATS_PORT=$(HAPROXY_STATS_PORT) infra/scripts/wait-ready.sh orders; exit $$rc
 
 bench: ## The cached read path's benchmark and the main queries' plans, against the running stack
 	$(ON_STACK) sh -c 'cd services/catalog && go test -tags integration -count=1 -run QueryPlans -v -bench ProductRead -benchtime 2s ./cache/ ./postgres/'

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Waits until HAProxy sends traffic to every running instance of the services it balances
+# (gateway, catalog, orders): each container's address is UP in its backend. Those services
+# have no Docker healthcheck (compose.yaml says why), so `compose up --wait` only knows they
+# run; HAProxy's own checks say they are ready. Reads HAProxy's stats on the host's published
+# port: no `docker exec`.
+#   infra/scripts/wait-ready.sh [service ...]     (default: all three; WAIT_READY_TIMEOUT, 120 s)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. infra/scripts/lib.sh
+
+stats="http://127.0.0.1:${HAPROXY_STATS_PORT:-8404}/;csv"
+declare -A backend_of=([gateway]=gateways [catalog]=catalogs [orders]=orders)
+services=("$@")
+[ ${#services[@]} -gt 0 ] || services=(gateway catalog orders)
+deadline=$((SECONDS + ${WAIT_READY_TIMEOUT:-120}))
+
+# not_ready prints "service address" for every running instance HAProxy does not route to yet.
+not_ready() {
+  local csv svc ip ips
+  csv=$(curl -fsS --max-time 2 "$stats" 2>/dev/null) || { echo "haproxy stats"; return; }
+  for svc in "${services[@]}"; do
+    ips=$(docker compose ps -q "$svc" | xargs -r docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}')
+    [ -n "$ips" ] || { echo "$svc (no running instance)"; continue; }
+    for ip in $ips; do
+      awk -F, -v b="${backend_of[$svc]}" -v ip="$ip" '
+        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        $1 == b && $col["status"] == "UP" && $col["addr"] ~ "^" ip ":" { up = 1 }
+        END { exit !up }' <<<"${csv#\# }" || echo "$svc $ip"
+    done
+  done
+}
+
+while :; do
+  waiting=$(not_ready)
+  [ -z "$waiting" ] && break
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    log "not ready after ${WAIT_READY_TIMEOUT:-120} s: $(echo "$waiting" | paste -sd, -)"
+    exit 1
+  fi
+  sleep 1
+done
