@@ -331,6 +331,25 @@ func TestConditionalGetAnswers304(t *testing.T) {
 }
 
 func TestStampedeOnAColdProductCostsAFewQueries(t *testing.T) {
+	// Others may read other products from the database meanwhile (the worker's warm-up, cart
+	// pricing), so a stampede that saw more queries is tried again on a new product: a cache
+	// that does not coalesce shows far more than 3 every time.
+	for attempt := 1; ; attempt++ {
+		queries := stampede(t)
+		switch {
+		case queries <= 3:
+			return
+		case attempt == 3:
+			t.Fatalf("%d database queries, want at most 3 (one per catalog instance at worst), in each of 3 stampedes", queries)
+		}
+		t.Logf("stampede %d: %d database queries; trying another product", attempt, queries)
+	}
+}
+
+// stampede sends 500 concurrent reads of a new product and returns how many product queries
+// the database nodes ran meanwhile.
+func stampede(t *testing.T) int {
+	t.Helper()
 	// A new product: no one can have read it yet, so it is cold in every cache.
 	id := createProduct(t, map[string]any{"name": "Stampede kettle"}).ID
 	before := productReads(t)
@@ -361,9 +380,7 @@ func TestStampedeOnAColdProductCostsAFewQueries(t *testing.T) {
 	if failed.Load() > 0 {
 		t.Fatalf("%d of 500 requests failed", failed.Load())
 	}
-	if queries > 3 {
-		t.Fatalf("%d database queries, want at most 3 (one per catalog instance at worst)", queries)
-	}
+	return queries
 }
 
 func TestMalformedInputGetsAProblem(t *testing.T) {
