@@ -265,16 +265,17 @@ func TestCustomers(t *testing.T) {
 // recorder is an asynq stand-in that counts each event it is given and fails now and then,
 // the way a Redis that drops out does.
 type recorder struct {
-	mu    sync.Mutex
-	seen  map[string]int
-	calls int
+	failEvery int // every failEvery-th call fails as an unreachable Redis would; 0: none
+	mu        sync.Mutex
+	seen      map[string]int
+	calls     int
 }
 
 func (r *recorder) EnqueueContext(_ context.Context, task *asynq.Task, _ ...asynq.Option) (*asynq.TaskInfo, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls++
-	if r.calls%37 == 0 {
+	if r.failEvery > 0 && r.calls%r.failEvery == 0 {
 		return nil, errors.New("dial tcp redis:6379: connection refused")
 	}
 	var p tasks.OrderEventPayload
@@ -300,29 +301,25 @@ func TestTwoRelaysMoveEachRowOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rec := &recorder{seen: map[string]int{}}
+	rec := &recorder{failEvery: 37, seen: map[string]int{}}
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for range 2 {
 		relay := postgres.NewRelay(pool, rec, 20*time.Millisecond, quietLog(), prometheus.NewRegistry())
 		wg.Go(func() { relay.Run(rctx) })
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var left int
+	var left int
+	relayed := poll(60*time.Second, func() bool {
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE payload->>'id' LIKE $1`, run+"-%").Scan(&left); err != nil {
 			t.Fatal(err)
 		}
-		if left == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d rows still in the outbox after 60 s", left)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return left == 0
+	})
 	cancel()
 	wg.Wait()
+	if !relayed {
+		t.Fatalf("%d rows still in the outbox after 60 s", left)
+	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	mine := 0
@@ -366,8 +363,7 @@ func TestRelayTreatsATakenTaskIDAsDone(t *testing.T) {
 		t.Fatal(err)
 	}
 	relay := postgres.NewRelay(pool, queue, time.Second, quietLog(), prometheus.NewRegistry())
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	if !poll(10*time.Second, func() bool {
 		if _, err := relay.RelayOnce(ctx); err != nil {
 			t.Fatalf("RelayOnce: %v", err)
 		}
@@ -375,30 +371,23 @@ func TestRelayTreatsATakenTaskIDAsDone(t *testing.T) {
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE id = $1`, id).Scan(&left); err != nil {
 			t.Fatal(err)
 		}
-		if left == 0 {
-			return
-		}
+		return left == 0
+	}) {
+		t.Fatal("the row was never relayed")
+	}
+}
+
+// poll calls done every 20 ms until it reports true, for at most within; it reports whether
+// done did.
+func poll(within time.Duration, done func() bool) bool {
+	deadline := time.Now().Add(within)
+	for !done() {
 		if time.Now().After(deadline) {
-			t.Fatal("the row was never relayed")
+			return false
 		}
+		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// queue is an asynq stand-in that counts the tasks it is given by their payload's id.
-type queue struct {
-	mu   sync.Mutex
-	seen map[string]int
-}
-
-func (q *queue) EnqueueContext(_ context.Context, task *asynq.Task, _ ...asynq.Option) (*asynq.TaskInfo, error) {
-	var p struct{ ID string }
-	if err := json.Unmarshal(task.Payload(), &p); err != nil {
-		return nil, err
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.seen[p.ID]++
-	return &asynq.TaskInfo{}, nil
+	return true
 }
 
 // syncBuffer is a log the relay's goroutine writes while the test reads it.
@@ -455,30 +444,26 @@ func TestRelayParksRowsItCannotRead(t *testing.T) {
 		good = append(good, id)
 	}
 
-	q := &queue{seen: map[string]int{}}
+	q := &recorder{seen: map[string]int{}}
 	var logs syncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	relay := postgres.NewRelay(pool, q, 20*time.Millisecond, log, prometheus.NewRegistry())
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { relay.Run(rctx) })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var left, parked int
+	var left, parked int
+	done := poll(30*time.Second, func() bool {
 		if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE id = ANY($1)), count(*) FILTER (WHERE id = ANY($2) AND parked_at IS NOT NULL)
 			FROM outbox`, good, bad).Scan(&left, &parked); err != nil {
 			t.Fatal(err)
 		}
-		if left == 0 && parked == len(bad) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 30 s: %d good rows left, %d of %d unreadable rows parked", left, parked, len(bad))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return left == 0 && parked == len(bad)
+	})
 	cancel()
 	wg.Wait()
+	if !done {
+		t.Fatalf("after 30 s: %d good rows left, %d of %d unreadable rows parked", left, parked, len(bad))
+	}
 
 	// The gauges, as a new relay reads them on its first pass (its next is a minute away):
 	// the parked rows count there, not as the oldest waiting row.
@@ -486,16 +471,12 @@ func TestRelayParksRowsItCannotRead(t *testing.T) {
 	watcher := postgres.NewRelay(pool, q, time.Minute, log, reg)
 	wctx, stop := context.WithCancel(ctx)
 	wg.Go(func() { watcher.Run(wctx) })
-	deadline = time.Now().Add(10 * time.Second)
-	for gauge(t, reg, "flashcrowd_outbox_parked") == 0 {
-		if time.Now().After(deadline) {
-			stop()
-			t.Fatal("the parked gauge stayed 0")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	done = poll(10*time.Second, func() bool { return gauge(t, reg, "flashcrowd_outbox_parked") > 0 })
 	stop()
 	wg.Wait()
+	if !done {
+		t.Fatal("the parked gauge stayed 0")
+	}
 	if n := gauge(t, reg, "flashcrowd_outbox_parked"); n < float64(len(bad)) {
 		t.Errorf("parked gauge %.0f, want at least %d", n, len(bad))
 	}
@@ -558,23 +539,18 @@ func TestRelayParksRowsItCannotRead(t *testing.T) {
 	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), `DELETE FROM outbox WHERE id = $1`, unparked) })
 	nctx, stopNew := context.WithCancel(ctx)
 	wg.Go(func() { postgres.NewRelay(pool, q, 20*time.Millisecond, log, prometheus.NewRegistry()).Run(nctx) })
-	deadline = time.Now().Add(10 * time.Second)
-	for {
+	done = poll(10*time.Second, func() bool {
 		var n int
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE id = $1`, unparked).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			stopNew()
-			t.Fatal("a parked row of a known type was not relayed by a relay that started after")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return n == 0
+	})
 	stopNew()
 	wg.Wait()
+	if !done {
+		t.Fatal("a parked row of a known type was not relayed by a relay that started after")
+	}
 	if after := parkedAt(); !maps.Equal(after, before) {
 		t.Error("a starting relay changed the unknown type's parked rows")
 	}
