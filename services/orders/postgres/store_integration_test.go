@@ -28,6 +28,7 @@ import (
 	"github.com/flashcrowd/flashcrowd/foundation/db"
 	"github.com/flashcrowd/flashcrowd/services/orders"
 	"github.com/flashcrowd/flashcrowd/services/orders/postgres"
+	"github.com/flashcrowd/flashcrowd/services/orders/postgres/internal/queries"
 )
 
 // open connects to the stack's real PgBouncer (DATABASE_URL, the primary). With
@@ -92,6 +93,33 @@ func stockOf(t *testing.T, pool *pgxpool.Pool, id int64) int32 {
 
 func placement(owner, key string, items ...orders.Item) orders.Placement {
 	return orders.Placement{Owner: owner, Email: "integration@flashcrowd.test", Key: key, RequestHash: []byte("h"), Items: items}
+}
+
+// Each order's stock decrement must be a heap-only (HOT) update: no new entry in any of the
+// products table's indexes. An index on a column the decrement changes (stock, version,
+// updated_at) would make every order write all nine of them, two GIN among them.
+func TestTakingStockWritesNoIndex(t *testing.T) {
+	_, pool := open(t)
+	id := product(t, pool, 10, 100)
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := queries.New(tx).TakeStock(ctx, queries.TakeStockParams{Quantity: 1, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	// This transaction's own counts, exact and at once (the cumulative views lag).
+	var updated, hot int64
+	err = tx.QueryRow(ctx, `SELECT pg_stat_get_xact_tuples_updated('products'::regclass),
+		pg_stat_get_xact_tuples_hot_updated('products'::regclass)`).Scan(&updated, &hot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if updated != 1 || hot != 1 {
+		t.Fatalf("%d rows updated, %d of them HOT: the decrement must be a heap-only update", updated, hot)
+	}
 }
 
 // K units, many more buyers at once: exactly K orders, the stock at zero, never below.
