@@ -2,6 +2,7 @@ package cart
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -83,6 +84,19 @@ func (s *Stock) Give(ctx context.Context, items []orders.Item) error {
 		keys[i], args[i] = stockKey(it.ProductID), it.Quantity
 	}
 	return giveScript.Run(ctx, s.rdb, keys, args...).Err()
+}
+
+// Left returns a product's count and true, or false when there is none: no checkout took
+// from it within the TTL.
+func (s *Stock) Left(ctx context.Context, id int64) (int32, bool, error) {
+	n, err := s.rdb.Get(ctx, stockKey(id)).Int64()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, err
+	}
+	return int32(max(n, 0)), true, nil
 }
 
 // Set records the database's own figure for a product, as a refused decrement or a commit

@@ -39,6 +39,13 @@ func TestStockCount(t *testing.T) {
 	if short, _ := s.Take(ctx, one, known); short != 0 {
 		t.Fatalf("the unit given back: short %d", short)
 	}
+	// Left reads the count as it is now: all three units taken.
+	if n, ok, err := s.Left(ctx, 1); err != nil || !ok || n != 0 {
+		t.Fatalf("Left(1) = %d, %v, %v; want 0 left", n, ok, err)
+	}
+	if _, ok, err := s.Left(ctx, 99); err != nil || ok {
+		t.Fatalf("Left of a product no checkout took from: found %v, %v", ok, err)
+	}
 	// The database's figure wins; after the TTL, the caller's figure again.
 	if err := s.Set(ctx, 1, 5); err != nil {
 		t.Fatal(err)

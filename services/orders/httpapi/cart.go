@@ -17,10 +17,12 @@ import (
 	"github.com/flashcrowd/flashcrowd/services/orders/catalogapi"
 )
 
-// cartAPI is what the cart handlers share: the carts and the catalog that prices them.
+// cartAPI is what the cart handlers share: the carts, the catalog that prices them and the
+// checkouts' shared stock count (nil: none).
 type cartAPI struct {
 	carts   *cart.Store
 	catalog *catalogapi.Client
+	stock   *cart.Stock
 	log     *slog.Logger
 }
 
@@ -97,8 +99,8 @@ func handlePutCartItem(c cartAPI) web.HandlerFunc {
 		if err != nil {
 			return catalogProblem(r, err)
 		}
-		if q > p.Stock {
-			return web.NewProblem(http.StatusConflict, "only %d of product %d (%s) left", max(p.Stock, 0), p.ID, p.Name)
+		if left := c.left(r.Context(), p); q > left {
+			return web.NewProblem(http.StatusConflict, "only %d of product %d (%s) left", left, p.ID, p.Name)
 		}
 		owner := orders.Owner(who(r))
 		items, err := c.carts.Set(r.Context(), owner, id, q)
@@ -107,6 +109,27 @@ func handlePutCartItem(c cartAPI) web.HandlerFunc {
 		}
 		return c.respond(w, r, owner, items, err)
 	}
+}
+
+// left is how many units of p a cart may hold now: the catalog's figure, or less when the
+// checkouts' shared count says so. In a flash sale the count knows at once that the product
+// sold out, while the catalog's figure (cached here and there) lags by up to a second: a buyer
+// hears "sold out" when adding to the cart, not one request later at checkout. Without the
+// count (Redis failing, or no checkout lately) the catalog's figure stands.
+func (c cartAPI) left(ctx context.Context, p catalogapi.Product) int32 {
+	left := max(p.Stock, 0)
+	if c.stock == nil || left == 0 {
+		return left
+	}
+	n, ok, err := c.stock.Left(ctx, p.ID)
+	if err != nil {
+		web.Log(ctx).Warn("cart without the stock count", "err", err)
+		return left
+	}
+	if ok {
+		left = min(left, n)
+	}
+	return left
 }
 
 func handleDeleteCartItem(c cartAPI) web.HandlerFunc {

@@ -121,6 +121,23 @@ func TestCartPutRefusesBadInput(t *testing.T) {
 	}
 }
 
+// In a sale the checkouts' shared count knows before the catalog that units are gone: a cart
+// write asks it, and never lets it raise the catalog's figure.
+func TestCartWriteHeedsTheStockCount(t *testing.T) {
+	a := newAPI(t)
+	a.redis.Set("stock:1", "0") // product 1: the catalog still shows 5
+	rec := a.putItem(guest, "1", `{"quantity":1}`)
+	want(t, rec, http.StatusConflict)
+	if p := problem(t, rec); !strings.Contains(p.Detail, "only 0 of product 1") {
+		t.Errorf("detail %q", p.Detail)
+	}
+	a.redis.Set("stock:1", "2")
+	want(t, a.putItem(guest, "1", `{"quantity":2}`), 200)
+	want(t, a.putItem(guest, "1", `{"quantity":3}`), http.StatusConflict)
+	a.redis.Set("stock:2", "50") // product 2: the catalog shows 2
+	want(t, a.putItem(guest, "2", `{"quantity":3}`), http.StatusConflict)
+}
+
 func TestCartIsFullAtFiftyLines(t *testing.T) {
 	a := newAPI(t)
 	a.catalog.mu.Lock()

@@ -59,7 +59,7 @@ func NewServer(d Deps) http.Handler {
 		d.Nudge = func() {}
 	}
 	r := web.NewRouter(d.Log, d.Registry, d.Ready)
-	carts := cartAPI{carts: d.Carts, catalog: d.Catalog, log: d.Log}
+	carts := cartAPI{carts: d.Carts, catalog: d.Catalog, stock: d.Stock, log: d.Log}
 	co := newCheckout(d, carts)
 	r.Group(func(r chi.Router) {
 		r.Use(requireIdentity(d.IdentityKey, d.Now), private)
