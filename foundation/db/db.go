@@ -42,7 +42,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 }
 
-// Open connects a pool to url and checks it with a ping. maxConns bounds this instance's share.
+// Open makes a pool for url; it connects on first use, so a database that is not up yet fails
+// requests (and /readyz), not the start. maxConns bounds this instance's share.
 func Open(ctx context.Context, url string, role Role, maxConns int, m *Metrics) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {

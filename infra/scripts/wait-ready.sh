@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Waits until HAProxy sends traffic to every running instance of the services it balances
-# (gateway, catalog, orders): each container's address is UP in its backend. Those services
-# have no Docker healthcheck (compose.yaml says why), so `compose up --wait` only knows they
-# run; HAProxy's own checks say they are ready. Reads HAProxy's stats on the host's published
-# port: no `docker exec`.
-#   infra/scripts/wait-ready.sh [service ...]     (default: all three; WAIT_READY_TIMEOUT, 120 s)
+# (gateway, catalog, orders, and the read replicas): each container's address is UP in its
+# backend. Those services have no Docker healthcheck (compose.yaml says why), so `compose up
+# --wait` only knows they run; HAProxy's own checks say they are ready. Reads HAProxy's stats on
+# the host's published port: no `docker exec`.
+#   infra/scripts/wait-ready.sh [service ...]     (default: all five; WAIT_READY_TIMEOUT, 120 s)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . infra/scripts/lib.sh
 
 stats="http://127.0.0.1:${HAPROXY_STATS_PORT:-8404}/;csv"
-declare -A backend_of=([gateway]=gateways [catalog]=catalogs [orders]=orders)
+declare -A backend_of=([gateway]=gateways [catalog]=catalogs [orders]=orders
+  [postgres-replica-1]=pg_read [postgres-replica-2]=pg_read)
 services=("$@")
-[ ${#services[@]} -gt 0 ] || services=(gateway catalog orders)
+[ ${#services[@]} -gt 0 ] || services=(gateway catalog orders postgres-replica-1 postgres-replica-2)
 deadline=$((SECONDS + ${WAIT_READY_TIMEOUT:-120}))
 
 # not_ready prints "service address" for every running instance HAProxy does not route to yet.
