@@ -51,6 +51,11 @@ func newProxy(upstream *url.URL, transport http.RoundTripper) http.Handler {
 		ModifyResponse: func(resp *http.Response) error {
 			// The gateway already answers with the request's id; drop the upstream's copy of it.
 			resp.Header.Del(web.RequestIDHeader)
+			if p, ok := resp.Request.Context().Value(pendingKey{}).(*pendingSession); ok && resp.StatusCode/100 == 2 {
+				if err := p.keep(resp.Header); err != nil {
+					return err
+				}
+			}
 			// An answer for one session, perhaps with its cookie, must never be cached and
 			// served to another, whatever the service said.
 			if resp.Request.Context().Value(identityToken{}) != nil {
@@ -59,7 +64,10 @@ func newProxy(upstream *url.URL, transport http.RoundTripper) http.Handler {
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			var p *web.Problem
 			switch {
+			case errors.As(err, &p): // from ModifyResponse
+				web.WriteProblem(w, r, p)
 			case errors.Is(err, context.Canceled):
 				return // the client went away; nobody is left to answer
 			case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):

@@ -46,8 +46,8 @@ func (s sessions) find(r *http.Request) (visitor, error) {
 	return visitor{cookie: c.Value, key: key, sess: sess}, nil
 }
 
-// start stores a new session and sends its cookie; for the first write of a guest, and at
-// login and registration, where it replaces the session named old (the id rotates).
+// start stores a new session and sends its cookie, at login and registration, where it
+// replaces the session named old (the id rotates).
 func (s sessions) start(w http.ResponseWriter, r *http.Request, old string, sess session.Session) (key string, err error) {
 	cookie, key := session.New()
 	if err := s.store.Replace(r.Context(), old, key, sess); err != nil {
@@ -60,15 +60,43 @@ func (s sessions) start(w http.ResponseWriter, r *http.Request, old string, sess
 // sendCookie sends the session cookie with a fresh Max-Age, so the browser's copy slides
 // with the session's TTL in Redis.
 func (s sessions) sendCookie(w http.ResponseWriter, r *http.Request, cookie string) {
-	http.SetCookie(w, &http.Cookie{
+	http.SetCookie(w, s.cookie(r, cookie))
+}
+
+func (s sessions) cookie(r *http.Request, value string) *http.Cookie {
+	return &http.Cookie{
 		Name:     session.CookieName,
-		Value:    cookie,
+		Value:    value,
 		Path:     "/",
 		MaxAge:   int(s.store.TTL() / time.Second),
 		HttpOnly: true, // scripts never need it: a cross-site script cannot steal it
 		Secure:   secure(r),
 		SameSite: http.SameSiteLaxMode,
-	})
+	}
+}
+
+// pendingSession is a guest's session made for its first write: stored, and its cookie sent,
+// only once the service has accepted the write (the proxy's ModifyResponse calls keep). A
+// refused write, such as most buyers' in a flash sale, leaves nothing in Redis for a week.
+type pendingSession struct {
+	s      sessions
+	r      *http.Request
+	cookie string
+	key    string
+	sess   session.Session
+}
+
+// pendingKey is the request context key of a *pendingSession.
+type pendingKey struct{}
+
+// keep stores the session and adds its cookie to the answer's headers. When Redis fails, the
+// answer is a 503: the write was made under a session the browser will never name again.
+func (p *pendingSession) keep(h http.Header) error {
+	if err := p.s.store.Put(p.r.Context(), p.key, p.sess); err != nil {
+		return unavailable(p.r.Context(), err)
+	}
+	h.Add("Set-Cookie", p.s.cookie(p.r, p.cookie).String())
+	return nil
 }
 
 // expireCookie tells the browser to drop the session cookie.
@@ -94,8 +122,9 @@ func unavailable(ctx context.Context, err error) error {
 }
 
 // handleShop forwards a cart or orders request with the signed identity of its session. A
-// guest's session is stored only on its first write: a read without one is signed with a
-// fresh key that names nothing (an empty cart), so browsing costs Redis nothing.
+// guest's session is stored only on its first write, and only when the service accepts it: a
+// read without one is signed with a fresh key that names nothing (an empty cart), so browsing
+// costs Redis nothing, and neither does a refused write.
 func handleShop(s sessions, key []byte, proxy http.Handler) http.Handler {
 	return web.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		v, err := s.find(r)
@@ -108,9 +137,10 @@ func handleShop(s sessions, key []byte, proxy http.Handler) http.Handler {
 		case safeMethod(r.Method):
 			_, v.key = session.New()
 		default:
-			if v.key, err = s.start(w, r, "", session.Session{Created: time.Now().UTC()}); err != nil {
-				return err
-			}
+			p := &pendingSession{s: s, r: r, sess: session.Session{Created: time.Now().UTC()}}
+			p.cookie, p.key = session.New()
+			v.key = p.key
+			r = r.WithContext(context.WithValue(r.Context(), pendingKey{}, p))
 		}
 		token, err := identity.Sign(key, identity.Identity{Session: v.key, Customer: v.sess.Customer, Email: v.sess.Email}, time.Now())
 		if err != nil {

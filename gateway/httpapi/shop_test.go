@@ -132,6 +132,54 @@ func TestFirstWriteStoresTheSession(t *testing.T) {
 	}
 }
 
+// A guest's first write that the service refuses (a sold-out product, in a flash sale most
+// buyers') stores no session and sets no cookie; the next accepted write starts one.
+func TestRefusedFirstWriteStoresNoSession(t *testing.T) {
+	b, srv := newBackend(t)
+	gw, mr := newGatewayWith(t, srv.URL, nil)
+	br := &browser{t: t, gw: gw}
+	for _, status := range []int{http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable} {
+		b.mu.Lock()
+		b.status = status
+		b.mu.Unlock()
+		rec := br.do(http.MethodPut, "/api/v1/cart/items/1", `{"quantity":1}`)
+		wantProblem(t, rec, status)
+		if c := sessionCookie(rec); c != nil {
+			t.Errorf("a %d set cookie %+v", status, c)
+		}
+		if got, _ := b.last(); got.identity == nil || len(got.identity.Session) != 64 {
+			t.Errorf("the refused write reached orders with identity %+v, want a guest's", got.identity)
+		}
+	}
+	if keys := mr.Keys(); len(keys) != 0 {
+		t.Fatalf("refused writes left %v in Redis", keys)
+	}
+	b.mu.Lock()
+	b.status = 0
+	b.mu.Unlock()
+	rec := br.do(http.MethodPut, "/api/v1/cart/items/1", `{"quantity":1}`)
+	c := sessionCookie(rec)
+	if rec.Code != http.StatusOK || c == nil {
+		t.Fatalf("accepted write: %d, cookie %+v", rec.Code, c)
+	}
+	if got, _ := b.last(); got.identity == nil || got.identity.Session != keyOf(t, c.Value) || !mr.Exists("session:"+got.identity.Session) {
+		t.Errorf("the cookie does not name the stored session the write was made under")
+	}
+}
+
+// A write the service accepted under a session Redis then fails to store is a 503: the
+// browser could never name that session again.
+func TestFirstWriteWhoseSessionCannotBeStoredIs503(t *testing.T) {
+	_, srv := newBackend(t)
+	gw, mr := newGatewayWith(t, srv.URL, nil)
+	mr.SetError("READONLY simulated")
+	rec := (&browser{t: t, gw: gw}).do(http.MethodPut, "/api/v1/cart/items/1", `{"quantity":1}`)
+	wantProblem(t, rec, http.StatusServiceUnavailable)
+	if c := sessionCookie(rec); c != nil {
+		t.Errorf("cookie %+v for a session that was not stored", c)
+	}
+}
+
 func TestCookieIsSecureOverTLS(t *testing.T) {
 	_, srv := newBackend(t)
 	gw, _ := newGatewayWith(t, srv.URL, nil)
