@@ -31,6 +31,12 @@ const (
 	// An idle relay still reads the gauges' figures this often: rows parked by another relay,
 	// or requeued or deleted by an operator, show without waiting for the next order.
 	relayIdleObserve = 5 * time.Second
+	// A busy one reads them at most this often: a query per pass would double the relay's
+	// statements on the primary just when orders are busiest.
+	relayBusyObserve = time.Second
+	// After a nudge the relay waits this long, so that the commits of the moment go in one pass:
+	// in a burst of orders each would otherwise pay for a transaction of its own.
+	relayGather = 20 * time.Millisecond
 )
 
 // Relay moves committed outbox rows into asynq. Every orders instance runs one: each batch
@@ -126,6 +132,9 @@ func (r *Relay) Run(ctx context.Context) {
 		case <-t.C:
 		case <-nudge:
 			t.Stop()
+			if !sleep(ctx, relayGather) {
+				return
+			}
 		}
 	}
 }
@@ -234,12 +243,16 @@ func readClaim(rows []queries.ClaimOutboxRow) (ready []outboxTask, unreadable []
 	return ready, unreadable
 }
 
-// observe reads the outbox's backlog into the gauges after a pass. After a pass that claimed
-// nothing, nothing waits but what other relays hold right now: the oldest age is 0 without
-// asking, and the database is asked only every relayIdleObserve, for the parked count.
+// observe reads the outbox's backlog into the gauges after a pass, at most every
+// relayBusyObserve. After a pass that claimed nothing, nothing waits but what other relays hold
+// right now: the oldest age is 0 without asking, and the database is asked only every
+// relayIdleObserve, for the parked count.
 func (r *Relay) observe(ctx context.Context, idle bool) {
-	if idle && time.Since(r.observed) < relayIdleObserve {
+	switch since := time.Since(r.observed); {
+	case idle && since < relayIdleObserve:
 		r.oldest.Set(0)
+		return
+	case since < relayBusyObserve:
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -251,4 +264,16 @@ func (r *Relay) observe(ctx context.Context, idle bool) {
 	r.oldest.Set(b.OldestAgeSeconds)
 	r.parked.Set(float64(b.Parked))
 	r.observed = time.Now()
+}
+
+// sleep waits d, or less when ctx ends first: false then.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
