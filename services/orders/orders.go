@@ -30,6 +30,10 @@ var (
 	ErrCurrencies = errors.New("products in more than one currency")
 	// ErrTimeout means the database cancelled a statement that ran past its time limit.
 	ErrTimeout = errors.New("the query ran past its time limit")
+	// ErrOutcomeUnknown means a checkout's transaction was sent but its answer was lost (the
+	// connection failed, or the request was cancelled): it may have committed. The same
+	// request with the same Idempotency-Key finds out safely.
+	ErrOutcomeUnknown = errors.New("the order's transaction may have committed: its answer was lost")
 )
 
 // StockError says which product is short at checkout, and what is left of it.

@@ -177,7 +177,7 @@ func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error
 		if admitted {
 			co.settle(ctx, items, orders.ErrKeyTaken)
 		}
-		return co.replay(w, o, hash)
+		return co.replayPlaced(w, r, owner, o, hash, len(items) > 0)
 	} else if !errors.Is(err, orders.ErrNotFound) {
 		if admitted {
 			co.settle(ctx, items, err)
@@ -202,11 +202,17 @@ func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error
 		if err != nil {
 			return "", storeProblem(r, err)
 		}
-		return co.replay(w, o, hash)
+		return co.replayPlaced(w, r, owner, o, hash, true)
 	case errors.As(err, &short) && fast:
 		return "sold_out", stockProblem(short)
 	case errors.As(err, &short):
 		return "out_of_stock", stockProblem(short)
+	case errors.Is(err, orders.ErrOutcomeUnknown):
+		web.Log(ctx).Warn("checkout outcome unknown", "err", err)
+		p := web.NewProblem(http.StatusServiceUnavailable,
+			"the order may or may not have been placed: send the same request with the same %s again to find out", IdempotencyHeader)
+		p.RetryAfter = 1
+		return "unavailable", p
 	case errors.Is(err, orders.ErrCurrencies):
 		return "", web.NewProblem(http.StatusConflict, "the cart holds products priced in different currencies: order them separately")
 	case err != nil:
@@ -251,6 +257,19 @@ func (co *checkout) transact(ctx context.Context, p orders.Placement) (c orders.
 		co.memo.record(short.ProductID, short.Left)
 	}
 	return c, false, err
+}
+
+// replayPlaced is replay for a checkout that came with a cart (full when cartFull): when it
+// is the same request, its order was placed and its cart should have been emptied then, but the
+// answer or the emptying was lost on the way (ErrOutcomeUnknown), so the cart is emptied now.
+func (co *checkout) replayPlaced(w http.ResponseWriter, r *http.Request, owner string, o orders.Order, hash []byte, cartFull bool) (string, error) {
+	result, err := co.replay(w, o, hash)
+	if err == nil && cartFull {
+		if derr := co.carts.carts.Delete(r.Context(), owner); derr != nil {
+			web.Log(r.Context()).Warn("empty the cart of a replayed order", "order", o.ID, "err", derr)
+		}
+	}
+	return result, err
 }
 
 // replay answers a checkout whose key placed o already: the same answer when it is the same

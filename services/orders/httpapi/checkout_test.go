@@ -234,6 +234,30 @@ func TestCheckoutWhenDependenciesFail(t *testing.T) {
 			t.Error("503 without Retry-After")
 		}
 	})
+	t.Run("answer lost: 503, and the retry finds the order", func(t *testing.T) {
+		a := newAPI(t)
+		a.fill(guest, map[string]int{"1": 1})
+		a.store.placeErr = fmt.Errorf("place: %w: connection reset", orders.ErrOutcomeUnknown)
+		rec := a.checkout(guest, "k", `{"email":"ada@example.com"}`)
+		want(t, rec, http.StatusServiceUnavailable)
+		if p := problem(t, rec); !strings.Contains(p.Detail, "same Idempotency-Key") || rec.Header().Get("Retry-After") == "" {
+			t.Errorf("503 %q, Retry-After %q: want the advice to retry with the same key", problem(t, rec).Detail, rec.Header().Get("Retry-After"))
+		}
+		// It had committed: the retry answers the order and empties the cart.
+		a.store.mu.Lock()
+		a.store.placeErr = nil
+		a.store.orders = append(a.store.orders, orders.Order{ID: 7, Owner: "s:guest-session-1", Key: "k", Status: "placed",
+			Email: "ada@example.com", RequestHash: requestHash("ada@example.com"), Currency: "EUR"})
+		a.store.mu.Unlock()
+		rec = a.checkout(guest, "k", `{"email":"ada@example.com"}`)
+		want(t, rec, http.StatusCreated)
+		if o := decodeJSON[orderView](t, rec); o.ID != 7 {
+			t.Errorf("retry answered order %d, want 7", o.ID)
+		}
+		if a.redis.Exists("cart:s:guest-session-1") {
+			t.Error("the cart of the placed order is still full")
+		}
+	})
 	t.Run("database broken", func(t *testing.T) {
 		a := newAPI(t)
 		a.fill(guest, map[string]int{"1": 1})

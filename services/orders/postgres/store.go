@@ -181,6 +181,10 @@ func (s *Store) Place(ctx context.Context, p orders.Placement) (orders.Committed
 		return orders.Committed{}, orders.ErrKeyTaken
 	case errors.As(err, &pgErr) && pgErr.Code == "23514" && refused != 0: // CHECK (stock >= 0)
 		return orders.Committed{}, short(ctx, s.db, refused)
+	case err != nil && pgErr == nil:
+		// Not the server's refusal (that would be a PgError, and the batch rolled back): the
+		// connection or the request failed, perhaps after the commit.
+		return orders.Committed{}, fmt.Errorf("place order: %w: %w", orders.ErrOutcomeUnknown, err)
 	case err != nil:
 		return orders.Committed{}, dbError("place order", err)
 	}
