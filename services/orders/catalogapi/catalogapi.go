@@ -7,14 +7,17 @@
 // catalog's caches, every read would be a miss waiting for the next fill. So product reads are
 // kept here for ProductTTL (one read per product per instance and period, shared by the
 // requests that want it meanwhile), and stock changes are sent in batches, at most one per
-// NotifyEvery. Both bound how stale a stock figure can be at about a second: checkout does not
-// trust it anyway (the database decides), and a sold-out product still shows as sold out
+// NotifyEvery. Both bound how stale a stock figure can be at about a second while the catalog
+// answers in time: checkout does not trust it anyway (the database decides, and the shared
+// stock count refuses first in a sale), and a sold-out product still shows as sold out
 // everywhere within a second.
 //
-// A copy past its TTL still answers, as HTTP caches do (RFC 5861): for staleWhileRevalidate
-// at once while one read refreshes it in the background, so a busy product never makes a
-// request wait for the catalog; and for staleIfError when the catalog cannot answer, so a
-// catalog slowed by a crowd does not turn cart writes into 503s.
+// A copy past its TTL still answers at once, for up to maxStale, while one read refreshes it in
+// the background (HTTP's stale-while-revalidate, RFC 5861): a request never waits for the
+// catalog while a recent copy exists. A catalog slowed by a crowd (a flash sale's first
+// seconds) or failing then costs freshness, not latency, nor 503s on cart writes. Were requests
+// to wait on the refresh past some shorter window, as before, a slow catalog would make every
+// cart write wait up to readTimeout at exactly the moment the machine is busiest.
 package catalogapi
 
 import (
@@ -64,10 +67,8 @@ const (
 
 	// ProductTTL is how long a product read is kept in this instance (New's default).
 	ProductTTL = 500 * time.Millisecond
-	// Past its TTL a copy answers at once while it is read again, for this long…
-	staleWhileRevalidate = 2 * time.Second
-	// …and when the catalog cannot answer, for this long.
-	staleIfError = 30 * time.Second
+	// Past its TTL a copy answers at once while it is read again, for up to this long.
+	maxStale = 30 * time.Second
 	// NotifyEvery is the longest a stock change waits to be sent with the next batch.
 	NotifyEvery = 100 * time.Millisecond
 	cacheSize   = 10_000
@@ -140,7 +141,7 @@ func New(base *url.URL, token string, ttl time.Duration, log *slog.Logger, reg p
 		}, []string{"result"}),
 		reads: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "flashcrowd_orders_product_reads_total",
-			Help: "Product look-ups, by source: this instance's short-lived copy (cached), its copy past the TTL while a background read refreshes it (stale) or while the catalog cannot answer (stale_if_error), a read another request had in flight (shared), or the catalog (catalog).",
+			Help: "Product look-ups, by source: this instance's short-lived copy (cached), its copy past the TTL while a background read refreshes it (stale), a read another request had in flight (shared), or the catalog (catalog).",
 		}, []string{"source"}),
 		batch:   map[int64]orders.StockChange{},
 		flushed: make(chan struct{}),
@@ -169,22 +170,19 @@ func (c *Client) Product(ctx context.Context, id int64) (Product, error) {
 	case ok && age < c.ttl:
 		c.reads.WithLabelValues("cached").Inc()
 		return e.p, nil
-	case ok && age < c.ttl+staleWhileRevalidate:
+	case ok && age < maxStale:
 		c.reads.WithLabelValues("stale").Inc()
 		c.loads.DoChan(strconv.FormatInt(id, 10), func() (any, error) { return c.load(context.Background(), id) })
 		return e.p, nil
 	}
-	// One read for every request that wants the product meanwhile; it outlives the request
-	// that started it, so that one giving up does not fail the others.
+	// No copy recent enough: one read for every request that wants the product meanwhile; it
+	// outlives the request that started it, so that one giving up does not fail the others.
 	ran := false
 	v, err, _ := c.loads.Do(strconv.FormatInt(id, 10), func() (any, error) {
 		ran = true
 		return c.load(context.WithoutCancel(ctx), id)
 	})
 	switch {
-	case errors.Is(err, ErrUnavailable) && ok && age < staleIfError:
-		c.reads.WithLabelValues("stale_if_error").Inc()
-		return e.p, nil
 	case ran:
 		c.reads.WithLabelValues("catalog").Inc()
 	default:
