@@ -17,8 +17,6 @@ import (
 
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/services/orders"
-	"github.com/flashcrowd/flashcrowd/services/orders/cart"
-	"github.com/flashcrowd/flashcrowd/services/orders/catalogapi"
 )
 
 // IdempotencyHeader names the checkout's required header.
@@ -26,15 +24,13 @@ const IdempotencyHeader = "Idempotency-Key"
 
 // checkout is what placing and cancelling orders share.
 type checkout struct {
-	store   Store
-	carts   cartAPI
-	catalog *catalogapi.Client
-	window  time.Duration
-	nudge   func()
-	now     func() time.Time
-	memo    *stockMemo
-	gate    chan struct{} // bounds this instance's checkout transactions; nil: no bound
-	stock   *cart.Stock   // the shared count of units in Redis that admits checkouts; nil: none
+	store  Store
+	carts  cartAPI // also the catalog and the shared stock count that admits checkouts
+	window time.Duration
+	nudge  func()
+	now    func() time.Time
+	memo   *stockMemo
+	gate   chan struct{} // bounds this instance's checkout transactions; nil: no bound
 
 	results  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -43,10 +39,9 @@ type checkout struct {
 func newCheckout(d Deps, carts cartAPI) *checkout {
 	f := promauto.With(d.Registry)
 	return &checkout{
-		store: d.Store, carts: carts, catalog: d.Catalog, window: d.CancelWindow, nudge: d.Nudge, now: d.Now,
-		memo:  newStockMemo(d.Now),
-		gate:  gate(d.MaxTransactions),
-		stock: d.Stock,
+		store: d.Store, carts: carts, window: d.CancelWindow, nudge: d.Nudge, now: d.Now,
+		memo: newStockMemo(d.Now),
+		gate: gate(d.MaxTransactions),
 		results: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "flashcrowd_orders_total",
 			Help: "Checkouts by result: placed, replayed (same key again), sold_out (refused before the database), " +
@@ -295,7 +290,7 @@ func (co *checkout) soldOut(r *http.Request, items []orders.Item) (map[int64]int
 	for _, it := range items {
 		ids = append(ids, it.ProductID)
 	}
-	products, err := co.catalog.Products(r.Context(), ids)
+	products, err := co.carts.catalog.Products(r.Context(), ids)
 	if err != nil {
 		web.Log(r.Context()).Warn("checkout without the catalog's stock", "err", err)
 		return nil, nil
@@ -318,10 +313,10 @@ func (co *checkout) soldOut(r *http.Request, items []orders.Item) (map[int64]int
 // they are gone (the refusal is the returned error). Without the catalog's figures or Redis,
 // everyone is admitted and the database decides.
 func (co *checkout) admit(r *http.Request, items []orders.Item, known map[int64]int32) (bool, error) {
-	if co.stock == nil || known == nil {
+	if co.carts.stock == nil || known == nil {
 		return false, nil
 	}
-	short, err := co.stock.Take(r.Context(), items, known)
+	short, err := co.carts.stock.Take(r.Context(), items, known)
 	switch {
 	case err != nil:
 		web.Log(r.Context()).Warn("checkout without the stock count", "err", err)
@@ -339,12 +334,12 @@ func (co *checkout) settle(ctx context.Context, items []orders.Item, err error) 
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	if gerr := co.stock.Give(ctx, items); gerr != nil {
+	if gerr := co.carts.stock.Give(ctx, items); gerr != nil {
 		web.Log(ctx).Warn("stock count not given back", "err", gerr)
 	}
 	var short *orders.StockError
 	if errors.As(err, &short) && !short.Gone {
-		if serr := co.stock.Set(ctx, short.ProductID, short.Left); serr != nil {
+		if serr := co.carts.stock.Set(ctx, short.ProductID, short.Left); serr != nil {
 			web.Log(ctx).Warn("stock count not set", "err", serr)
 		}
 	}
@@ -374,8 +369,8 @@ func (co *checkout) committed(r *http.Request, c orders.Committed) {
 	for _, ch := range c.Changes {
 		co.memo.record(ch.ProductID, ch.Stock)
 	}
-	co.catalog.Learned(c.Changes)
-	co.catalog.NotifyStock(c.LSN, c.Changes)
+	co.carts.catalog.Learned(c.Changes)
+	co.carts.catalog.NotifyStock(c.LSN, c.Changes)
 	co.nudge()
 }
 

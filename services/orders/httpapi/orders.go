@@ -142,13 +142,13 @@ func handleCancelOrder(co *checkout) web.HandlerFunc {
 			return storeProblem(r, err)
 		}
 		co.committed(r, c)
-		if co.stock != nil {
+		if co.carts.stock != nil {
 			// Units came back: the counts start again from the next figure.
 			ids := make([]int64, len(c.Changes))
 			for i, ch := range c.Changes {
 				ids[i] = ch.ProductID
 			}
-			if err := co.stock.Forget(context.WithoutCancel(r.Context()), ids); err != nil {
+			if err := co.carts.stock.Forget(context.WithoutCancel(r.Context()), ids); err != nil {
 				web.Log(r.Context()).Warn("stock count not dropped", "err", err)
 			}
 		}
