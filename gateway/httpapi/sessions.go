@@ -101,10 +101,9 @@ func (p *pendingSession) keep(h http.Header) error {
 
 // expireCookie tells the browser to drop the session cookie.
 func (s sessions) expireCookie(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{
-		Name: session.CookieName, Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode,
-	})
+	c := s.cookie(r, "")
+	c.MaxAge = -1
+	http.SetCookie(w, c)
 }
 
 // secure reports whether the browser reached the platform over TLS: directly, or through the
