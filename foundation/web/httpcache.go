@@ -19,6 +19,12 @@ const (
 	// Redis does; the TTL only bounds a purge that got lost.
 	CachePurged  = "public, max-age=60, s-maxage=600"
 	CachePrivate = "private, no-store" // user-specific or admin data
+	// CacheRevalidate is for HTML anyone may see: kept, but checked with its validator (ETag)
+	// before every use, so a page is never stale and an unchanged one costs a 304.
+	CacheRevalidate = "no-cache, must-revalidate"
+	// CacheImmutable is for files under content-hashed names: a change gets a new name, so
+	// browsers and the edge keep them for a year and never ask again.
+	CacheImmutable = "public, max-age=31536000, immutable"
 )
 
 // RespondCacheable writes v as JSON with a strong ETag (a hash of the body) and the given

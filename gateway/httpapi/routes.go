@@ -37,6 +37,9 @@ type Deps struct {
 	// Instance answers in X-Gateway (X-Served-By is the service's behind it), so a test can
 	// find, and kill, the instance that served a request.
 	Instance string
+	// Storefront serves every path outside the API and the operational routes: the shop's
+	// pages and assets (package storefront). Nil: those paths are 404 problems.
+	Storefront http.Handler
 }
 
 // NewServer returns the gateway's handler. Catalog requests, the hot and edge-cached path,
@@ -68,6 +71,9 @@ func NewServer(d Deps) http.Handler {
 		}
 		proxy.ServeHTTP(w, r)
 	})))
+	if d.Storefront != nil {
+		r.Mount("/", d.Storefront)
+	}
 	return web.Announce("X-Gateway", d.Instance)(r)
 }
 

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -125,6 +126,32 @@ func TestGatewayOperationalRoutes(t *testing.T) {
 		}
 		if got := rec.Header().Get("X-Gateway"); got != "gateway-test" {
 			t.Errorf("%s %s: X-Gateway %q, want the instance's name", c.method, c.path, got)
+		}
+	}
+}
+
+// The storefront gets every path outside the API and the operational routes.
+func TestStorefrontGetsThePages(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"from":"catalog"}`)
+	}))
+	defer upstream.Close()
+	shop := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "shop "+r.URL.Path) })
+	h, _ := newGatewayWith(t, upstream.URL, func(d *Deps) { d.Storefront = shop })
+	for path, want := range map[string]string{
+		"/":                      "shop /",
+		"/products/7":            "shop /products/7",
+		"/assets/site.0.css":     "shop /assets/site.0.css",
+		"/api/v1/products/7":     `{"from":"catalog"}`,
+		"/healthz":               `"status":"ok"`,
+		"/api/v1/no-such-thing":  `{"from":"catalog"}`,
+		"/search?q=wireless+hed": "shop /search",
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("GET %s: %d %q, want %q in it", path, rec.Code, rec.Body, want)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/gateway/httpapi"
 	"github.com/flashcrowd/flashcrowd/gateway/session"
+	"github.com/flashcrowd/flashcrowd/gateway/storefront"
 )
 
 func main() {
@@ -60,11 +61,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	})
 	defer rdb.Close()
 	instance, _ := os.Hostname()
+	transport := httpapi.NewTransport(cfg.ProxyMaxIdleConns)
+	shop, err := storefront.Handler(storefront.Deps{Log: log, Catalog: &cfg.UpstreamURL, Transport: transport})
+	if err != nil {
+		return fmt.Errorf("storefront: %w", err)
+	}
+	compress, err := httpapi.Compress()
+	if err != nil {
+		return fmt.Errorf("compression: %w", err)
+	}
 	h := httpapi.NewServer(httpapi.Deps{
 		Log:        log,
 		Registry:   web.NewRegistry(),
 		Upstream:   &cfg.UpstreamURL,
-		Transport:  httpapi.NewTransport(cfg.ProxyMaxIdleConns),
+		Transport:  transport,
+		Storefront: shop,
 		AdminToken: cfg.AdminToken,
 		// Redis is left out of readiness on purpose, as in the catalog: every instance shares
 		// it, so failing readiness would take every gateway out of HAProxy at once and stop
@@ -77,5 +88,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		CrossOrigin: csrf,
 		Instance:    instance,
 	})
-	return web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPDrainTimeout)
+	return web.Serve(ctx, log, cfg.HTTPAddr, compress(h), cfg.HTTPDrainTimeout)
 }
