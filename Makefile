@@ -28,7 +28,7 @@ ENV_FILES := $(ENV_FILES),infra/modes/$(MODE).env
 endif
 export COMPOSE_ENV_FILES := $(ENV_FILES)
 
-.PHONY: help up down logs ps test vet generate unit fuzz integration bench e2e lab offline-images secrets docs
+.PHONY: help up stats down logs ps test vet generate unit fuzz integration bench e2e lab offline-images secrets docs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +38,9 @@ up: offline-images ## Build and start the stack; wait until every service is hea
 	$(COMPOSE) up --build --detach --wait; \
 	HAPROXY_STATS_PORT=$(HAPROXY_STATS_PORT) infra/scripts/wait-ready.sh; \
 	echo "stack healthy in $$(( $$(date +%s) - start )) s: http://127.0.0.1:$(EDGE_PORT)/api/v1/products"
+
+stats: ## What the running stack uses now (docker stats): memory and CPU per service, the total against the idle budget
+	@infra/scripts/stats.sh
 
 down: ## Stop the stack and delete its data volumes
 	$(COMPOSE) down --volumes --remove-orphans
