@@ -109,6 +109,7 @@ func (s *shop) product(w http.ResponseWriter, r *http.Request) {
 // listing is a category page's data: its products and the filters that chose them.
 type listing struct {
 	Category category
+	Children []category // its subcategories
 	Page     page
 	Sort     string
 	MinPrice string // as typed, in whole currency units
@@ -139,12 +140,18 @@ func (s *shop) category(w http.ResponseWriter, r *http.Request) {
 			cat = c
 		}
 	}
+	var children []category
+	for _, c := range cats {
+		if cat.ID != 0 && c.ParentID == cat.ID {
+			children = append(children, c)
+		}
+	}
 	if cat.ID == 0 {
 		s.fail(w, r, http.StatusNotFound, "There is no such category.")
 		return
 	}
 	in := r.URL.Query()
-	l := listing{Category: cat, Sort: in.Get("sort"), MinPrice: in.Get("min_price"), MaxPrice: in.Get("max_price"), InStock: in.Get("in_stock") == "true", Sorts: sorts}
+	l := listing{Category: cat, Children: children, Sort: in.Get("sort"), MinPrice: in.Get("min_price"), MaxPrice: in.Get("max_price"), InStock: in.Get("in_stock") == "true", Sorts: sorts}
 	// The form speaks whole currency units; the API, cents.
 	q := url.Values{"category": {slug}}
 	for _, f := range []struct {

@@ -124,7 +124,7 @@ func TestPages(t *testing.T) {
 		{"/products/8", 200, []string{"Sold out"}, ""},
 		{"/products/9", 404, []string{"There is no such page."}, ""},
 		{"/products/x", 404, []string{"There is no such product."}, ""},
-		{"/categories/home?sort=price&min_price=10&in_stock=true", 200, []string{"<h1>Home &amp; living</h1>", `<option value="price" selected>`, `value="10"`, "checked", `rel="next"`, "cursor=abc"},
+		{"/categories/home?sort=price&min_price=10&in_stock=true", 200, []string{"<h1>Home &amp; living</h1>", `<option value="price" selected>`, `value="10"`, "checked", `rel="next"`, "cursor=abc", `href="/categories/lighting"`},
 			"/api/v1/products?category=home&in_stock=true&min_price=1000&sort=price"},
 		{"/categories/home?cursor=abc", 200, []string{"Desk"}, "/api/v1/products?category=home&cursor=abc"},
 		{"/categories/nope", 404, []string{"There is no such category."}, ""},
