@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -220,5 +221,67 @@ func TestPurgeDropsEveryEncodingsCopy(t *testing.T) {
 			}
 			return got.PriceCents == price
 		})
+	}
+}
+
+// A guest buys through the storefront's forms alone, through the edge, and gets the email.
+func TestShopperBuysThroughTheStorefront(t *testing.T) {
+	p := createProduct(t, map[string]any{"name": "Storefront lamp", "stock": 5})
+	s := newShopper(t)
+	form := func(path string, v url.Values, header ...string) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, baseURL+path, strings.NewReader(v.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		res, err := s.c.Do(req) // follows the 303 to the page it names
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, string(b)
+	}
+
+	page := decoded(t, rawGet(t, fmt.Sprintf("/products/%d", p.ID)))
+	if !strings.Contains(page, `action="/cart/items"`) {
+		t.Fatalf("product page without an add-to-cart form:\n%.2000s", page)
+	}
+	// A form posted from another site is refused: the CSRF check covers the pages too.
+	if res, _ := form("/cart/items", url.Values{"product_id": {fmt.Sprint(p.ID)}}, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site form: %d, want 403", res.StatusCode)
+	}
+	res, cart := form("/cart/items", url.Values{"product_id": {fmt.Sprint(p.ID)}, "quantity": {"2"}})
+	if res.StatusCode != 200 || res.Request.URL.Path != "/cart" || !strings.Contains(cart, "Storefront lamp") {
+		t.Fatalf("add to cart: %d at %s\n%.2000s", res.StatusCode, res.Request.URL.Path, cart)
+	}
+	if cc := res.Header.Get("Cache-Control"); cc != "private, no-store" {
+		t.Errorf("cart page Cache-Control %q", cc)
+	}
+	m := regexp.MustCompile(`name="key" value="([^"]+)"`).FindStringSubmatch(cart)
+	if m == nil {
+		t.Fatalf("cart page without a checkout form:\n%.2000s", cart)
+	}
+	email := fmt.Sprintf("storefront-%d@e2e.test", time.Now().UnixNano())
+	res, order := form("/checkout", url.Values{"key": {m[1]}, "email": {email}})
+	if res.StatusCode != 200 || !regexp.MustCompile(`^/orders/\d+$`).MatchString(res.Request.URL.Path) || !strings.Contains(order, "is placed") {
+		t.Fatalf("checkout: %d at %s\n%.2000s", res.StatusCode, res.Request.URL.Path, order)
+	}
+	// The form sent again (a reload of the POST) is the same order, not a second one.
+	again, _ := form("/checkout", url.Values{"key": {m[1]}, "email": {email}})
+	if again.Request.URL.Path != res.Request.URL.Path {
+		t.Fatalf("the same checkout form again went to %s, want %s", again.Request.URL.Path, res.Request.URL.Path)
+	}
+	if got, _ := getProduct(t, p.ID); got.Stock != 3 {
+		t.Errorf("stock after the order: %d, want 3", got.Stock)
+	}
+	eventually(t, 30*time.Second, "the confirmation email", func() bool { return len(mails(t, email, 5)) > 0 })
+	// Another shopper cannot open it.
+	if r := newShopper(t).do(http.MethodGet, res.Request.URL.Path, nil); r.status != http.StatusNotFound {
+		t.Errorf("another shopper's view of %s: %d, want 404", res.Request.URL.Path, r.status)
 	}
 }

@@ -37,9 +37,10 @@ type Deps struct {
 	// Instance answers in X-Gateway (X-Served-By is the service's behind it), so a test can
 	// find, and kill, the instance that served a request.
 	Instance string
-	// Storefront serves every path outside the API and the operational routes: the shop's
-	// pages and assets (package storefront). Nil: those paths are 404 problems.
-	Storefront http.Handler
+	// Storefront makes the handler of every path outside the API and the operational routes:
+	// the shop's pages and assets (package storefront), which call the API it is given in
+	// process. Nil: those paths are 404 problems.
+	Storefront func(api http.Handler) http.Handler
 }
 
 // NewServer returns the gateway's handler. Catalog requests, the hot and edge-cached path,
@@ -72,7 +73,8 @@ func NewServer(d Deps) http.Handler {
 		proxy.ServeHTTP(w, r)
 	})))
 	if d.Storefront != nil {
-		r.Mount("/", d.Storefront)
+		// Its forms are cookie-authenticated writes like the API's: the same CSRF check.
+		r.Mount("/", csrf(d.Storefront(r)))
 	}
 	return web.Announce("X-Gateway", d.Instance)(r)
 }

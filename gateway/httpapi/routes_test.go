@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashcrowd/flashcrowd/contracts/identity"
 	"github.com/flashcrowd/flashcrowd/foundation/web"
+	"github.com/flashcrowd/flashcrowd/gateway/storefront"
 )
 
 const token = "test-admin-token-0123456789"
@@ -138,7 +140,7 @@ func TestStorefrontGetsThePages(t *testing.T) {
 	}))
 	defer upstream.Close()
 	shop := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "shop "+r.URL.Path) })
-	h, _ := newGatewayWith(t, upstream.URL, func(d *Deps) { d.Storefront = shop })
+	h, _ := newGatewayWith(t, upstream.URL, func(d *Deps) { d.Storefront = func(http.Handler) http.Handler { return shop } })
 	for path, want := range map[string]string{
 		"/":                      "shop /",
 		"/products/7":            "shop /products/7",
@@ -153,5 +155,36 @@ func TestStorefrontGetsThePages(t *testing.T) {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("GET %s: %d %q, want %q in it", path, rec.Code, rec.Body, want)
 		}
+	}
+}
+
+// The storefront calls the API it is given in process, from inside a page's request: the call
+// is routed as an API request (through the session handling to the upstream), not back to the
+// storefront.
+func TestStorefrontCallsTheAPIInProcess(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/api/v1/cart":
+			if r.Header.Get(identity.Header) == "" {
+				t.Errorf("the cart call reached the upstream without the signed identity")
+			}
+			io.WriteString(w, `{"items":[],"total_cents":0,"currency":"","item_count":0}`)
+		default:
+			io.WriteString(w, `{"items":[]}`)
+		}
+	}))
+	defer upstream.Close()
+	h, _ := newGatewayWith(t, upstream.URL, func(d *Deps) {
+		mk, err := storefront.New(storefront.Deps{Log: d.Log, Catalog: d.Upstream, Transport: d.Transport})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Storefront = mk
+	})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/cart", nil))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "Your cart is empty") {
+		t.Fatalf("GET /cart: %d\n%s", rec.Code, rec.Body)
 	}
 }

@@ -28,8 +28,11 @@ type product struct {
 }
 
 // Price is the product's price as a person reads it: 19.99 EUR.
-func (p product) Price() string {
-	return fmt.Sprintf("%d.%02d %s", p.PriceCents/100, p.PriceCents%100, p.Currency)
+func (p product) Price() string { return money(p.PriceCents, p.Currency) }
+
+// money is an amount as a person reads it: 19.99 EUR.
+func money(cents int64, currency string) string {
+	return fmt.Sprintf("%d.%02d %s", cents/100, cents%100, currency)
 }
 
 type page struct {

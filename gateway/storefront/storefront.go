@@ -41,8 +41,10 @@ type Deps struct {
 	Transport http.RoundTripper
 }
 
-// Handler serves the storefront's pages and assets; every other path is its 404 page.
-func Handler(d Deps) (http.Handler, error) {
+// New prepares the storefront (its templates and assets) and returns its handler's
+// constructor: given the gateway's own API handler, which the cart and checkout pages call in
+// process, the handler serves the pages and assets; every other path is its 404 page.
+func New(d Deps) (func(api http.Handler) http.Handler, error) {
 	a, err := loadAssets()
 	if err != nil {
 		return nil, err
@@ -51,28 +53,35 @@ func Handler(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &shop{catalog: catalogClient{base: d.Catalog, client: &http.Client{Transport: d.Transport}}, pages: pages, log: d.Log}
-	r := chi.NewRouter()
-	r.Use(middleware.GetHead)
-	r.Get("/", s.home)
-	r.Get("/products/{id}", s.product)
-	r.Get("/categories/{slug}", s.category)
-	r.Get("/search", s.search)
-	r.Get("/assets/{name}", a.serve)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, http.StatusNotFound, "There is no such page.")
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", "GET, HEAD")
-		s.fail(w, r, http.StatusMethodNotAllowed, "This page can only be read.")
-	})
-	return r, nil
+	return func(api http.Handler) http.Handler {
+		s := &shop{catalog: catalogClient{base: d.Catalog, client: &http.Client{Transport: d.Transport}}, pages: pages, log: d.Log, api: api}
+		r := chi.NewRouter()
+		r.Use(middleware.GetHead)
+		r.Get("/", s.home)
+		r.Get("/products/{id}", s.product)
+		r.Get("/categories/{slug}", s.category)
+		r.Get("/search", s.search)
+		r.Get("/assets/{name}", a.serve)
+		r.Get("/cart", s.cart)
+		r.Post("/cart/items", s.putItem)
+		r.Post("/cart/items/{id}/remove", s.removeItem)
+		r.Post("/checkout", s.checkout)
+		r.Get("/orders/{id}", s.order)
+		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+			s.fail(w, r, http.StatusNotFound, "There is no such page.")
+		})
+		r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+			s.fail(w, r, http.StatusMethodNotAllowed, "This page does not take that method.")
+		})
+		return r
+	}, nil
 }
 
 type shop struct {
 	catalog catalogClient
 	pages   map[string]*template.Template
 	log     *slog.Logger
+	api     http.Handler // the gateway's API, for the shopper's cart and orders
 }
 
 // view is what every page template gets.
@@ -327,9 +336,10 @@ func (a *assets) serve(w http.ResponseWriter, r *http.Request) {
 func parsePages(a *assets) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"asset": func(name string) string { return a.url[name] },
+		"money": money,
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"home", "product", "category", "search", "error"} {
+	for _, name := range []string{"home", "product", "category", "search", "error", "cart", "order"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err

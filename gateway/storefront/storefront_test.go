@@ -94,11 +94,11 @@ func newShop(t *testing.T) (http.Handler, *fakeCatalog) {
 	up := httptest.NewServer(fc)
 	t.Cleanup(up.Close)
 	u, _ := url.Parse(up.URL)
-	h, err := Handler(Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Catalog: u, Transport: http.DefaultTransport})
+	mk, err := New(Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Catalog: u, Transport: http.DefaultTransport})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h, fc
+	return mk(newFakeAPI()), fc
 }
 
 func get(h http.Handler, target string, header ...string) *httptest.ResponseRecorder {
