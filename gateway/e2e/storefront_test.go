@@ -228,25 +228,7 @@ func TestPurgeDropsEveryEncodingsCopy(t *testing.T) {
 func TestShopperBuysThroughTheStorefront(t *testing.T) {
 	p := createProduct(t, map[string]any{"name": "Storefront lamp", "stock": 5})
 	s := newShopper(t)
-	form := func(path string, v url.Values, header ...string) (*http.Response, string) {
-		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, baseURL+path, strings.NewReader(v.Encode()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		res, err := s.c.Do(req) // follows the 303 to the page it names
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res, string(b)
-	}
-
+	form := s.form
 	page := decoded(t, rawGet(t, fmt.Sprintf("/products/%d", p.ID)))
 	if !strings.Contains(page, `action="/cart/items"`) {
 		t.Fatalf("product page without an add-to-cart form:\n%.2000s", page)
@@ -283,5 +265,70 @@ func TestShopperBuysThroughTheStorefront(t *testing.T) {
 	// Another shopper cannot open it.
 	if r := newShopper(t).do(http.MethodGet, res.Request.URL.Path, nil); r.status != http.StatusNotFound {
 		t.Errorf("another shopper's view of %s: %d, want 404", res.Request.URL.Path, r.status)
+	}
+}
+
+// form posts a form as this shopper, following the 303 to the page it names; header is pairs of
+// name and value. It returns the last answer and its body.
+func (s *shopper) form(path string, v url.Values, header ...string) (*http.Response, string) {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, baseURL+path, strings.NewReader(v.Encode()))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := s.c.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+// A customer signs up by the storefront's forms, buys, finds the order in the history, and
+// signs out.
+func TestCustomerSignsUpBuysAndSeesTheOrder(t *testing.T) {
+	p := createProduct(t, map[string]any{"name": "Account kettle", "stock": 5})
+	s := newShopper(t)
+	email := fmt.Sprintf("account-%d@e2e.test", time.Now().UnixNano())
+	res, page := s.form("/account/register", url.Values{"email": {email}, "password": {"short"}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "8 to 128") {
+		t.Fatalf("a short password: %d\n%.2000s", res.StatusCode, page)
+	}
+	res, page = s.form("/account/register", url.Values{"email": {email}, "password": {"correct horse battery"}})
+	if res.StatusCode != 200 || res.Request.URL.Path != "/orders" || !strings.Contains(page, "No orders yet") {
+		t.Fatalf("sign up: %d at %s\n%.2000s", res.StatusCode, res.Request.URL.Path, page)
+	}
+	if r := s.do(http.MethodGet, "/account", nil); !strings.Contains(string(r.body), "Signed in as <strong>"+email) {
+		t.Fatalf("account page after signing up:\n%.2000s", r.body)
+	}
+	s.form("/cart/items", url.Values{"product_id": {fmt.Sprint(p.ID)}})
+	_, cart := s.form("/cart/items", url.Values{"product_id": {fmt.Sprint(p.ID)}, "quantity": {"1"}})
+	m := regexp.MustCompile(`name="key" value="([^"]+)"`).FindStringSubmatch(cart)
+	if m == nil {
+		t.Fatalf("cart page without a checkout form:\n%.2000s", cart)
+	}
+	// Signed in, the order goes to the account's address: the form needs none.
+	res, order := s.form("/checkout", url.Values{"key": {m[1]}})
+	if res.StatusCode != 200 || !strings.Contains(order, email) {
+		t.Fatalf("checkout: %d at %s\n%.2000s", res.StatusCode, res.Request.URL.Path, order)
+	}
+	if r := s.do(http.MethodGet, "/orders", nil); !strings.Contains(string(r.body), `href="`+res.Request.URL.Path+`"`) {
+		t.Fatalf("order history without %s:\n%.2000s", res.Request.URL.Path, r.body)
+	}
+	res, _ = s.form("/account/logout", url.Values{})
+	if res.Request.URL.Path != "/" {
+		t.Fatalf("sign out went to %s", res.Request.URL.Path)
+	}
+	if r := s.do(http.MethodGet, "/orders", nil); !strings.Contains(string(r.body), "No orders yet") {
+		t.Errorf("order history after signing out:\n%.2000s", r.body)
+	}
+	res, page = s.form("/account/login", url.Values{"email": {email}, "password": {"wrong password"}})
+	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(page, "wrong email or password") {
+		t.Errorf("a wrong password: %d\n%.2000s", res.StatusCode, page)
 	}
 }

@@ -104,6 +104,40 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.carts[sess] = nil
 		w.WriteHeader(http.StatusCreated)
 		_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "email": body.Email})
+	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/session":
+		signedIn := strings.HasPrefix(sess, "customer-")
+		v := map[string]any{"signed_in": signedIn}
+		if signedIn {
+			v["customer"] = map[string]any{"id": 1, "email": strings.TrimPrefix(sess, "customer-")}
+		}
+		_ = json.NewEncoder(w).Encode(v)
+	case r.Method == http.MethodPost && (r.URL.Path == "/api/v1/session" || r.URL.Path == "/api/v1/customers"):
+		var in struct{ Email, Password string }
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		switch {
+		case r.URL.Path == "/api/v1/customers" && len(in.Password) < 8:
+			problem(http.StatusUnprocessableEntity, "password: must be 8 to 128 characters")
+			return
+		case r.URL.Path == "/api/v1/session" && in.Password != "correct horse":
+			problem(http.StatusUnauthorized, "wrong email or password")
+			return
+		}
+		// The guest's cart follows the customer.
+		f.carts["customer-"+in.Email] = f.carts[sess]
+		http.SetCookie(w, &http.Cookie{Name: "sid", Value: "customer-" + in.Email, Path: "/"})
+		if r.URL.Path == "/api/v1/customers" {
+			w.WriteHeader(http.StatusCreated)
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": 1, "email": in.Email})
+	case r.Method == http.MethodDelete && r.URL.Path == "/api/v1/session":
+		http.SetCookie(w, &http.Cookie{Name: "sid", Value: "", Path: "/", MaxAge: -1})
+		w.WriteHeader(http.StatusNoContent)
+	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/orders":
+		items := []any{}
+		for _, id := range f.orders[sess] {
+			items = append(items, map[string]any{"id": id, "status": "placed", "currency": "EUR", "total_cents": 1999, "placed_at": "2026-12-02T10:00:00Z"})
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"items": items})
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/v1/orders/"):
 		for _, id := range f.orders[sess] {
 			if r.URL.Path == "/api/v1/orders/"+jsonInt(id) {
@@ -207,7 +241,7 @@ func TestShopperJourneyByForms(t *testing.T) {
 		t.Fatalf("the same checkout again: %d Location %q", rec.Code, rec.Header().Get("Location"))
 	}
 	order := b.do(http.MethodGet, "/orders/100", nil)
-	if order.Code != 200 || order.Header().Get("Cache-Control") != "private, no-store" || !strings.Contains(order.Body.String(), "order 100 is placed") {
+	if order.Code != 200 || order.Header().Get("Cache-Control") != "private, no-store" || !strings.Contains(order.Body.String(), "Order 100 is placed") {
 		t.Fatalf("order page: %d %v\n%s", order.Code, order.Header(), order.Body)
 	}
 	// Another shopper cannot see it.
@@ -245,5 +279,43 @@ func TestFormRefusals(t *testing.T) {
 	}
 	if rec := b.do(http.MethodGet, "/orders/abc", nil); rec.Code != http.StatusNotFound {
 		t.Errorf("GET /orders/abc: %d", rec.Code)
+	}
+}
+
+// Sign up, sign in with a wrong password and a right one, see the orders, sign out.
+func TestAccountByForms(t *testing.T) {
+	b, _ := newBrowser(t)
+	page := b.do(http.MethodGet, "/account", nil)
+	if page.Code != 200 || page.Header().Get("Cache-Control") != "private, no-store" ||
+		!strings.Contains(page.Body.String(), `action="/account/login"`) || !strings.Contains(page.Body.String(), `action="/account/register"`) {
+		t.Fatalf("account page for a guest: %d\n%s", page.Code, page.Body)
+	}
+	rec := b.do(http.MethodPost, "/account/register", url.Values{"email": {"a@example.com"}, "password": {"short"}})
+	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), "must be 8 to 128 characters") || !strings.Contains(rec.Body.String(), `value="a@example.com"`) {
+		t.Fatalf("short password: %d\n%s", rec.Code, rec.Body)
+	}
+	rec = b.do(http.MethodPost, "/account/login", url.Values{"email": {"a@example.com"}, "password": {"wrong"}})
+	if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), "wrong email or password") {
+		t.Fatalf("wrong password: %d\n%s", rec.Code, rec.Body)
+	}
+	rec = b.do(http.MethodPost, "/account/login", url.Values{"email": {"a@example.com"}, "password": {"correct horse"}})
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/orders" || b.cookie != "sid=customer-a@example.com" {
+		t.Fatalf("login: %d Location %q cookie %q", rec.Code, rec.Header().Get("Location"), b.cookie)
+	}
+	if page := b.do(http.MethodGet, "/account", nil).Body.String(); !strings.Contains(page, "Signed in as <strong>a@example.com</strong>") {
+		t.Fatalf("account page when signed in:\n%s", page)
+	}
+	b.do(http.MethodPost, "/cart/items", url.Values{"product_id": {"7"}})
+	b.do(http.MethodPost, "/checkout", url.Values{"key": {"k-1"}, "email": {"a@example.com"}})
+	list := b.do(http.MethodGet, "/orders", nil)
+	if list.Code != 200 || list.Header().Get("Cache-Control") != "private, no-store" || !strings.Contains(list.Body.String(), `href="/orders/100"`) {
+		t.Fatalf("order history: %d\n%s", list.Code, list.Body)
+	}
+	rec = b.do(http.MethodPost, "/account/logout", url.Values{})
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/" {
+		t.Fatalf("logout: %d %q", rec.Code, rec.Header().Get("Location"))
+	}
+	if page := b.do(http.MethodGet, "/orders", nil).Body.String(); !strings.Contains(page, "No orders yet") {
+		t.Errorf("order history after signing out still shows orders:\n%s", page)
 	}
 }

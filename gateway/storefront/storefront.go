@@ -67,6 +67,11 @@ func New(d Deps) (func(api http.Handler) http.Handler, error) {
 		r.Post("/cart/items/{id}/remove", s.removeItem)
 		r.Post("/checkout", s.checkout)
 		r.Get("/orders/{id}", s.order)
+		r.Get("/orders", s.orders)
+		r.Get("/account", s.account)
+		r.Post("/account/login", s.signIn("login", "/api/v1/session", http.StatusOK))
+		r.Post("/account/register", s.signIn("register", "/api/v1/customers", http.StatusCreated))
+		r.Post("/account/logout", s.signOut)
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, http.StatusNotFound, "There is no such page.")
 		})
@@ -339,7 +344,7 @@ func parsePages(a *assets) (map[string]*template.Template, error) {
 		"money": money,
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"home", "product", "category", "search", "error", "cart", "order"} {
+	for _, name := range []string{"home", "product", "category", "search", "error", "cart", "order", "orders", "account"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
