@@ -36,7 +36,7 @@ func (s *shop) account(w http.ResponseWriter, r *http.Request) {
 func (s *shop) showAccount(w http.ResponseWriter, r *http.Request, code int, p accountPage) {
 	a := s.callAPI(w, r, http.MethodGet, "/api/v1/session", nil, nil)
 	if a.status != http.StatusOK || json.Unmarshal(a.body, &p.Session) != nil {
-		s.apiFailed(w, r, a)
+		s.failed(w, r, a.err())
 		return
 	}
 	s.private(w, r, code, "account", view{Title: "Your account", Data: p})
@@ -55,8 +55,8 @@ func (s *shop) signIn(form, path string, created int) http.HandlerFunc {
 		switch {
 		case a.status == created:
 			http.Redirect(w, r, "/orders", http.StatusSeeOther)
-		case a.status >= 500 || a.status == http.StatusTooManyRequests || a.status == http.StatusForbidden:
-			s.apiFailed(w, r, a)
+		case a.notTheForm():
+			s.failed(w, r, a.err())
 		default:
 			s.showAccount(w, r, a.status, accountPage{Problem: a.detail(), Email: email, Form: form})
 		}
@@ -66,7 +66,7 @@ func (s *shop) signIn(form, path string, created int) http.HandlerFunc {
 func (s *shop) signOut(w http.ResponseWriter, r *http.Request) {
 	a := s.callAPI(w, r, http.MethodDelete, "/api/v1/session", nil, nil)
 	if a.status/100 != 2 {
-		s.apiFailed(w, r, a)
+		s.failed(w, r, a.err())
 		return
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -86,7 +86,7 @@ func (s *shop) orders(w http.ResponseWriter, r *http.Request) {
 	a := s.callAPI(w, r, http.MethodGet, path, nil, nil)
 	var p ordersPage
 	if a.status != http.StatusOK || json.Unmarshal(a.body, &p) != nil {
-		s.apiFailed(w, r, a)
+		s.failed(w, r, a.err())
 		return
 	}
 	if p.Next != "" {

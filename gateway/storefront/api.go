@@ -25,6 +25,16 @@ func (a apiAnswer) detail() string {
 	return p.Detail
 }
 
+// notTheForm reports an answer that is not about what a form said: the API failed, refused
+// the request as such (CSRF), or asked to slow down. The error page answers those; the form's
+// page shows the rest.
+func (a apiAnswer) notTheForm() bool {
+	return a.status >= 500 || a.status == http.StatusTooManyRequests || a.status == http.StatusForbidden
+}
+
+// err is the answer as the error pages take it.
+func (a apiAnswer) err() error { return &apiError{Status: a.status, Detail: a.detail()} }
+
 // recorder is an http.ResponseWriter that keeps the answer in memory.
 type recorder struct {
 	header http.Header

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/flashcrowd/flashcrowd/foundation/web"
 )
 
 // product is what the storefront shows of a catalog product (the catalog API's JSON).
@@ -71,7 +73,8 @@ func (c catalogClient) get(ctx context.Context, path string, query url.Values, v
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	if id := requestID(ctx); id != "" {
+	// One id follows a page's requests through the logs.
+	if id := web.RequestID(ctx); id != "" {
 		req.Header.Set("X-Request-ID", id)
 	}
 	res, err := c.client.Do(req)
@@ -127,14 +130,18 @@ func (c catalogClient) categories(ctx context.Context) ([]category, error) {
 	return v.Items, c.get(ctx, "/api/v1/categories", nil, &v)
 }
 
-// status is the HTTP status a page answers when err is the catalog's.
+// status is the HTTP status and message of the page that answers err, the catalog's or the
+// gateway API's: its refusal (a 4xx) with its detail, or, when it could not answer, a 503.
 func status(err error) (int, string) {
 	var ae *apiError
 	switch {
 	case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
 		return http.StatusNotFound, "There is no such page."
-	case errors.As(err, &ae) && ae.Status < 500:
-		return http.StatusBadRequest, strings.TrimSpace(ae.Detail)
+	case errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500:
+		if d := strings.TrimSpace(ae.Detail); d != "" {
+			return ae.Status, d
+		}
+		return ae.Status, http.StatusText(ae.Status)
 	default:
 		return http.StatusServiceUnavailable, "The shop cannot show this right now. Please try again in a moment."
 	}

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-
-	"github.com/flashcrowd/flashcrowd/foundation/web"
 )
 
 // cartLine and cartView are the orders API's cart.
@@ -70,7 +68,7 @@ func (s *shop) showCart(w http.ResponseWriter, r *http.Request, code int, proble
 	a := s.callAPI(w, r, http.MethodGet, "/api/v1/cart", nil, nil)
 	var c cartView
 	if a.status != http.StatusOK || json.Unmarshal(a.body, &c) != nil {
-		s.apiFailed(w, r, a)
+		s.failed(w, r, a.err())
 		return
 	}
 	s.private(w, r, code, "cart", view{Title: "Your cart", Data: cartPage{Cart: c, Problem: problem, Email: email, Key: newKey()}})
@@ -154,7 +152,7 @@ func (s *shop) checkout(w http.ResponseWriter, r *http.Request) {
 	}
 	var o orderView
 	if err := json.Unmarshal(a.body, &o); err != nil || o.ID == 0 {
-		s.apiFailed(w, r, apiAnswer{status: http.StatusBadGateway})
+		s.failed(w, r, &apiError{Status: http.StatusBadGateway})
 		return
 	}
 	http.Redirect(w, r, "/orders/"+strconv.FormatInt(o.ID, 10), http.StatusSeeOther)
@@ -169,7 +167,7 @@ func (s *shop) order(w http.ResponseWriter, r *http.Request) {
 	a := s.callAPI(w, r, http.MethodGet, "/api/v1/orders/"+strconv.FormatInt(id, 10), nil, nil)
 	var o orderView
 	if a.status != http.StatusOK || json.Unmarshal(a.body, &o) != nil {
-		s.apiFailed(w, r, a)
+		s.failed(w, r, a.err())
 		return
 	}
 	s.private(w, r, http.StatusOK, "order", view{Title: "Order " + strconv.FormatInt(o.ID, 10), Data: o})
@@ -179,46 +177,11 @@ func (s *shop) order(w http.ResponseWriter, r *http.Request) {
 // a cart that cannot be ordered), under the API's status; a failure of the API itself is an
 // error page.
 func (s *shop) formFailed(w http.ResponseWriter, r *http.Request, a apiAnswer, email string) {
-	if a.status >= 500 || a.status == http.StatusTooManyRequests || a.status == http.StatusForbidden {
-		s.apiFailed(w, r, a)
+	if a.notTheForm() {
+		s.failed(w, r, a.err())
 		return
 	}
 	s.showCart(w, r, a.status, a.detail(), email)
-}
-
-// apiFailed is the error page for an API answer that is not the page's.
-func (s *shop) apiFailed(w http.ResponseWriter, r *http.Request, a apiAnswer) {
-	switch {
-	case a.status == http.StatusNotFound:
-		s.fail(w, r, http.StatusNotFound, "There is no such page.")
-	case a.status == http.StatusForbidden || a.status == http.StatusTooManyRequests || a.status/100 == 4:
-		msg := a.detail()
-		if msg == "" {
-			msg = http.StatusText(a.status)
-		}
-		s.fail(w, r, a.status, msg)
-	default:
-		s.fail(w, r, http.StatusServiceUnavailable, "The shop cannot show this right now. Please try again in a moment.")
-	}
-}
-
-// private writes a page with a shopper's data: never kept by anyone.
-func (s *shop) private(w http.ResponseWriter, r *http.Request, code int, name string, v view) {
-	if v.Categories == nil {
-		v.Categories, _ = s.catalog.categories(r.Context())
-	}
-	var b strings.Builder
-	if err := s.pages[name].ExecuteTemplate(&b, "layout", v); err != nil {
-		web.Log(r.Context()).Error("storefront: render", "page", name, "err", err)
-		s.fail(w, r, http.StatusInternalServerError, "This page could not be shown.")
-		return
-	}
-	h := w.Header()
-	securityHeaders(h)
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", web.CachePrivate)
-	w.WriteHeader(code)
-	_, _ = w.Write([]byte(b.String()))
 }
 
 // newKey is a checkout form's Idempotency-Key.

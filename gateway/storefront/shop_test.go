@@ -3,7 +3,6 @@ package storefront
 import (
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -183,16 +182,8 @@ func (b *browser) do(method, target string, form url.Values) *httptest.ResponseR
 
 func newBrowser(t *testing.T) (*browser, *fakeAPI) {
 	t.Helper()
-	fc := &fakeCatalog{}
-	up := httptest.NewServer(fc)
-	t.Cleanup(up.Close)
-	u, _ := url.Parse(up.URL)
-	mk, err := New(Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Catalog: u, Transport: http.DefaultTransport})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := newFakeAPI()
-	return &browser{h: mk(api)}, api
+	h, _, api := newShop(t)
+	return &browser{h: h}, api
 }
 
 // A guest's way from a product to an order, by forms alone.

@@ -8,7 +8,6 @@ package storefront
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -100,7 +99,7 @@ type view struct {
 func (s *shop) home(w http.ResponseWriter, r *http.Request) {
 	p, err := s.catalog.featured(r.Context())
 	if err != nil {
-		s.catalogFailed(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	s.render(w, r, "home", view{Title: "Flashcrowd", Data: p})
@@ -114,7 +113,7 @@ func (s *shop) product(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.catalog.product(r.Context(), id)
 	if err != nil {
-		s.catalogFailed(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	s.render(w, r, "product", view{Title: p.Name, Data: p})
@@ -144,7 +143,7 @@ func (s *shop) category(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	cats, err := s.catalog.categories(ctx)
 	if err != nil {
-		s.catalogFailed(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	slug := chi.URLParam(r, "slug")
@@ -191,7 +190,7 @@ func (s *shop) category(w http.ResponseWriter, r *http.Request) {
 	}
 	l.Page, err = s.catalog.products(ctx, q)
 	if err != nil {
-		s.catalogFailed(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	if l.Page.NextCursor != "" {
@@ -213,19 +212,20 @@ func (s *shop) search(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.catalog.search(r.Context(), text)
 	if err != nil {
-		s.catalogFailed(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	s.render(w, r, "search", view{Title: "Search: " + text, Query: text, Data: p})
 }
 
-func (s *shop) catalogFailed(w http.ResponseWriter, r *http.Request, err error) {
+// failed answers the error page for err, the catalog's or the gateway API's.
+func (s *shop) failed(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		return // the shopper left
 	}
 	code, msg := status(err)
 	if code >= 500 {
-		web.Log(r.Context()).Warn("storefront: catalog", "err", err)
+		web.Log(r.Context()).Warn("storefront: upstream", "err", err)
 	}
 	s.fail(w, r, code, msg)
 }
@@ -238,44 +238,64 @@ func (s *shop) fail(w http.ResponseWriter, r *http.Request, code int, msg string
 		http.Error(w, msg, code)
 		return
 	}
-	h := w.Header()
-	securityHeaders(h)
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", web.CachePrivate)
 	if code == http.StatusServiceUnavailable {
-		h.Set("Retry-After", "2")
+		w.Header().Set("Retry-After", "2")
 	}
-	w.WriteHeader(code)
-	_, _ = w.Write(b.Bytes())
+	writeHTML(w, r, code, web.CachePrivate, b.Bytes())
 }
 
 // render writes a page that anyone may see: revalidated on every use, with a weak ETag (the
 // same page compressed or not is the same to the shopper), 304 when the browser has it.
 func (s *shop) render(w http.ResponseWriter, r *http.Request, name string, v view) {
+	body, ok := s.execute(w, r, name, v)
+	if !ok {
+		return
+	}
+	sum := sha256.Sum256(body)
+	etag := `W/"` + hex.EncodeToString(sum[:12]) + `"`
+	w.Header().Set("ETag", etag)
+	code := http.StatusOK
+	if web.NoneMatch(r.Header.Get("If-None-Match"), strings.TrimPrefix(etag, "W/")) {
+		code = http.StatusNotModified
+	}
+	writeHTML(w, r, code, web.CacheRevalidate, body)
+}
+
+// private writes a page with a shopper's data: never kept by anyone.
+func (s *shop) private(w http.ResponseWriter, r *http.Request, code int, name string, v view) {
+	if body, ok := s.execute(w, r, name, v); ok {
+		writeHTML(w, r, code, web.CachePrivate, body)
+	}
+}
+
+// execute fills a page into the layout, with the navigation's categories unless v has them (a
+// page still shows without). When it cannot, it has answered the error page, and says false.
+func (s *shop) execute(w http.ResponseWriter, r *http.Request, name string, v view) ([]byte, bool) {
 	if v.Categories == nil {
-		// The navigation's; a page still shows without it.
 		v.Categories, _ = s.catalog.categories(r.Context())
 	}
 	var b bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&b, "layout", v); err != nil {
 		web.Log(r.Context()).Error("storefront: render", "page", name, "err", err)
 		s.fail(w, r, http.StatusInternalServerError, "This page could not be shown.")
-		return
+		return nil, false
 	}
-	sum := sha256.Sum256(b.Bytes())
-	etag := `W/"` + hex.EncodeToString(sum[:12]) + `"`
+	return b.Bytes(), true
+}
+
+// writeHTML answers an HTML page (a 304 without its body) with the storefront's headers.
+func writeHTML(w http.ResponseWriter, r *http.Request, code int, cacheControl string, body []byte) {
 	h := w.Header()
 	securityHeaders(h)
-	h.Set("ETag", etag)
-	h.Set("Cache-Control", web.CacheRevalidate)
-	if web.NoneMatch(r.Header.Get("If-None-Match"), strings.TrimPrefix(etag, "W/")) {
-		w.WriteHeader(http.StatusNotModified)
+	h.Set("Cache-Control", cacheControl)
+	if code == http.StatusNotModified {
+		w.WriteHeader(code)
 		return
 	}
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(code)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(b.Bytes())
+		_, _ = w.Write(body)
 	}
 }
 
@@ -353,7 +373,3 @@ func parsePages(a *assets) (map[string]*template.Template, error) {
 	}
 	return pages, nil
 }
-
-// requestID is the request's id, passed on to the catalog so that one id follows a page's
-// requests through the logs.
-func requestID(ctx context.Context) string { return web.RequestID(ctx) }

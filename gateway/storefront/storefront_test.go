@@ -88,7 +88,8 @@ func (f *fakeCatalog) last() string {
 	return ""
 }
 
-func newShop(t *testing.T) (http.Handler, *fakeCatalog) {
+// newShop is the storefront over a fake catalog and a fake gateway API.
+func newShop(t *testing.T) (http.Handler, *fakeCatalog, *fakeAPI) {
 	t.Helper()
 	fc := &fakeCatalog{}
 	up := httptest.NewServer(fc)
@@ -98,7 +99,8 @@ func newShop(t *testing.T) (http.Handler, *fakeCatalog) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mk(newFakeAPI()), fc
+	api := newFakeAPI()
+	return mk(api), fc, api
 }
 
 func get(h http.Handler, target string, header ...string) *httptest.ResponseRecorder {
@@ -112,7 +114,7 @@ func get(h http.Handler, target string, header ...string) *httptest.ResponseReco
 }
 
 func TestPages(t *testing.T) {
-	h, fc := newShop(t)
+	h, fc, _ := newShop(t)
 	for _, tc := range []struct {
 		target    string
 		want      int
@@ -162,7 +164,7 @@ func TestPages(t *testing.T) {
 // Row by row of the caching table: HTML anyone may see is revalidated with a validator, and an
 // unchanged page costs a 304 without a body; error pages are never kept.
 func TestHTMLRevalidates(t *testing.T) {
-	h, _ := newShop(t)
+	h, _, _ := newShop(t)
 	rec := get(h, "/products/7")
 	if cc := rec.Header().Get("Cache-Control"); cc != "no-cache, must-revalidate" {
 		t.Fatalf("Cache-Control %q", cc)
@@ -190,7 +192,7 @@ func TestHTMLRevalidates(t *testing.T) {
 }
 
 func TestCatalogDownIs503(t *testing.T) {
-	h, fc := newShop(t)
+	h, fc, _ := newShop(t)
 	fc.down = true
 	rec := get(h, "/")
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
@@ -204,7 +206,7 @@ func TestCatalogDownIs503(t *testing.T) {
 // Stylesheets go out under their content's hash and are kept for a year; any other name is a
 // 404 nobody keeps.
 func TestAssetsAreImmutable(t *testing.T) {
-	h, _ := newShop(t)
+	h, _, _ := newShop(t)
 	page := get(h, "/").Body.String()
 	m := regexp.MustCompile(`href="(/assets/site\.[0-9a-f]{12}\.css)"`).FindStringSubmatch(page)
 	if m == nil {
@@ -226,7 +228,7 @@ func TestAssetsAreImmutable(t *testing.T) {
 }
 
 func TestOnlyReads(t *testing.T) {
-	h, _ := newShop(t)
+	h, _, _ := newShop(t)
 	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("x"))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
