@@ -3,7 +3,8 @@
 # the stack up in that mode, finds the highest request rate it sustains (breakpoint scenario),
 # then holds the same fixed load on both (browse scenario) and reads what the databases and
 # caches did meanwhile from Prometheus, and what CPU each container used from Docker. k6/lab
-# turns the runs' own figures into the table.
+# turns the runs' own figures into the table, and draws beside it a chart of the requests/s and
+# p95 each mode achieved at each step of its breakpoint staircase.
 #   LAYER          empty: naive vs full; cache | pooler | replicas | instances: that layer alone
 #   LAB_RATE       the common load for the browse runs, requests/s (default: the baseline's maximum
 #                  sustainable rate from its breakpoint run, the load it can just carry)
@@ -23,6 +24,7 @@ rate=${LAB_RATE:-}
 duration=${LAB_DURATION:-60s}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 report="results/lab-${LAYER:-naive}-$stamp.md"
+chart="${report%.md}.svg"
 mkdir -p results
 
 # newest <scenario> <mode> <marker>: the newest results/<scenario>-<mode>-*.json, if it was
@@ -80,5 +82,5 @@ for mode in "$base" full; do
   args+=(-run "$mode,$breakpoint,$browse,$start,$end,$cpu-before.json,$cpu-after.json")
 done
 
-"$lab" -prometheus "http://127.0.0.1:${PROMETHEUS_PORT:-9090}" -rate "$rate" -out "$report" "${args[@]}"
-echo "==> lab: table written to $report; the stack is left in full mode"
+"$lab" -prometheus "http://127.0.0.1:${PROMETHEUS_PORT:-9090}" -rate "$rate" -out "$report" -chart "$chart" "${args[@]}"
+echo "==> lab: table written to $report, chart to $chart; the stack is left in full mode"

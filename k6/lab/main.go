@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -63,6 +64,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	prom := fs.String("prometheus", "http://127.0.0.1:9090", "Prometheus base URL")
 	rate := fs.Int("rate", 0, "the common load of the browse runs, requests/s")
 	out := fs.String("out", "", "also write the table to this Markdown file")
+	chartOut := fs.String("chart", "", "write the chart of RPS and p95 per breakpoint step to this SVG file (and link it from -out)")
 	var runs runFlags
 	fs.Var(&runs, "run", "one mode's runs (repeat: baseline first, then full)")
 	if err := fs.Parse(args); err != nil {
@@ -81,11 +83,43 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		figs[i] = f
 	}
 	table := render(runs[0].mode, runs[1].mode, *rate, figs[0], figs[1])
+	// A chart that cannot be drawn must not lose the table a quarter of an hour of runs made:
+	// the table is still printed and written, and the chart's error returned after.
+	var chartErr error
+	if *chartOut != "" {
+		chartErr = writeChart(*chartOut, [2]string{runs[0].mode, runs[1].mode}, [2]breakpointRun{figs[0].breakpoint, figs[1].breakpoint})
+		if chartErr == nil {
+			table += chartLink(*out, *chartOut, runs[0].mode, runs[1].mode)
+		}
+	}
 	fmt.Fprint(stdout, table)
 	if *out != "" {
-		return os.WriteFile(*out, []byte(table), 0o644)
+		if err := os.WriteFile(*out, []byte(table), 0o644); err != nil {
+			return err
+		}
 	}
-	return nil
+	return chartErr
+}
+
+func writeChart(path string, modes [2]string, runs [2]breakpointRun) error {
+	svg, err := chart(modes, runs)
+	if err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	return os.WriteFile(path, []byte(svg), 0o644)
+}
+
+// chartLink is the Markdown image line for the chart, its path relative to the table's file so
+// the link works wherever results/ is opened.
+func chartLink(tablePath, chartPath, baseMode, fullMode string) string {
+	link := chartPath
+	if tablePath != "" {
+		if rel, err := filepath.Rel(filepath.Dir(tablePath), chartPath); err == nil {
+			link = rel
+		}
+	}
+	return fmt.Sprintf("\nRequests per second achieved and p95 latency at each step of the breakpoint staircase:\n\n![RPS and p95 per breakpoint step, %s vs %s](%s)\n",
+		baseMode, fullMode, filepath.ToSlash(link))
 }
 
 // figures are one mode's cells. NaN means "not measured" (a cache ratio with the cache off).
@@ -97,18 +131,18 @@ type figures struct {
 	cpuBy map[string]float64
 	// unbroken: the breakpoint staircase ended before the SLO broke, so maxRPS is a lower bound.
 	unbroken bool
+	// breakpoint is what the breakpoint run derived, its steps included, for the chart.
+	breakpoint breakpointRun
 }
 
-// summary is the part of a k6 summary (k6/lib/summary.js writes it) that the table reads.
+// summary is the part of a k6 summary (k6/lib/summary.js writes it) that the table and the
+// chart read; flashcrowd.derived is the breakpoint's (a browse summary has none).
 type summary struct {
 	Metrics map[string]struct {
 		Values map[string]float64 `json:"values"`
 	} `json:"metrics"`
 	Flashcrowd struct {
-		Derived struct {
-			MaxSustainableRPS *float64 `json:"max_sustainable_rps"`
-			Broke             bool     `json:"broke"`
-		} `json:"derived"`
+		Derived breakpointRun `json:"derived"`
 	} `json:"flashcrowd"`
 }
 
@@ -130,9 +164,10 @@ func measure(ctx context.Context, r runSpec, p promClient) (figures, error) {
 	if err != nil {
 		return f, err
 	}
-	if v := bp.Flashcrowd.Derived.MaxSustainableRPS; v != nil {
+	f.breakpoint = bp.Flashcrowd.Derived
+	if v := f.breakpoint.MaxSustainableRPS; v != nil {
 		f.maxRPS = *v
-		f.unbroken = !bp.Flashcrowd.Derived.Broke
+		f.unbroken = !f.breakpoint.Broke
 	}
 	br, err := readSummary(r.browse)
 	if err != nil {

@@ -16,7 +16,11 @@ func writeSummary(t *testing.T, dir, name string, maxRPS string, med, p95, p99, 
 	t.Helper()
 	derived := "null"
 	if maxRPS != "" {
-		derived = `{"max_sustainable_rps": ` + maxRPS + `, "broke": true}`
+		// Two steps as k6/breakpoint.js writes them; the second sent nothing, so its p95 is null.
+		derived = `{"max_sustainable_rps": ` + maxRPS + `, "broke": true, "slo": {"p95": 250},
+			"staircase": {"step_s": 20, "settle_s": 5},
+			"steps": [{"rate": 25, "achieved_rps": 24.8, "p95": 12.5, "sustained": true},
+				{"rate": 50, "achieved_rps": 0, "p95": null, "sustained": false}]}`
 	}
 	body := fmt.Sprintf(`{"metrics": {
 		"http_req_duration": {"values": {"med": %g, "p(95)": %g, "p(99)": %g}},
@@ -69,7 +73,7 @@ func TestTableFromRuns(t *testing.T) {
 	fullCPU := cpu("cpu-full-0.json", `{"a":{"service":"catalog","seconds":1},"d":{"service":"catalog","seconds":1},"e":{"service":"minio","seconds":1}}`) + "," +
 		cpu("cpu-full-1.json", `{"a":{"service":"catalog","seconds":7},"d":{"service":"catalog","seconds":7},"e":{"service":"minio","seconds":1.06}}`)
 
-	args := []string{"-prometheus", prom.URL, "-rate", "100", "-out", filepath.Join(dir, "lab.md"),
+	args := []string{"-prometheus", prom.URL, "-rate", "100", "-out", filepath.Join(dir, "lab.md"), "-chart", filepath.Join(dir, "lab.svg"),
 		"-run", "naive," + writeSummary(t, dir, "bp-naive.json", "400", 0, 0, 0, 0, 1) + "," +
 			writeSummary(t, dir, "br-naive.json", "", 20, 80, 200, 0.05, 6000) + ",40,100," + naiveCPU,
 		"-run", "full," + writeSummary(t, dir, "bp-full.json", "1200", 0, 0, 0, 0, 1) + "," +
@@ -92,6 +96,7 @@ func TestTableFromRuns(t *testing.T) {
 		"| postgres-primary | 4.00 | 0.00 |",
 		"| catalog | 2.00 | 2.00 |",
 		"| other services (under 0.05 each) | 0.00 | 0.01 |",
+		"![RPS and p95 per breakpoint step, naive vs full](lab.svg)",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
@@ -102,6 +107,43 @@ func TestTableFromRuns(t *testing.T) {
 	}
 	if written, _ := os.ReadFile(filepath.Join(dir, "lab.md")); string(written) != out.String() {
 		t.Error("the Markdown file differs from what was printed")
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, "lab.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"naive, 25/s step: p95 12.5 ms", "full, 50/s step: 0 req/s achieved"} {
+		if !strings.Contains(string(svg), want) {
+			t.Errorf("the chart lacks %q", want)
+		}
+	}
+}
+
+// Without per-step figures there is no chart, but the table a lab's runs made is still written.
+func TestTableWithoutSteps(t *testing.T) {
+	dir := t.TempDir()
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+	}))
+	defer prom.Close()
+	cpu := filepath.Join(dir, "cpu.json")
+	if err := os.WriteFile(cpu, []byte(`{}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noSteps := writeSummary(t, dir, "bp.json", "", 0, 0, 0, 0, 1)
+	browse := writeSummary(t, dir, "br.json", "", 5, 20, 50, 0, 6000)
+	spec := noSteps + "," + browse + ",40,100," + cpu + "," + cpu
+	err := run(context.Background(), []string{"-prometheus", prom.URL, "-rate", "100",
+		"-out", filepath.Join(dir, "lab.md"), "-chart", filepath.Join(dir, "lab.svg"),
+		"-run", "naive," + spec, "-run", "full," + spec}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "no steps") {
+		t.Fatalf("want an error about the missing steps, got %v", err)
+	}
+	if md, _ := os.ReadFile(filepath.Join(dir, "lab.md")); !strings.Contains(string(md), "| p95 latency at 100 req/s |") {
+		t.Errorf("the table was not written:\n%s", md)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "lab.svg")); err == nil {
+		t.Error("a chart was written without steps")
 	}
 }
 
