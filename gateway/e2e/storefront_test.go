@@ -110,8 +110,45 @@ func TestStorefrontCachingRows(t *testing.T) {
 		if again.status != http.StatusNotModified || len(again.body) != 0 {
 			t.Fatalf("If-None-Match %s: %d with %d bytes, want 304", etag, again.status, len(again.body))
 		}
-		if again.header.Get("X-Edge-Cache") == "HIT" || r.header.Get("X-Edge-Cache") == "HIT" {
-			t.Errorf("the edge answered a no-cache page from its copy")
+	})
+	t.Run("the edge keeps a page anyone may see, and browsers still revalidate it", func(t *testing.T) {
+		// The edge's own instructions never reach a browser, on a miss or a hit.
+		var last response
+		for range 2 {
+			last = rawGet(t, "/categories/kitchen")
+			for _, h := range []string{"CDN-Cache-Control", "X-Browser-Cache-Control"} {
+				if v := last.header.Get(h); v != "" {
+					t.Errorf("%s: %q reached the client", h, v)
+				}
+			}
+			if cc := last.header.Get("Cache-Control"); last.status != 200 || cc != "no-cache, must-revalidate" {
+				t.Fatalf("%d Cache-Control %q", last.status, cc)
+			}
+		}
+		if last.header.Get("X-Edge-Cache") != "HIT" {
+			t.Errorf("X-Edge-Cache %q on the second GET, want HIT", last.header.Get("X-Edge-Cache"))
+		}
+	})
+	t.Run("a product's page shows a new price within a second of the write", func(t *testing.T) {
+		p := createProduct(t, map[string]any{"name": "Edge page kettle"})
+		page := fmt.Sprintf("/products/%d", p.ID)
+		for range 2 {
+			rawGet(t, page)
+		}
+		if r := rawGet(t, page); r.header.Get("X-Edge-Cache") != "HIT" {
+			t.Fatalf("X-Edge-Cache %q, want HIT before the write", r.header.Get("X-Edge-Cache"))
+		}
+		price := p.PriceCents + 1234
+		if r := call(t, http.MethodPatch, fmt.Sprintf("/api/v1/admin/products/%d", p.ID), map[string]any{"price_cents": price}, admin()); r.status != http.StatusOK {
+			t.Fatalf("PATCH: %d %s", r.status, r.body)
+		}
+		want := fmt.Sprintf("%d.%02d", price/100, price%100)
+		written := time.Now()
+		for !strings.Contains(decoded(t, rawGet(t, page)), want) {
+			if time.Since(written) > time.Second {
+				t.Fatalf("%s does not show %s a second after the write", page, want)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	})
 	t.Run("stylesheets under hashed names are immutable for a year, and the edge keeps them", func(t *testing.T) {

@@ -244,8 +244,9 @@ func (s *shop) fail(w http.ResponseWriter, r *http.Request, code int, msg string
 	writeHTML(w, r, code, web.CachePrivate, b.Bytes())
 }
 
-// render writes a page that anyone may see: revalidated on every use, with a weak ETag (the
-// same page compressed or not is the same to the shopper), 304 when the browser has it.
+// render writes a page that anyone may see (it holds nothing of the shopper's): browsers
+// revalidate it on every use, with a weak ETag (the same page compressed or not is the same to
+// the shopper), 304 when they have it; the edge may keep it a few seconds for everyone.
 func (s *shop) render(w http.ResponseWriter, r *http.Request, name string, v view) {
 	body, ok := s.execute(w, r, name, v)
 	if !ok {
@@ -254,6 +255,7 @@ func (s *shop) render(w http.ResponseWriter, r *http.Request, name string, v vie
 	sum := sha256.Sum256(body)
 	etag := `W/"` + hex.EncodeToString(sum[:12]) + `"`
 	w.Header().Set("ETag", etag)
+	w.Header().Set("CDN-Cache-Control", web.EdgeRevalidated)
 	code := http.StatusOK
 	if web.NoneMatch(r.Header.Get("If-None-Match"), strings.TrimPrefix(etag, "W/")) {
 		code = http.StatusNotModified

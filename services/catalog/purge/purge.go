@@ -57,15 +57,21 @@ func New(purgeURL string, reg prometheus.Registerer) *Client {
 	}
 }
 
-// Product drops the edge's copy of product id now, and schedules the repurges unless the
-// client is closed. The error is the immediate purge's.
+// Product drops the edge's copies of product id (its JSON and its storefront page) now, and
+// schedules the repurges unless the client is closed. The error is the first immediate purge's.
 func (c *Client) Product(ctx context.Context, id int64) error {
 	if c.url == "" {
 		return nil
 	}
-	path := "/api/v1/products/" + strconv.FormatInt(id, 10)
-	c.schedule(path)
-	return c.purge(ctx, path)
+	// The product's JSON, and its storefront page.
+	var first error
+	for _, path := range []string{"/api/v1/products/" + strconv.FormatInt(id, 10), "/products/" + strconv.FormatInt(id, 10)} {
+		c.schedule(path)
+		if err := c.purge(ctx, path); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // Path drops the edge's copy of one path now, once: for objects that are gone (a deleted

@@ -53,19 +53,23 @@ func TestProductPurgesNowAndCloseWaitsForRepurges(t *testing.T) {
 	if err := c.Product(t.Context(), 7); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.count("/api/v1/products/7"); n != 1 {
-		t.Fatalf("%d purges right after the write, want 1", n)
+	for _, path := range []string{"/api/v1/products/7", "/products/7"} { // its JSON and its page
+		if n := e.count(path); n != 1 {
+			t.Fatalf("%s: %d purges right after the write, want 1", path, n)
+		}
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	if err := c.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.count("/api/v1/products/7"); n != 3 {
-		t.Fatalf("%d purges once Close returned, want 3 (now and both repurges)", n)
+	for _, path := range []string{"/api/v1/products/7", "/products/7"} {
+		if n := e.count(path); n != 3 {
+			t.Fatalf("%s: %d purges once Close returned, want 3 (now and both repurges)", path, n)
+		}
 	}
-	if ok := testutil.ToFloat64(c.outcomes.WithLabelValues("ok")); ok != 3 {
-		t.Errorf("flashcrowd_edge_purges_total{result=ok} = %v, want 3", ok)
+	if ok := testutil.ToFloat64(c.outcomes.WithLabelValues("ok")); ok != 6 {
+		t.Errorf("flashcrowd_edge_purges_total{result=ok} = %v, want 6", ok)
 	}
 
 	// A write during the drain still purges at once, but schedules nothing more.
@@ -109,8 +113,8 @@ func TestFailedPurgeIsReportedAndCounted(t *testing.T) {
 	if err := c.Product(t.Context(), 7); err == nil {
 		t.Fatal("a 503 from the edge was taken for a purge")
 	}
-	if n := testutil.ToFloat64(c.outcomes.WithLabelValues("error")); n != 1 {
-		t.Errorf("flashcrowd_edge_purges_total{result=error} = %v, want 1", n)
+	if n := testutil.ToFloat64(c.outcomes.WithLabelValues("error")); n != 2 {
+		t.Errorf("flashcrowd_edge_purges_total{result=error} = %v, want 2 (the JSON and the page)", n)
 	}
 }
 
