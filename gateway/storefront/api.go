@@ -25,6 +25,15 @@ func (a apiAnswer) detail() string {
 	return p.Detail
 }
 
+// errors are a refusal's field problems (a 422's), for the form's fields.
+func (a apiAnswer) errors() map[string]string {
+	var p struct {
+		Errors map[string]string `json:"errors"`
+	}
+	_ = json.Unmarshal(a.body, &p)
+	return p.Errors
+}
+
 // notTheForm reports an answer that is not about what a form said: the API failed, refused
 // the request as such (CSRF), or asked to slow down. The error page answers those; the form's
 // page shows the rest.

@@ -38,6 +38,9 @@ type Deps struct {
 	Log       *slog.Logger
 	Catalog   *url.URL
 	Transport http.RoundTripper
+	// AdminToken is the admin API's bearer token: the admin pages trade it for a cookie and
+	// call the API with it. Empty: no admin pages.
+	AdminToken string
 }
 
 // New prepares the storefront (its templates and assets) and returns its handler's
@@ -53,7 +56,7 @@ func New(d Deps) (func(api http.Handler) http.Handler, error) {
 		return nil, err
 	}
 	return func(api http.Handler) http.Handler {
-		s := &shop{catalog: catalogClient{base: d.Catalog, client: &http.Client{Transport: d.Transport}}, pages: pages, log: d.Log, api: api}
+		s := &shop{catalog: catalogClient{base: d.Catalog, client: &http.Client{Transport: d.Transport}}, pages: pages, log: d.Log, api: api, admin: newAdmin(d.AdminToken)}
 		r := chi.NewRouter()
 		r.Use(middleware.GetHead)
 		r.Get("/", s.home)
@@ -71,6 +74,7 @@ func New(d Deps) (func(api http.Handler) http.Handler, error) {
 		r.Post("/account/login", s.signIn("login", "/api/v1/session", http.StatusOK))
 		r.Post("/account/register", s.signIn("register", "/api/v1/customers", http.StatusCreated))
 		r.Post("/account/logout", s.signOut)
+		s.adminRoutes(r)
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, http.StatusNotFound, "There is no such page.")
 		})
@@ -86,6 +90,7 @@ type shop struct {
 	pages   map[string]*template.Template
 	log     *slog.Logger
 	api     http.Handler // the gateway's API, for the shopper's cart and orders
+	admin   admin
 }
 
 // view is what every page template gets.
@@ -366,7 +371,7 @@ func parsePages(a *assets) (map[string]*template.Template, error) {
 		"money": money,
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"home", "product", "category", "search", "error", "cart", "order", "orders", "account"} {
+	for _, name := range []string{"home", "product", "category", "search", "error", "cart", "order", "orders", "account", "admin", "adminproduct"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err

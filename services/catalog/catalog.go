@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/flashcrowd/flashcrowd/contracts/media"
@@ -213,6 +214,10 @@ func checkAttrs(errs map[string]string, attrs Attrs) {
 // ImageUpload asks for a presigned URL to upload one product image.
 type ImageUpload struct {
 	ContentType string `json:"content_type"`
+	// ReturnPath, when set, is where storage sends a browser after a form upload (the
+	// policy's success_action_redirect), on the shop's public address: a path, so the grant
+	// can send nobody elsewhere. Storage adds ?bucket=…&key=…&etag=… to it.
+	ReturnPath string `json:"return_path,omitempty"`
 }
 
 // Valid reports field → problem.
@@ -220,7 +225,17 @@ func (u ImageUpload) Valid() map[string]string {
 	if _, ok := media.ImageTypes[u.ContentType]; !ok {
 		return map[string]string{"content_type": "must be image/jpeg or image/png"}
 	}
+	if u.ReturnPath != "" && !localPath(u.ReturnPath) {
+		return map[string]string{"return_path": "must be a path on this site, such as /admin/products/1/image, at most 200 characters"}
+	}
 	return nil
+}
+
+// localPath reports a path of this site without a query: "/x/y", never "//host" or a path with
+// a backslash ("/\host"), which browsers take for another host.
+func localPath(p string) bool {
+	return len(p) <= 200 && Text(p) && strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") &&
+		!strings.ContainsAny(p, "\\?#") && !strings.ContainsFunc(p, unicode.IsSpace)
 }
 
 // ImageAttach records an uploaded image on its product.

@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	defer rdb.Close()
 	instance, _ := os.Hostname()
 	transport := httpapi.NewTransport(cfg.ProxyMaxIdleConns)
-	shop, err := storefront.New(storefront.Deps{Log: log, Catalog: &cfg.UpstreamURL, Transport: transport})
+	shop, err := storefront.New(storefront.Deps{Log: log, Catalog: &cfg.UpstreamURL, Transport: transport, AdminToken: cfg.AdminToken})
 	if err != nil {
 		return fmt.Errorf("storefront: %w", err)
 	}

@@ -99,6 +99,7 @@ func handleImageUpload(store Store, c *cache.Cache, objects Media) web.HandlerFu
 		for _, err := range []error{
 			policy.SetBucket(objects.Bucket), policy.SetKey(key), policy.SetExpires(expires),
 			policy.SetContentType(in.ContentType), policy.SetContentLengthRange(1, media.MaxUploadBytes),
+			redirect(policy, objects.PublicURL, in.ReturnPath),
 		} {
 			if err != nil {
 				return fmt.Errorf("upload policy: %w", err)
@@ -111,6 +112,15 @@ func handleImageUpload(store Store, c *cache.Cache, objects Media) web.HandlerFu
 		web.Respond(w, http.StatusCreated, uploadView{Key: key, Method: http.MethodPost, URL: u.String(), Fields: fields, ExpiresAt: expires})
 		return nil
 	}
+}
+
+// redirect makes the policy send a browser's form upload on to returnPath, on the shop's
+// public address, when there is one.
+func redirect(p *minio.PostPolicy, publicURL, returnPath string) error {
+	if returnPath == "" {
+		return nil
+	}
+	return p.SetSuccessActionRedirect(publicURL + returnPath)
 }
 
 // handleAttachImage publishes an uploaded image as its product's image and queues its

@@ -24,6 +24,11 @@ func TestImageUpload(t *testing.T) {
 		{"padded id", "/api/v1/admin/products/01/image-uploads", `{"content_type":"image/png"}`, 404},
 		{"bad id", "/api/v1/admin/products/one/image-uploads", `{"content_type":"image/png"}`, 400},
 		{"malformed JSON", "/api/v1/admin/products/1/image-uploads", `{"content_type":`, 400},
+		{"return path", "/api/v1/admin/products/1/image-uploads", `{"content_type":"image/png","return_path":"/admin/products/1/image"}`, 201},
+		{"return to another host", "/api/v1/admin/products/1/image-uploads", `{"content_type":"image/png","return_path":"//evil.test/x"}`, 422},
+		{"return to a backslash host", "/api/v1/admin/products/1/image-uploads", `{"content_type":"image/png","return_path":"/\\evil.test"}`, 422},
+		{"return to a URL", "/api/v1/admin/products/1/image-uploads", `{"content_type":"image/png","return_path":"http://evil.test/"}`, 422},
+		{"return path with a query", "/api/v1/admin/products/1/image-uploads", `{"content_type":"image/png","return_path":"/a?next=//evil.test"}`, 422},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a := newAPI(t)
@@ -43,6 +48,10 @@ func TestImageUpload(t *testing.T) {
 				!strings.HasPrefix(up.Fields["Content-Type"], "image/") ||
 				up.Fields["content-length-range"] != fmt.Sprint(1, "-", media.MaxUploadBytes) {
 				t.Errorf("upload grant %+v", up)
+			}
+			// A return path becomes the policy's redirect, on the shop's public address only.
+			if want := strings.Contains(c.body, "return_path"); want != (up.Fields["success_action_redirect"] == "http://media.test/admin/products/1/image") {
+				t.Errorf("success_action_redirect %q for %s", up.Fields["success_action_redirect"], c.body)
 			}
 		})
 	}
