@@ -28,7 +28,7 @@ ENV_FILES := $(ENV_FILES),infra/modes/$(MODE).env
 endif
 export COMPOSE_ENV_FILES := $(ENV_FILES)
 
-.PHONY: help up stats down logs ps test vet generate unit fuzz integration bench e2e lab offline-images secrets docs
+.PHONY: help up stats down logs ps test vet generate unit fuzz integration bench e2e browser dashboards lab offline-images secrets docs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -122,13 +122,31 @@ bench: ## The cached read path's benchmark and the main queries' plans, against 
 e2e: ## End-to-end suite against a running stack (make up first)
 	cd gateway && FLASHCROWD_URL=http://127.0.0.1:$(EDGE_PORT) go test -tags e2e -count=1 -v ./e2e/
 
+# The browser tests' own packages (playwright-core, axe-core) come from npm, pinned by the
+# lockfile; the browser is Debian's Chromium (CHROMIUM, default /usr/bin/chromium).
+CHROMIUM ?= /usr/bin/chromium
+browser: ## Browser tests against a running stack: shopper and admin journeys, axe, the page budget, pictures
+	@command -v npm >/dev/null || { echo "browser: needs Node.js and npm (apt-get install nodejs npm)"; exit 1; }
+	@[ -x "$(CHROMIUM)" ] || { echo "browser: no Chromium at $(CHROMIUM) (apt-get install chromium, or set CHROMIUM)"; exit 1; }
+	cd gateway/e2e/browser && npm ci --no-audit --no-fund --loglevel=error && CHROMIUM=$(CHROMIUM) \
+	  FLASHCROWD_URL=http://127.0.0.1:$(EDGE_PORT) MAILPIT_URL=http://127.0.0.1:$(MAILPIT_PORT) \
+	  VICTORIAMETRICS_URL=http://127.0.0.1:$(VICTORIAMETRICS_PORT) ADMIN_TOKEN=$(ADMIN_TOKEN) npm test
+
+dashboards: ## Print where to look: the shop, the dashboards, the queues, the mail, the load balancer
+	@echo "shop          http://127.0.0.1:$(EDGE_PORT)/  (admin: http://127.0.0.1:$(EDGE_PORT)/admin, token ADMIN_TOKEN)"
+	@echo "dashboards    http://127.0.0.1:$(VICTORIAMETRICS_PORT)/vmui/#/dashboards  (overview, caches, database, queues, containers)"
+	@echo "queues        http://127.0.0.1:$(ASYNQMON_PORT)/"
+	@echo "mail          http://127.0.0.1:$(MAILPIT_PORT)/"
+	@echo "HAProxy stats http://127.0.0.1:$(HAPROXY_STATS_PORT)/stats"
+	@echo "Prometheus    http://127.0.0.1:$(PROMETHEUS_PORT)/classic/graph"
+
 # k6 is also a folder name: without .PHONY, make would call the target up to date.
 .PHONY: k6
 SCENARIO ?= smoke
 k6: ## Run a k6 scenario against the running stack: make k6 SCENARIO=browse MODE=full (QUIET=1 for CI)
 	@SCENARIO="$(SCENARIO)" MODE="$(MODE)" k6/run.sh
 
-test: ## vet, unit tests, fuzzing; then the stack up, integration tests, k6 smoke, end-to-end suite, stack down
+test: ## vet, unit tests, fuzzing; then the stack up, integration tests, k6 smoke, end-to-end and browser suites, stack down
 	@infra/scripts/test.sh
 
 # Drills: fault and timing runs of a minute or more against the running stack; each prints its figures.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test: static checks and unit tests, then the composed stack, integration tests against
-# its servers, the k6 smoke scenario and the end-to-end suite through the edge, and teardown
-# (also when a step fails).
+# its servers, the k6 smoke scenario, the end-to-end suite through the edge, the browser suite
+# (headless Chromium), and teardown (also when a step fails).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . infra/scripts/lib.sh
@@ -35,3 +35,5 @@ log "k6 smoke scenario (thresholds fail the run)"
 QUIET=1 make --no-print-directory k6 SCENARIO=smoke
 log "end-to-end suite"
 make --no-print-directory e2e
+log "browser suite (headless Chromium)"
+make --no-print-directory browser
