@@ -73,7 +73,9 @@ func (a admin) tokenIs(t string) bool {
 	return subtle.ConstantTimeCompare(x[:], y[:]) == 1
 }
 
-func (a admin) bearer() map[string]string { return map[string]string{"Authorization": "Bearer " + a.token} }
+func (a admin) bearer() map[string]string {
+	return map[string]string{"Authorization": "Bearer " + a.token}
+}
 
 // adminRoutes mounts the admin pages; without a token there are none (404s).
 func (s *shop) adminRoutes(r chi.Router) {
