@@ -41,7 +41,7 @@ type Config struct {
 	CacheL1TTL       time.Duration `env:"CACHE_L1_TTL" envDefault:"5s" desc:"Lifetime of an in-process L1 entry: the longest a copy stays stale in an instance that missed an invalidation."`
 	CacheL1Size      int           `env:"CACHE_L1_SIZE" envDefault:"10000" desc:"Entries in each of the two L1 LRUs (products; pages) (1 to 10000000)."`
 
-	EdgePurgeURL     string        `env:"EDGE_PURGE_URL" desc:"HAProxy's private purge port. After every write the instance sends PURGE /api/v1/products/{id} there, and again 1 s and 5 s later. Empty: no purges (no edge cache)."`
+	EdgePurgeURL     string        `env:"EDGE_PURGE_URL" desc:"HAProxy's private purge port. After every write the instance sends PURGE /api/v1/products/{id} and /products/{id} (the storefront's page) there, and again 1 s and 5 s later. Empty: no purges (no edge cache)."`
 	HTTPDrainTimeout time.Duration `env:"HTTP_DRAIN_TIMEOUT" envDefault:"10s" desc:"On SIGTERM, how long in-flight requests may take to finish."`
 
 	Media
