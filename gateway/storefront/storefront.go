@@ -21,7 +21,6 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 )
@@ -58,7 +57,7 @@ func New(d Deps) (func(api http.Handler) http.Handler, error) {
 	return func(api http.Handler) http.Handler {
 		s := &shop{catalog: catalogClient{base: d.Catalog, client: &http.Client{Transport: d.Transport}}, pages: pages, log: d.Log, api: api, admin: newAdmin(d.AdminToken)}
 		r := chi.NewRouter()
-		r.Use(middleware.GetHead)
+		r.Use(headAsGet)
 		r.Get("/", s.home)
 		r.Get("/products/{id}", s.product)
 		r.Get("/categories/{slug}", s.category)
@@ -83,6 +82,18 @@ func New(d Deps) (func(api http.Handler) http.Handler, error) {
 		})
 		return r
 	}, nil
+}
+
+// headAsGet routes a HEAD as a GET (the pages leave the body out). chi's middleware.GetHead
+// looks the route up in the outermost router, where the storefront is mounted for every
+// method, so it never applied and HEAD was a 405.
+func headAsGet(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rctx := chi.RouteContext(r.Context()); rctx != nil && r.Method == http.MethodHead {
+			rctx.RouteMethod = http.MethodGet
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 type shop struct {
