@@ -100,6 +100,12 @@ func handlePutCartItem(c cartAPI) web.HandlerFunc {
 			return catalogProblem(r, err)
 		}
 		if left := c.left(r.Context(), p); q > left {
+			if left == 0 {
+				// Sold out for every buyer, not only for this quantity: the edge may answer
+				// the next additions of this product itself, for a moment (haproxy.cfg's
+				// sold-out gate), instead of passing each one on to be refused here.
+				w.Header().Set("X-Sold-Out", "1")
+			}
 			return web.NewProblem(http.StatusConflict, "only %d of product %d (%s) left", left, p.ID, p.Name)
 		}
 		owner := orders.Owner(who(r))

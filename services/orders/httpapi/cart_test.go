@@ -117,6 +117,10 @@ func TestCartPutRefusesBadInput(t *testing.T) {
 					t.Errorf("409 does not name the product: %q", p.Detail)
 				}
 			}
+			// Only a product nobody can add any more is marked sold out for the edge.
+			if got, want := rec.Header().Get("X-Sold-Out"), map[bool]string{true: "1"}[tt.name == "sold out"]; got != want {
+				t.Errorf("X-Sold-Out %q, want %q", got, want)
+			}
 		})
 	}
 }
@@ -128,8 +132,8 @@ func TestCartWriteHeedsTheStockCount(t *testing.T) {
 	a.redis.Set("stock:1", "0") // product 1: the catalog still shows 5
 	rec := a.putItem(guest, "1", `{"quantity":1}`)
 	want(t, rec, http.StatusConflict)
-	if p := problem(t, rec); !strings.Contains(p.Detail, "only 0 of product 1") {
-		t.Errorf("detail %q", p.Detail)
+	if p := problem(t, rec); !strings.Contains(p.Detail, "only 0 of product 1") || rec.Header().Get("X-Sold-Out") != "1" {
+		t.Errorf("detail %q, X-Sold-Out %q", p.Detail, rec.Header().Get("X-Sold-Out"))
 	}
 	a.redis.Set("stock:1", "2")
 	want(t, a.putItem(guest, "1", `{"quantity":2}`), 200)
