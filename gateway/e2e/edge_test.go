@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -175,5 +177,61 @@ func TestMediaServesOnlyPublishedObjectsAndUploadForms(t *testing.T) {
 	}
 	if r := call(t, http.MethodGet, object, nil, nil); r.status != http.StatusOK {
 		t.Fatalf("the image after the refused calls: %d", r.status)
+	}
+}
+
+// The edge times every answer into a histogram (cache hits included) that the stats port
+// serves: its buckets are cumulative, and each answer counts once in +Inf.
+func TestEdgeAnswerTimesAreAHistogram(t *testing.T) {
+	stats := "http://127.0.0.1:" + getenv("HAPROXY_STATS_PORT", "8404") + "/edge-latency"
+	read := func() (buckets []float64, count float64) {
+		t.Helper()
+		res, err := http.Get(stats)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
+			t.Fatalf("GET %s: %d %q", stats, res.StatusCode, res.Header.Get("Content-Type"))
+		}
+		for _, line := range strings.Split(string(body), "\n") {
+			name, value, ok := strings.Cut(line, " ")
+			if !ok || strings.HasPrefix(line, "#") {
+				continue
+			}
+			v, err := strconv.ParseFloat(value, 64)
+			if err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			switch {
+			case strings.HasPrefix(name, "haproxy_edge_answer_duration_seconds_bucket{"):
+				buckets = append(buckets, v)
+			case name == "haproxy_edge_answer_duration_seconds_count":
+				count = v
+			}
+		}
+		if len(buckets) != 11 {
+			t.Fatalf("%d buckets, want 11:\n%s", len(buckets), body)
+		}
+		for i := 1; i < len(buckets); i++ {
+			if buckets[i] < buckets[i-1] {
+				t.Fatalf("bucket %d (%v) below the one before (%v): not cumulative", i, buckets[i], buckets[i-1])
+			}
+		}
+		if buckets[len(buckets)-1] != count {
+			t.Fatalf("+Inf %v, count %v", buckets[len(buckets)-1], count)
+		}
+		return buckets, count
+	}
+	_, before := read()
+	const n = 5
+	for range n {
+		call(t, http.MethodGet, "/api/v1/products/3", nil, nil) // a miss, then cache hits
+	}
+	_, after := read()
+	// Other tests' requests may land meanwhile: at least these.
+	if after-before < n {
+		t.Fatalf("count went from %v to %v after %d answers", before, after, n)
 	}
 }
