@@ -2,7 +2,7 @@
 # make stats: what the running stack uses now, from `docker stats` (one sample): memory and CPU
 # per service (instances added up), then the whole stack's. Run it on an idle stack to see the
 # price of having every layer up; docs/architecture.md has the memory budget.
-#   STATS_BUDGET_MIB   the idle stack's memory budget (default 1536, 1.5 GiB): the last line says
+#   STATS_BUDGET_MIB   the idle stack's memory budget (default 1430 MiB, 1.5 GB): the last line says
 #                      whether the stack is within it
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 
 ids=$(docker compose ps -q)
 [ -n "$ids" ] || { log "the stack is not running: make up"; exit 1; }
-budget=${STATS_BUDGET_MIB:-1536}
+budget=${STATS_BUDGET_MIB:-1430}
 # shellcheck disable=SC2086 # one argument per container id
 docker stats --no-stream --format '{{.Name}}\t{{.MemUsage}}\t{{.CPUPerc}}' $ids | awk -F'\t' -v budget="$budget" '
   function mib(s,   n, u) {
