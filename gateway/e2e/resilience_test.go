@@ -4,6 +4,9 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +165,46 @@ func TestAnOrphanedExecDoesNotRestartPostgres(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	if logs := compose(t, "logs", "--no-log-prefix", "--since", since, node); strings.Contains(logs, "terminating any other active server processes") {
 		t.Fatalf("%s restarted after an orphaned process was killed:\n%s", node, logs)
+	}
+}
+
+// With every gateway stopped, the edge's standby answers: a "back soon" page for a browser and a
+// problem for the API, both 503 with Retry-After, never a connection error or HAProxy's own 503.
+func TestStandbyAnswersWhenEveryGatewayIsDown(t *testing.T) {
+	compose(t, "kill", "gateway") // at once: this is about none being up, not about stopping well
+	restart := func() {
+		compose(t, "up", "--detach", "--wait", "--no-recreate", "gateway")
+		cmd := exec.Command("../../infra/scripts/wait-ready.sh", "gateway")
+		cmd.Env = append(os.Environ(), "HAPROXY_STATS_PORT="+getenv("HAPROXY_STATS_PORT", "8404"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("gateways not back: %v %s", err, out)
+		}
+	}
+	t.Cleanup(restart)
+
+	var page response
+	eventually(t, 10*time.Second, "the edge notices that no gateway is up", func() bool {
+		page = call(t, http.MethodGet, "/", nil, nil)
+		return page.status == http.StatusServiceUnavailable
+	})
+	if page.header.Get("Retry-After") == "" || page.header.Get("Content-Type") != "text/html; charset=utf-8" ||
+		!strings.Contains(string(page.body), "back in a moment") {
+		t.Errorf("the page: Retry-After %q, Content-Type %q\n%.300s", page.header.Get("Retry-After"), page.header.Get("Content-Type"), page.body)
+	}
+	// A URL no cache holds, so the answer must come from behind the edge.
+	api := call(t, http.MethodGet, fmt.Sprintf("/api/v1/products?limit=3&sort=%s", "name"), nil, pastTheEdge)
+	var p struct {
+		Status int    `json:"status"`
+		Detail string `json:"detail"`
+	}
+	api.json(t, &p)
+	if api.status != http.StatusServiceUnavailable || p.Status != 503 || api.header.Get("Retry-After") == "" ||
+		api.header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("the API: %d %q Retry-After %q\n%s", api.status, api.header.Get("Content-Type"), api.header.Get("Retry-After"), api.body)
+	}
+
+	restart()
+	if r := call(t, http.MethodGet, "/", nil, nil); r.status != http.StatusOK {
+		t.Fatalf("after the gateways came back: %d", r.status)
 	}
 }
