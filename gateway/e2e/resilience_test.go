@@ -98,8 +98,9 @@ func TestReadsSurviveAReplicaOutage(t *testing.T) {
 	})
 	served := productReads(t)["postgres-replica-1"]
 	next := int64(2000)
-	// HAProxy takes the replica back after two passing checks; PgBouncer retires server
-	// connections after 10 s and opens new ones, balanced over both replicas. Seen: 3 to 9 s.
+	// HAProxy takes the replica back after two passing checks; PgBouncer retires the read pool's
+	// server connections after 60 s (server_lifetime) and opens new ones, balanced over both
+	// replicas. Seen: about 55 s.
 	back := time.Now()
 	eventually(t, 90*time.Second, "replica-1 serving reads again", func() bool {
 		for range 10 {
