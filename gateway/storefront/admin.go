@@ -203,6 +203,18 @@ func (s *shop) showAdminProduct(w http.ResponseWriter, r *http.Request, code int
 	s.private(w, r, code, "adminproduct", view{Title: "Edit " + p.Product.Name, Data: p})
 }
 
+// adminFormFailed answers an admin form the API refused, as formFailed does the cart's: the
+// error page when the refusal is not about what the form said, else the form again with the
+// API's problem, field by field, under its status.
+func (s *shop) adminFormFailed(w http.ResponseWriter, r *http.Request, a apiAnswer, p *adminProductPage) {
+	if a.notTheForm() {
+		s.failed(w, r, a.err())
+		return
+	}
+	p.Problem, p.Errors = a.detail(), a.errors()
+	s.showAdminProduct(w, r, a.status, p)
+}
+
 func (s *shop) adminProduct(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.loadForAdmin(w, r)
 	if !ok {
@@ -249,11 +261,8 @@ func (s *shop) adminSave(w http.ResponseWriter, r *http.Request) {
 		}
 		fresh.Problem = "Someone changed this product while you edited it. This is it now: make your change again."
 		s.showAdminProduct(w, r, http.StatusPreconditionFailed, fresh)
-	case a.notTheForm():
-		s.failed(w, r, a.err())
 	default:
-		p.Problem, p.Errors = a.detail(), a.errors()
-		s.showAdminProduct(w, r, a.status, p)
+		s.adminFormFailed(w, r, a, p)
 	}
 }
 
@@ -275,11 +284,10 @@ func (s *shop) adminGrant(w http.ResponseWriter, r *http.Request) {
 	case a.status == http.StatusCreated && json.Unmarshal(a.body, &g) == nil:
 		p.Grant = &g
 		s.showAdminProduct(w, r, http.StatusOK, p)
-	case a.notTheForm() || a.status == http.StatusCreated:
+	case a.status == http.StatusCreated: // a grant it cannot read
 		s.failed(w, r, a.err())
 	default:
-		p.Problem, p.Errors = a.detail(), a.errors()
-		s.showAdminProduct(w, r, a.status, p)
+		s.adminFormFailed(w, r, a, p)
 	}
 }
 
@@ -313,11 +321,8 @@ func (s *shop) adminPublish(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case a.status == http.StatusOK:
 		http.Redirect(w, r, "/admin/products/"+strconv.FormatInt(p.Product.ID, 10)+"?done=published", http.StatusSeeOther)
-	case a.notTheForm():
-		s.failed(w, r, a.err())
 	default:
-		p.Problem, p.Errors = a.detail(), a.errors()
-		s.showAdminProduct(w, r, a.status, p)
+		s.adminFormFailed(w, r, a, p)
 	}
 }
 
