@@ -51,10 +51,9 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	docker := newDockerClient(setting("DOCKER_SOCKET", "/var/run/docker.sock"))
+	project := setting("COMPOSE_PROJECT", "flashcrowd")
 	c := &collector{
-		list: func(ctx context.Context) ([]container, error) {
-			return docker.containers(ctx, setting("COMPOSE_PROJECT", "flashcrowd"))
-		},
+		list:   func(ctx context.Context) ([]container, error) { return docker.containers(ctx, project) },
 		cgroup: cgroupFS{root: setting("CGROUP_ROOT", "/host/cgroup")},
 		log:    log,
 	}
