@@ -13,6 +13,6 @@ user cache '~catalog:* &catalog:* +get +mget +set +del +incr +pexpire +multi +ex
 # front of the key it is given, and its script asks Redis for the TIME.
 user sessions "~session:* ~ratelimit:* ~rate:* $broad +time"
 # carts: the orders service's carts (cart:*, hashes of product id → quantity) and the
-# flash-sale gate's running counts of units (stock:*).
+# flash-sale gate's running counts and holds of units (stock:*).
 user carts "~cart:* ~stock:* $broad"
 user exporter "$exporter"

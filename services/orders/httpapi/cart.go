@@ -99,43 +99,74 @@ func handlePutCartItem(c cartAPI) web.HandlerFunc {
 		if err != nil {
 			return catalogProblem(r, err)
 		}
-		if left := c.left(r.Context(), p); q > left {
-			if left == 0 {
-				// Sold out for every buyer, not only for this quantity: the edge may answer
-				// the next additions of this product itself, for a moment (haproxy.cfg's
-				// sold-out gate), instead of passing each one on to be refused here.
-				w.Header().Set("X-Sold-Out", "1")
-			}
-			return web.NewProblem(http.StatusConflict, "only %d of product %d (%s) left", left, p.ID, p.Name)
-		}
 		owner := orders.Owner(who(r))
+		held, err := c.hold(w, r, owner, p, q)
+		if err != nil {
+			return err
+		}
 		items, err := c.carts.Set(r.Context(), owner, id, q)
 		if errors.Is(err, cart.ErrFull) {
+			if held {
+				c.release(r.Context(), owner, id)
+			}
 			return web.NewProblem(http.StatusConflict, "the cart holds %d products, the most it may: remove one first", orders.MaxLines)
 		}
 		return c.respond(w, r, owner, items, err)
 	}
 }
 
-// left is how many units of p a cart may hold now: the catalog's figure, or less when the
-// checkouts' shared count says so. In a flash sale the count knows at once that the product
-// sold out, while the catalog's figure (cached here and there) lags by up to a second: a buyer
-// hears "sold out" when adding to the cart, not one request later at checkout. Without the
-// count (Redis failing, or no checkout lately) the catalog's figure stands.
-func (c cartAPI) left(ctx context.Context, p catalogapi.Product) int32 {
-	left := max(p.Stock, 0)
-	if c.stock == nil || left == 0 {
-		return left
+// hold makes sure that q units of p can go into owner's cart: the catalog's figure covers
+// them, and the shared count lets owner hold them (held reports a hold taken). Without the
+// count (Redis failing) the catalog's figure stands, and checkout decides.
+func (c cartAPI) hold(w http.ResponseWriter, r *http.Request, owner string, p catalogapi.Product, q int32) (held bool, err error) {
+	ctx := r.Context()
+	may := max(p.Stock, 0)
+	if q <= may && c.stock != nil {
+		ok, n, err := c.stock.Hold(ctx, owner, p.ID, q, may)
+		switch {
+		case err != nil:
+			web.Log(ctx).Warn("cart without the stock count", "err", err)
+		case ok:
+			return true, nil
+		default:
+			may = n
+		}
 	}
-	n, ok, err := c.stock.Left(ctx, p.ID)
-	if err != nil {
-		web.Log(ctx).Warn("cart without the stock count", "err", err)
-		return left
+	if q <= may {
+		return false, nil
 	}
-	if ok {
-		left = min(left, n)
+	if may == 0 {
+		// Sold out for every buyer, not only for this quantity: the edge may answer the next
+		// additions of this product itself, for a moment (haproxy.cfg's sold-out gate),
+		// instead of passing each one on to be refused here.
+		w.Header().Set("X-Sold-Out", "1")
 	}
-	return left
+	return false, web.NewProblem(http.StatusConflict, "only %d of product %d (%s) left", may, p.ID, p.Name)
+}
+
+// release drops owner's hold on product id (a failure only keeps the units held a while).
+func (c cartAPI) release(ctx context.Context, owner string, id int64) {
+	if c.stock == nil {
+		return
+	}
+	if err := c.stock.Release(context.WithoutCancel(ctx), owner, id); err != nil {
+		web.Log(ctx).Warn("stock hold not released", "product_id", id, "err", err)
+	}
+}
+
+// moveHolds hands the holds of a guest cart's items to the account it merged into (a failure
+// only lets them lapse: the account's checkout holds anew).
+func (c cartAPI) moveHolds(ctx context.Context, from, to string, items []orders.Item) {
+	if c.stock == nil || len(items) == 0 {
+		return
+	}
+	ids := make([]int64, len(items))
+	for i, it := range items {
+		ids[i] = it.ProductID
+	}
+	if err := c.stock.Move(context.WithoutCancel(ctx), from, to, ids); err != nil {
+		web.Log(ctx).Warn("stock holds not moved", "err", err)
+	}
 }
 
 func handleDeleteCartItem(c cartAPI) web.HandlerFunc {
@@ -146,6 +177,9 @@ func handleDeleteCartItem(c cartAPI) web.HandlerFunc {
 		}
 		owner := orders.Owner(who(r))
 		items, err := c.carts.Remove(r.Context(), owner, id)
+		if err == nil {
+			c.release(r.Context(), owner, id)
+		}
 		return c.respond(w, r, owner, items, err)
 	}
 }

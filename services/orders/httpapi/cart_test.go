@@ -142,6 +142,30 @@ func TestCartWriteHeedsTheStockCount(t *testing.T) {
 	want(t, a.putItem(guest, "2", `{"quantity":3}`), http.StatusConflict)
 }
 
+// Adding to a cart holds the units: once every unit is held, other buyers hear "sold out" when
+// adding (with X-Sold-Out, for the edge), the holders still buy, and a line leaving a cart frees
+// its units.
+func TestCartHoldsWhatItAdds(t *testing.T) {
+	a := newAPI(t) // product 2: 2 units
+	want(t, a.putItem(guest, "2", `{"quantity":2}`), 200)
+	rec := a.putItem(guest2, "2", `{"quantity":1}`)
+	want(t, rec, http.StatusConflict)
+	if p := problem(t, rec); !strings.Contains(p.Detail, "only 0 of product 2") || rec.Header().Get("X-Sold-Out") != "1" {
+		t.Errorf("detail %q, X-Sold-Out %q", p.Detail, rec.Header().Get("X-Sold-Out"))
+	}
+	// The holder may still change its own quantity within what it holds.
+	want(t, a.putItem(guest, "2", `{"quantity":1}`), 200)
+	want(t, a.putItem(guest2, "2", `{"quantity":1}`), 200)
+	want(t, a.checkout(guest, "k", `{"email":"ada@example.com"}`), http.StatusCreated)
+	want(t, a.checkout(guest2, "k", `{"email":"bob@example.com"}`), http.StatusCreated)
+
+	// Product 1 (5 units): guest holds 4, lets one go by removing the line.
+	want(t, a.putItem(guest, "1", `{"quantity":4}`), 200)
+	want(t, a.putItem(guest2, "1", `{"quantity":2}`), http.StatusConflict)
+	want(t, a.do(req{method: "DELETE", path: "/api/v1/cart/items/1", as: guest}), 200)
+	want(t, a.putItem(guest2, "1", `{"quantity":5}`), 200)
+}
+
 func TestCartIsFullAtFiftyLines(t *testing.T) {
 	a := newAPI(t)
 	a.catalog.mu.Lock()

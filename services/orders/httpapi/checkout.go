@@ -163,7 +163,7 @@ func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error
 	}
 
 	// The gate, still before any database work: in a flash sale most buyers stop here.
-	admitted, err := co.admit(r, items, known)
+	admitted, err := co.admit(r, owner, items, known)
 	if err != nil {
 		return "sold_out", err
 	}
@@ -309,14 +309,14 @@ func (co *checkout) soldOut(r *http.Request, items []orders.Item) (map[int64]int
 	return known, nil
 }
 
-// admit takes the cart's units from the shared count before the transaction: false means
-// they are gone (the refusal is the returned error). Without the catalog's figures or Redis,
+// admit takes the cart's units before the transaction, from its holds and the shared count:
+// false means they are gone (the refusal is the returned error). Without the catalog's figures or Redis,
 // everyone is admitted and the database decides.
-func (co *checkout) admit(r *http.Request, items []orders.Item, known map[int64]int32) (bool, error) {
+func (co *checkout) admit(r *http.Request, owner string, items []orders.Item, known map[int64]int32) (bool, error) {
 	if co.carts.stock == nil || known == nil {
 		return false, nil
 	}
-	short, err := co.carts.stock.Take(r.Context(), items, known)
+	short, err := co.carts.stock.Take(r.Context(), owner, items, known)
 	switch {
 	case err != nil:
 		web.Log(r.Context()).Warn("checkout without the stock count", "err", err)

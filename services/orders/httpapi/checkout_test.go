@@ -188,10 +188,9 @@ func TestCheckoutSoldOutIsRefusedBeforeTheDatabase(t *testing.T) {
 
 func TestCheckoutOutOfStockInTheTransaction(t *testing.T) {
 	a := newAPI(t)
-	a.fill(guest, map[string]int{"2": 2})
-	a.fill(guest2, map[string]int{"2": 1})
+	a.fill(guest, map[string]int{"2": 2}) // both units held for guest
 	a.store.mu.Lock()
-	a.store.stock[2] = 1 // another instance sold one; the catalog's cache does not know yet
+	a.store.stock[2] = 1 // one went another way (an operator's correction, say): the gate does not know
 	a.store.mu.Unlock()
 	rec := a.checkout(guest, "k", `{"email":"ada@example.com"}`)
 	want(t, rec, http.StatusConflict)
@@ -204,8 +203,10 @@ func TestCheckoutOutOfStockInTheTransaction(t *testing.T) {
 	if a.store.places != places || a.store.lookups != lookups {
 		t.Error("the memo did not spare the store")
 	}
-	// ...but one may still be bought; once the memo expires, the shared count (the store's
-	// figure, less the unit just sold) still refuses two without the store.
+	// ...but one may still be held and bought (the refusal gave the count the store's figure);
+	// once the memo expires, the shared count (that figure, less the unit just sold) still
+	// refuses two without the store.
+	a.fill(guest2, map[string]int{"2": 1})
 	want(t, a.checkout(guest2, "k", `{"email":"bob@example.com"}`), http.StatusCreated)
 	a.advance(2 * memoTTL)
 	want(t, a.checkout(guest, "k3", `{"email":"ada@example.com"}`), http.StatusConflict)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/services/orders"
-	"github.com/flashcrowd/flashcrowd/services/orders/cart"
 )
 
 type customerView struct {
@@ -76,7 +75,7 @@ func handleRegister(store Store) web.HandlerFunc {
 // handleLogin checks a customer's password and moves the guest cart of the session the login
 // came from into the customer's. An unknown email and a wrong password get the same answer,
 // after the same bcrypt work.
-func handleLogin(store Store, carts *cart.Store) web.HandlerFunc {
+func handleLogin(store Store, carts cartAPI) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req login
 		if err := web.Decode(w, r, &req); err != nil {
@@ -95,11 +94,16 @@ func handleLogin(store Store, carts *cart.Store) web.HandlerFunc {
 		if !ok {
 			return web.NewProblem(http.StatusUnauthorized, "wrong email or password")
 		}
-		guest := "s:" + who(r).Session
-		if err := carts.Merge(r.Context(), guest, orders.CustomerOwner(c.ID)); err != nil {
+		guest, account := "s:"+who(r).Session, orders.CustomerOwner(c.ID)
+		items, err := carts.carts.Get(r.Context(), guest)
+		if err == nil {
+			err = carts.carts.Merge(r.Context(), guest, account)
+		}
+		if err != nil {
 			web.Log(r.Context()).Warn("merge carts at login", "err", err)
 			return unavailable("the cart")
 		}
+		carts.moveHolds(r.Context(), guest, account, items)
 		web.Respond(w, http.StatusOK, customerView(c))
 		return nil
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"strconv"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -83,6 +84,13 @@ func TestLoginMergesTheGuestCart(t *testing.T) {
 	cart := decodeJSON[cartView](t, a.do(req{method: "GET", path: "/api/v1/cart", as: account}))
 	if len(cart.Items) != 2 || cart.Items[0].Quantity != 99 || cart.Items[1].Quantity != 1 {
 		t.Errorf("merged cart (capped at 99): %+v", cart.Items)
+	}
+	// What the guest held, the account holds now.
+	if got := a.redis.HGet("stock:1:held", "c:"+strconv.FormatInt(id, 10)); got != "101" {
+		t.Errorf("the account holds %q of product 1, want 101 (98 + the guest's 3)", got)
+	}
+	if got := a.redis.HGet("stock:1:held", "s:guest-session-1"); got != "" {
+		t.Errorf("the guest still holds %q", got)
 	}
 }
 

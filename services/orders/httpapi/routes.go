@@ -76,7 +76,7 @@ func NewServer(d Deps) http.Handler {
 		// For the gateway only: it never forwards /internal/* from a client.
 		r.Route("/internal/v1/customers", func(r chi.Router) {
 			r.Method(http.MethodPost, "/", handleRegister(d.Store))
-			r.Method(http.MethodPost, "/login", handleLogin(d.Store, d.Carts))
+			r.Method(http.MethodPost, "/login", handleLogin(d.Store, carts))
 		})
 	})
 	return web.Announce("X-Served-By", d.Instance)(r)

@@ -67,7 +67,7 @@ func newAPI(t *testing.T) *api {
 		Ready:           map[string]web.Check{"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
 		Store:           a.store,
 		Carts:           cart.New(rdb, time.Hour),
-		Stock:           cart.NewStock(rdb, time.Hour),
+		Stock:           cart.NewStock(rdb, time.Hour, 15*time.Minute),
 		Catalog:         a.client,
 		IdentityKey:     testKey,
 		CancelWindow:    30 * time.Minute,

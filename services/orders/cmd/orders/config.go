@@ -27,6 +27,7 @@ type Config struct {
 	CatalogInternalToken string  `env:"CATALOG_INTERNAL_TOKEN,required" secret:"true" desc:"Bearer token the catalog requires on /internal/v1/stock-changes."`
 
 	CartTTL            time.Duration `env:"CART_TTL" envDefault:"168h" desc:"Lifetime of a cart in Redis after its last use (1m to 8760h)."`
+	CartHold           time.Duration `env:"CART_HOLD" envDefault:"15m" desc:"How long units added to a cart stay held for it after it last changed them (1m to 24h): other buyers hear \"sold out\" while every unit is held; then they are free again and the cart's checkout holds anew."`
 	OrderCancelWindow  time.Duration `env:"ORDER_CANCEL_WINDOW" envDefault:"30m" desc:"How long after checkout its owner may cancel an order, putting the stock back (0 to 720h; 0: never)."`
 	OutboxPollInterval time.Duration `env:"OUTBOX_POLL_INTERVAL" envDefault:"250ms" desc:"How often the outbox relay looks for rows other instances committed (10ms to 1m); a local commit wakes it at once."`
 	HTTPDrainTimeout   time.Duration `env:"HTTP_DRAIN_TIMEOUT" envDefault:"10s" desc:"On SIGTERM, how long in-flight requests may take to finish."`
@@ -46,6 +47,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CartTTL < time.Minute || c.CartTTL > 8760*time.Hour {
 		errs = append(errs, fmt.Errorf("CART_TTL=%s: want 1m to 8760h", c.CartTTL))
+	}
+	if c.CartHold < time.Minute || c.CartHold > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("CART_HOLD=%s: want 1m to 24h", c.CartHold))
 	}
 	if c.OrderCancelWindow < 0 || c.OrderCancelWindow > 720*time.Hour {
 		errs = append(errs, fmt.Errorf("ORDER_CANCEL_WINDOW=%s: want 0 to 720h", c.OrderCancelWindow))

@@ -111,8 +111,9 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		Ready: map[string]web.Check{"database": store.Ping, "redis": carts.Ping},
 		Store: store,
 		Carts: carts,
-		// Counts live 2 s from their last figure: a restock the gate has not seen waits at most that.
-		Stock:        cart.NewStock(rdb, 2*time.Second),
+		// Counts live 2 s from their last figure: a restock the gate has not seen waits at most that;
+		// a cart holds what it added for CART_HOLD.
+		Stock:        cart.NewStock(rdb, 2*time.Second, cfg.CartHold),
 		Catalog:      catalog,
 		IdentityKey:  []byte(cfg.IdentityKey),
 		CancelWindow: cfg.OrderCancelWindow,
