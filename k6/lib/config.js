@@ -2,7 +2,7 @@
 // them into the container) or `k6 run -e RATE=50`. A bad value stops the run at start-up with
 // the variable's name, before any load is sent.
 
-// The edge every request goes through (run.sh sets http://haproxy:8080 on the compose network).
+// The edge every request goes through (compose sets http://edge:8080: the edge on the loadgen network, which its per-client limits exempt).
 export const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
 // Which stack configuration this run measures ("full", "naive", "no-cache", ...). It only labels
 // the results; switching the stack's mode is done on the stack, not here.
