@@ -159,14 +159,16 @@ func TestReplicationStreamsToBothReplicas(t *testing.T) {
 }
 
 func TestPgBouncerMultiplexesClientConnections(t *testing.T) {
-	// A burst of concurrent cache misses makes every catalog instance open several pool connections.
+	// A burst of concurrent cache misses makes every catalog instance open several pool
+	// connections. Many clients' worth: sent as the load generator sends, past the per-client limits.
+	edge := loadURL(t)
 	var wg sync.WaitGroup
 	errs := make(chan string, 200)
 	for i := range 200 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := client.Get(fmt.Sprintf("%s/api/v1/products?limit=20&min_price=%d", baseURL, 200+i*3))
+			resp, err := client.Get(fmt.Sprintf("%s/api/v1/products?limit=20&min_price=%d", edge, 200+i*3))
 			if err != nil {
 				errs <- err.Error()
 				return
@@ -360,13 +362,14 @@ func stampede(t *testing.T) int {
 	// A new product: no one can have read it yet, so it is cold in every cache.
 	id := createProduct(t, map[string]any{"name": "Stampede kettle"}).ID
 	before := productReads(t)
+	edge := loadURL(t) // a crowd, past the per-client limits
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	for range 500 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := client.Get(fmt.Sprintf("%s/api/v1/products/%d", baseURL, id))
+			resp, err := client.Get(fmt.Sprintf("%s/api/v1/products/%d", edge, id))
 			if err != nil {
 				failed.Add(1)
 				return

@@ -7,12 +7,41 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 )
+
+// loadURL is the edge as the load generator reaches it: HAProxy's address on the loadgen
+// network (LOADGEN_SUBNET), whose clients the per-client limits exempt. Tests that stand for a
+// crowd (hundreds of concurrent requests, many shoppers) send it there; from this host, through
+// the published port, they would be one client over its share. This host reaches it through
+// the network's bridge, an address in that subnet.
+func loadURL(t *testing.T) string {
+	t.Helper()
+	subnet, err := netip.ParsePrefix(getenv("LOADGEN_SUBNET", dotenv("LOADGEN_SUBNET")))
+	if err != nil {
+		t.Fatalf("LOADGEN_SUBNET in .env: %v", err)
+	}
+	id := compose(t, "ps", "--quiet", "haproxy")
+	out, err := exec.Command("docker", "inspect", "--format",
+		"{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", id).Output()
+	if err != nil {
+		t.Fatalf("docker inspect haproxy: %v", err)
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if a, err := netip.ParseAddr(f); err == nil && subnet.Contains(a) {
+			return "http://" + net.JoinHostPort(a.String(), "8080")
+		}
+	}
+	t.Fatalf("HAProxy has no address in LOADGEN_SUBNET %s: %s", subnet, out)
+	return ""
+}
 
 // edgeLimit reads one of the edge's per-client limits from .env.
 func edgeLimit(t *testing.T, key string) int {
