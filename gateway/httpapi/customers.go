@@ -115,13 +115,13 @@ func handleSession(s sessions) http.Handler {
 
 // handleLogin checks the credentials with the orders service, which also merges the guest's
 // cart into the account, and signs the session in under a new id.
-func handleLogin(s sessions, orders ordersClient, limiter *loginLimiter, m *metrics) http.Handler {
+func handleLogin(s sessions, orders ordersClient, limits *limiter, m *metrics) http.Handler {
 	return web.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		var in login
 		if err := web.Decode(w, r, &in); err != nil {
 			return err
 		}
-		if err := limiter.allow(r.Context(), r, in.Email); err != nil {
+		if err := limits.login(r.Context(), r, in.Email); err != nil {
 			m.logins.WithLabelValues("limited").Inc()
 			return err
 		}

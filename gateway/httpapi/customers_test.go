@@ -171,7 +171,7 @@ func TestBadInputGetsA4xxProblem(t *testing.T) {
 
 func TestLoginLimits(t *testing.T) {
 	b, srv := newBackend(t)
-	gw, _ := newGatewayWith(t, srv.URL, func(d *Deps) { d.LoginLimits = LoginLimits{PerAccount: 3, PerClient: 5} })
+	gw, _ := newGatewayWith(t, srv.URL, func(d *Deps) { d.Limits = Limits{LoginPerAccount: 3, LoginPerClient: 5, CheckoutPerSession: 10} })
 	b.add("ada@example.com", "correct horse")
 	login := func(client, email, password string) *httptest.ResponseRecorder {
 		br := &browser{t: t, gw: gw}
@@ -247,11 +247,11 @@ func TestLoginLimiterFailsOpen(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("login with the limiter down: %d %s", rec.Code, rec.Body)
 	}
-	want := `# HELP flashcrowd_login_limit_errors_total Login attempts let through because the limiter could not ask Redis.
-# TYPE flashcrowd_login_limit_errors_total counter
-flashcrowd_login_limit_errors_total 1
+	want := `# HELP flashcrowd_rate_limit_total Requests the gateway's rate limits refused (result limited, a 429) or let through because Redis could not answer (result error), by limit: login or checkout.
+# TYPE flashcrowd_rate_limit_total counter
+flashcrowd_rate_limit_total{limit="login",result="error"} 1
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "flashcrowd_login_limit_errors_total"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "flashcrowd_rate_limit_total"); err != nil {
 		t.Error(err)
 	}
 }
@@ -398,5 +398,53 @@ func TestOtherMethodsOnTheGatewaysOwnResources(t *testing.T) {
 	}
 	if b.count() != 0 {
 		t.Error("a request for the gateway's own resources was forwarded")
+	}
+}
+
+// Checkouts are limited per guest session, and per customer across every session of theirs;
+// other requests of a limited session, and other sessions, go on.
+func TestCheckoutLimits(t *testing.T) {
+	b, srv := newBackend(t)
+	gw, _ := newGatewayWith(t, srv.URL, func(d *Deps) { d.Limits = Limits{LoginPerAccount: 30, LoginPerClient: 30, CheckoutPerSession: 3} })
+	b.add("ada@example.com", "correct horse")
+	checkout := func(br *browser) *httptest.ResponseRecorder {
+		return br.do(http.MethodPost, "/api//v1/orders", `{"email":"x@example.com"}`, "Idempotency-Key", "k")
+	}
+	guest := &browser{t: t, gw: gw}
+	guest.do(http.MethodPut, "/api/v1/cart/items/1", `{"quantity":1}`) // a session
+	for i := range 3 {
+		if rec := checkout(guest); rec.Code != http.StatusOK {
+			t.Fatalf("checkout %d: %d %s", i+1, rec.Code, rec.Body)
+		}
+	}
+	calls := b.count()
+	rec := checkout(guest)
+	if p := wantProblem(t, rec, http.StatusTooManyRequests); !strings.Contains(p.Detail, "checkouts in this session") || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("limited checkout: %+v, Retry-After %q", p, rec.Header().Get("Retry-After"))
+	}
+	if b.count() != calls {
+		t.Error("a limited checkout reached the orders service")
+	}
+	if rec := guest.do(http.MethodGet, "/api/v1/cart", ""); rec.Code != http.StatusOK {
+		t.Errorf("the limited session's cart: %d", rec.Code)
+	}
+	other := &browser{t: t, gw: gw}
+	other.do(http.MethodPut, "/api/v1/cart/items/1", `{"quantity":1}`)
+	if rec := checkout(other); rec.Code != http.StatusOK {
+		t.Errorf("another session's checkout: %d", rec.Code)
+	}
+
+	// A customer: the limit follows the account into a new session.
+	ada := &browser{t: t, gw: gw}
+	if rec := ada.do(http.MethodPost, "/api/v1/session", `{"email":"ada@example.com","password":"correct horse"}`); rec.Code != http.StatusOK {
+		t.Fatalf("login: %d %s", rec.Code, rec.Body)
+	}
+	for range 3 {
+		checkout(ada)
+	}
+	again := &browser{t: t, gw: gw}
+	again.do(http.MethodPost, "/api/v1/session", `{"email":"ada@example.com","password":"correct horse"}`)
+	if p := wantProblem(t, checkout(again), http.StatusTooManyRequests); !strings.Contains(p.Detail, "for this account") {
+		t.Errorf("the account's fourth checkout, in a new session: %+v", p)
 	}
 }

@@ -49,7 +49,7 @@ func newGatewayWith(t *testing.T, upstream string, tweak func(*Deps)) (http.Hand
 		AdminToken:  token,
 		Sessions:    session.NewStore(rdb, 168*time.Hour),
 		Limiter:     redis_rate.NewLimiter(rdb),
-		LoginLimits: LoginLimits{PerAccount: 5, PerClient: 30},
+		Limits:      Limits{LoginPerAccount: 5, LoginPerClient: 30, CheckoutPerSession: 10},
 		IdentityKey: identityKey,
 		CrossOrigin: csrf,
 		Instance:    "gateway-test",

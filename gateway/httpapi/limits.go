@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -16,53 +17,74 @@ import (
 	"github.com/flashcrowd/flashcrowd/foundation/web"
 )
 
-// LoginLimits bounds password guessing: login attempts per minute for one account and from
-// one client address. Each allows a burst of its rate, then one attempt per 1/rate minute
-// (GCRA, in Redis, so the bound holds across every gateway instance).
-type LoginLimits struct {
-	PerAccount int
-	PerClient  int
+// Limits are the gateway's own rate limits, per minute, shared by every instance in Redis: each
+// allows a burst of its rate, then one request per 1/rate minute (GCRA). The edge limits each
+// client address as a whole; these guard the two costly actions per account, session or client.
+type Limits struct {
+	// Password guessing: login attempts for one account and from one client address.
+	LoginPerAccount int
+	LoginPerClient  int
+	// A bot or a runaway retry loop placing orders: checkouts for one customer (signed in) or
+	// one session (a guest).
+	CheckoutPerSession int
 }
 
-// loginLimiter applies LoginLimits. redis_rate keeps its state under rate:<key> in Redis.
-type loginLimiter struct {
+// limiter applies Limits. redis_rate keeps its state under rate:<key> in Redis.
+type limiter struct {
 	rl     *redis_rate.Limiter
-	limits LoginLimits
-	errors prometheus.Counter
+	limits Limits
+	// Requests refused (limited) and let through because Redis could not answer (error), by limit.
+	results *prometheus.CounterVec
 }
 
-// allow counts one login attempt for email from the request's client and answers a 429
-// problem, with Retry-After, when either limit is spent. The client is checked first, so one
-// address that is already refused cannot also spend the account's allowance.
+// rule is one limit to check: its key in Redis, its rate per minute, and who it is for in the
+// 429's words.
+type rule struct {
+	key   string
+	limit int
+	whose string
+}
+
+// allow counts one request against each rule in turn and answers a 429 problem, with
+// Retry-After, at the first one that is spent: a client already refused does not also spend an
+// account's allowance.
 //
-// It fails open: when Redis cannot answer, the attempt goes on (logged and counted in
-// flashcrowd_login_limit_errors_total). A login needs Redis anyway to store its session, so a
-// Redis outage still stops logins, at that step; what failing open keeps working is a login
-// while only the limiter's script fails or times out under load, and the password check
-// itself (bcrypt, constant time for unknown accounts) stays as slow for a guesser as ever.
-func (l *loginLimiter) allow(ctx context.Context, r *http.Request, email string) error {
-	checks := []struct {
-		key   string
-		limit int
-		whose string
-	}{
-		{"login:client:" + clientAddr(r), l.limits.PerClient, "from this address"},
-		{"login:account:" + accountKey(email), l.limits.PerAccount, "for this account"},
-	}
-	for _, c := range checks {
+// It fails open: when Redis cannot answer, the request goes on (logged and counted). A login
+// and a checkout need Redis anyway (the session, the cart), so an outage still stops them at
+// that step; what failing open keeps working is the request while only the limiter's script
+// fails or times out under load.
+func (l *limiter) allow(ctx context.Context, name, what string, rules ...rule) error {
+	for _, c := range rules {
 		res, err := l.rl.Allow(ctx, c.key, redis_rate.PerMinute(c.limit))
 		if err != nil {
-			l.errors.Inc()
-			web.Log(ctx).Error("login limit unavailable: the attempt is let through", "err", err)
+			l.results.WithLabelValues(name, "error").Inc()
+			web.Log(ctx).Error("rate limit unavailable: the request is let through", "limit", name, "err", err)
 			return nil
 		}
 		if res.Allowed == 0 {
-			p := web.NewProblem(http.StatusTooManyRequests, "too many login attempts %s; try again later", c.whose)
+			l.results.WithLabelValues(name, "limited").Inc()
+			p := web.NewProblem(http.StatusTooManyRequests, "too many %s %s; try again later", what, c.whose)
 			p.RetryAfter = max(1, int(math.Ceil(res.RetryAfter.Seconds())))
 			return p
 		}
 	}
 	return nil
+}
+
+// login counts one login attempt for email from the request's client.
+func (l *limiter) login(ctx context.Context, r *http.Request, email string) error {
+	return l.allow(ctx, "login", "login attempts",
+		rule{"login:client:" + clientAddr(r), l.limits.LoginPerClient, "from this address"},
+		rule{"login:account:" + accountKey(email), l.limits.LoginPerAccount, "for this account"})
+}
+
+// checkout counts one checkout for the customer signed in on the session, or the session itself.
+func (l *limiter) checkout(ctx context.Context, v visitor) error {
+	key, whose := "checkout:session:"+v.key, "in this session"
+	if v.sess.Customer > 0 {
+		key, whose = "checkout:customer:"+strconv.FormatInt(v.sess.Customer, 10), "for this account"
+	}
+	return l.allow(ctx, "checkout", "checkouts", rule{key, l.limits.CheckoutPerSession, whose})
 }
 
 // accountKey names an account's limit by a hash of its lower-cased address, so Redis holds no

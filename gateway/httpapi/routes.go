@@ -29,8 +29,8 @@ type Deps struct {
 	AdminToken string
 
 	Sessions    *session.Store
-	Limiter     *redis_rate.Limiter // login limits, on the sessions' Redis
-	LoginLimits LoginLimits
+	Limiter     *redis_rate.Limiter // the gateway's rate limits, on the sessions' Redis
+	Limits      Limits
 	IdentityKey []byte // signs the identity the services behind the gateway trust (contracts/identity)
 	// CrossOrigin refuses cross-origin browser writes that a cookie would authenticate (CSRF).
 	CrossOrigin *http.CrossOriginProtection
@@ -50,7 +50,7 @@ func NewServer(d Deps) http.Handler {
 	proxy := newProxy(d.Upstream, d.Transport)
 	s := sessions{store: d.Sessions}
 	orders := newOrdersClient(d.Upstream, d.Transport, d.IdentityKey)
-	limiter := &loginLimiter{rl: d.Limiter, limits: d.LoginLimits, errors: m.limitErrors}
+	limiter := &limiter{rl: d.Limiter, limits: d.Limits, results: m.limits}
 	csrf := d.CrossOrigin.Handler
 
 	r := web.NewRouter(d.Log, d.Registry, map[string]web.Check{"upstream": upstreamCheck(d.Upstream, d.Transport)})
@@ -64,7 +64,7 @@ func NewServer(d Deps) http.Handler {
 	r.Route("/api/v1/customers", func(r chi.Router) {
 		r.Method(http.MethodPost, "/", csrf(handleRegister(s, orders)))
 	})
-	shop := csrf(handleShop(s, d.IdentityKey, proxy))
+	shop := csrf(handleShop(s, d.IdentityKey, limiter, proxy))
 	r.Handle("/api/*", guardAdmin(d.AdminToken, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isShop(r.URL.Path) {
 			shop.ServeHTTP(w, r)
@@ -94,6 +94,11 @@ func CrossOrigin(trusted []string) (*http.CrossOriginProtection, error) {
 	return c, nil
 }
 
+// isCheckout reports whether r places an order (POST /api/v1/orders, however spelt).
+func isCheckout(r *http.Request) bool {
+	return r.Method == http.MethodPost && path.Clean("/"+r.URL.Path) == "/api/v1/orders"
+}
+
 // isShop reports whether a decoded request path is a cart or orders resource: those carry
 // the session's signed identity. Like isAdmin it reads the cleaned path, whatever the spelling.
 func isShop(p string) bool {
@@ -112,8 +117,8 @@ func isShop(p string) bool {
 }
 
 type metrics struct {
-	logins      *prometheus.CounterVec
-	limitErrors prometheus.Counter
+	logins *prometheus.CounterVec
+	limits *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -122,12 +127,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "flashcrowd_logins_total",
 			Help: "Login attempts by result: ok, refused (wrong email or password), limited (429).",
 		}, []string{"result"}),
-		limitErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "flashcrowd_login_limit_errors_total",
-			Help: "Login attempts let through because the limiter could not ask Redis.",
-		}),
+		limits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flashcrowd_rate_limit_total",
+			Help: "Requests the gateway's rate limits refused (result limited, a 429) or let through because Redis could not answer (result error), by limit: login or checkout.",
+		}, []string{"limit", "result"}),
 	}
-	reg.MustRegister(m.logins, m.limitErrors)
+	reg.MustRegister(m.logins, m.limits)
 	return m
 }
 

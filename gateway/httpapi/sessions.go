@@ -124,11 +124,16 @@ func unavailable(ctx context.Context, err error) error {
 // guest's session is stored only on its first write, and only when the service accepts it: a
 // read without one is signed with a fresh key that names nothing (an empty cart), so browsing
 // costs Redis nothing, and neither does a refused write.
-func handleShop(s sessions, key []byte, proxy http.Handler) http.Handler {
+func handleShop(s sessions, key []byte, limits *limiter, proxy http.Handler) http.Handler {
 	return web.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		v, err := s.find(r)
 		if err != nil {
 			return err
+		}
+		if isCheckout(r) {
+			if err := limits.checkout(r.Context(), v); err != nil {
+				return err
+			}
 		}
 		switch {
 		case v.found():

@@ -81,9 +81,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		// it, so failing readiness would take every gateway out of HAProxy at once and stop
 		// catalog browsing, which needs no session, along with the logins and carts that do.
 		// Session routes answer 503 while it is down.
-		Sessions:    session.NewStore(rdb, cfg.SessionTTL),
-		Limiter:     redis_rate.NewLimiter(rdb),
-		LoginLimits: httpapi.LoginLimits{PerAccount: cfg.LoginLimitPerAccount, PerClient: cfg.LoginLimitPerClient},
+		Sessions: session.NewStore(rdb, cfg.SessionTTL),
+		Limiter:  redis_rate.NewLimiter(rdb),
+		Limits: httpapi.Limits{
+			LoginPerAccount: cfg.LoginLimitPerAccount, LoginPerClient: cfg.LoginLimitPerClient,
+			CheckoutPerSession: cfg.CheckoutLimitPerSession,
+		},
 		IdentityKey: []byte(cfg.IdentityKey),
 		CrossOrigin: csrf,
 		Instance:    instance,
