@@ -84,7 +84,7 @@ func TestStockCountAfterLapses(t *testing.T) {
 	hold(t, s, "s:b", 1, 3, 5)
 	advance(30 * time.Second)
 	hold(t, s, "s:b", 1, 3, 5) // b renews; the count is read again (0 left)
-	advance(31 * time.Second) // a's hold lapses, b's lives
+	advance(31 * time.Second)  // a's hold lapses, b's lives
 	if ok, may := hold(t, s, "s:c", 1, 2, 5); !ok || may != 2 {
 		t.Fatalf("c gets a's lapsed 2: %v, may hold %d", ok, may)
 	}

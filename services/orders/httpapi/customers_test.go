@@ -1,9 +1,9 @@
 package httpapi
 
 import (
-	"strconv"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
