@@ -2,7 +2,7 @@
 # make k6: runs one scenario of k6/ in the k6 container (compose profile "tools") on the stack's
 # network, against the edge, and leaves results/<scenario>-<mode>-<UTC stamp>.json (k6's summary
 # data) and .html (the web dashboard's report). The stack must be up (make up).
-#   SCENARIO  smoke | browse | spike | breakpoint | soak | flashsale (default smoke)
+#   SCENARIO  smoke | browse | spike | breakpoint | soak | flashsale | ratelimit (default smoke)
 #   MODE      the stack mode this run measures, a label for the results (default full)
 #   QUIET=1   (or CI set) CI-friendly: no progress bars, no TTY; otherwise live progress
 #   LIVE=1    also serve k6's live web dashboard on 127.0.0.1:${K6_DASHBOARD_PORT:-5665}
@@ -19,6 +19,17 @@ if [ ! -f "k6/$scenario.js" ]; then
 fi
 case "$mode" in *[!a-z0-9_-]*|"") echo "run.sh: MODE must be a short name like full or naive, got '$mode'" >&2; exit 2 ;; esac
 
+# ratelimit needs two client addresses: two k6 containers at once, one per ROLE (the role
+# labels its results in place of MODE).
+if [ "$scenario" = ratelimit ] && [ -z "${ROLE:-}" ]; then
+  ROLE=above MODE=above "$0" "$@" & above=$!
+  ROLE=below MODE=below "$0" "$@" & below=$!
+  rc=0
+  wait "$above" || rc=$?
+  wait "$below" || rc=$?
+  exit "$rc"
+fi
+
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 name="$scenario-$mode-$stamp"
 mkdir -p results
@@ -29,7 +40,7 @@ run_args=(--rm --user "$(id -u):$(id -g)"
   -e K6_WEB_DASHBOARD=true -e K6_WEB_DASHBOARD_EXPORT="/results/$name.html" -e K6_WEB_DASHBOARD_PERIOD=2s)
 for knob in BASE_URL SEED_PRODUCTS VUS RATE DURATION WRITE_PCT MAX_VUS P95_MS P99_MS MAX_FAIL_RATE \
   BASE_RATE SPIKE_RATE RISE HOLD AFTER_P95_MS START_RATE MAX_RATE STEP STEP_TIME SETTLE WINDOW ABORT_DROPPED \
-  K BUYERS ARRIVAL SOLD_OUT_P95_MS EMAIL_WAIT MAILPIT_URL; do
+  K BUYERS ARRIVAL SOLD_OUT_P95_MS EMAIL_WAIT MAILPIT_URL ROLE ABOVE_RATE BELOW_RATE CHECKOUT_RATE LIMITED_URL; do
   if [ -n "${!knob:-}" ]; then run_args+=(-e "$knob=${!knob}"); fi
 done
 
