@@ -28,7 +28,7 @@ ENV_FILES := $(ENV_FILES),infra/modes/$(MODE).env
 endif
 export COMPOSE_ENV_FILES := $(ENV_FILES)
 
-.PHONY: help up stats down logs ps test vet generate unit fuzz integration bench e2e browser dashboards lab offline-images secrets docs
+.PHONY: help up stats down logs ps test vet generate unit fuzz integration bench e2e browser dashboards trust-cert lab offline-images secrets docs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -140,6 +140,17 @@ dashboards: ## Print where to look: the shop, the dashboards, the queues, the ma
 	@echo "mail          http://127.0.0.1:$(MAILPIT_PORT)/"
 	@echo "HAProxy stats http://127.0.0.1:$(HAPROXY_STATS_PORT)/stats"
 	@echo "Prometheus    http://127.0.0.1:$(PROMETHEUS_PORT)/classic/graph"
+
+trust-cert: ## Write the development CA to flashcrowd-dev-ca.crt and say how to trust it (for https://127.0.0.1:$(EDGE_TLS_PORT))
+	@$(COMPOSE) run --rm --no-deps edge-cert >/dev/null
+	@$(COMPOSE) run --rm --no-deps --entrypoint cat edge-cert /certs/ca.crt > flashcrowd-dev-ca.crt
+	@echo "wrote flashcrowd-dev-ca.crt, the local CA that signed the edge's certificate (made at the first start, kept in the edge-certs volume):"
+	@openssl x509 -in flashcrowd-dev-ca.crt -noout -subject -enddate -fingerprint -sha256 2>/dev/null || true
+	@echo "or name it per request:   curl --cacert flashcrowd-dev-ca.crt https://127.0.0.1:$(EDGE_TLS_PORT)/api/v1/products"
+	@echo "Debian or Ubuntu:          sudo cp flashcrowd-dev-ca.crt /usr/local/share/ca-certificates/ && sudo update-ca-certificates"
+	@echo "macOS:                     sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain flashcrowd-dev-ca.crt"
+	@echo "Chrome or Firefox (Linux): certutil -d sql:\$$HOME/.pki/nssdb -A -t C,, -n flashcrowd-dev -i flashcrowd-dev-ca.crt"
+	@echo "It signs for localhost, 127.0.0.1 and ::1. Removing the volumes (docker compose down --volumes) makes a new CA at the next start."
 
 # k6 is also a folder name: without .PHONY, make would call the target up to date.
 .PHONY: k6
