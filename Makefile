@@ -28,7 +28,7 @@ ENV_FILES := $(ENV_FILES),infra/modes/$(MODE).env
 endif
 export COMPOSE_ENV_FILES := $(ENV_FILES)
 
-.PHONY: help up stats down logs ps test vet generate unit fuzz integration bench e2e browser dashboards trust-cert lab offline-images secrets docs
+.PHONY: help up stats down logs ps test vet generate unit fuzz integration bench e2e browser dashboards trust-cert rollout lab offline-images secrets docs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -151,6 +151,10 @@ trust-cert: ## Write the development CA to flashcrowd-dev-ca.crt and say how to 
 	@echo "macOS:                     sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain flashcrowd-dev-ca.crt"
 	@echo "Chrome or Firefox (Linux): certutil -d sql:\$$HOME/.pki/nssdb -A -t C,, -n flashcrowd-dev -i flashcrowd-dev-ca.crt"
 	@echo "It signs for localhost, 127.0.0.1 and ::1. Removing the volumes (docker compose down --volumes) makes a new CA at the next start."
+
+SERVICE ?=
+rollout: ## Rebuild SERVICE (catalog, gateway or orders) and replace its instances one at a time, without dropping a request
+	@infra/scripts/rollout.sh "$(SERVICE)"
 
 # k6 is also a folder name: without .PHONY, make would call the target up to date.
 .PHONY: k6

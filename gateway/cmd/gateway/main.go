@@ -91,5 +91,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		CrossOrigin: csrf,
 		Instance:    instance,
 	})
-	return web.Serve(ctx, log, cfg.HTTPAddr, compress(h), cfg.HTTPDrainTimeout)
+	return web.Serve(ctx, log, cfg.HTTPAddr, compress(h), cfg.HTTPUnreadyDelay, cfg.HTTPDrainTimeout)
 }

@@ -32,7 +32,7 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	addr := webtest.FreeAddr(t)
 	mr := miniredis.RunT(t)
 	mr.RequireUserAuth("sessions", "dev-sessions-password") // the ACL user, as Redis has it
-	getenv := devEnv(map[string]string{"HTTP_ADDR": addr, "REDIS_ADDR": mr.Addr()})
+	getenv := devEnv(map[string]string{"HTTP_ADDR": addr, "REDIS_ADDR": mr.Addr(), "HTTP_UNREADY_DELAY": "0s"})
 	var out bytes.Buffer
 	webtest.Start(t, addr, func(ctx context.Context) error {
 		return run(ctx, []string{"gateway"}, getenv, &out)

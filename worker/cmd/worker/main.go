@@ -146,7 +146,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	r := web.NewRouter(log, reg, map[string]web.Check{
 		"redis-queue": func(context.Context) error { return srv.Ping() },
 	})
-	return web.Serve(ctx, log, cfg.HTTPAddr, r, cfg.HTTPDrainTimeout)
+	return web.Serve(ctx, log, cfg.HTTPAddr, r, 0, cfg.HTTPDrainTimeout) // no load balancer in front
 }
 
 // retryDelay spaces the retries of webhook deliveries as webhook.RetryDelay says; other tasks

@@ -30,12 +30,16 @@ type Config struct {
 	CartHold           time.Duration `env:"CART_HOLD" envDefault:"15m" desc:"How long units added to a cart stay held for it after it last changed them (1m to 24h): other buyers hear \"sold out\" while every unit is held; then they are free again and the cart's checkout holds anew."`
 	OrderCancelWindow  time.Duration `env:"ORDER_CANCEL_WINDOW" envDefault:"30m" desc:"How long after checkout its owner may cancel an order, putting the stock back (0 to 720h; 0: never)."`
 	OutboxPollInterval time.Duration `env:"OUTBOX_POLL_INTERVAL" envDefault:"250ms" desc:"How often the outbox relay looks for rows other instances committed (10ms to 1m); a local commit wakes it at once."`
+	HTTPUnreadyDelay   time.Duration `env:"HTTP_UNREADY_DELAY" envDefault:"5s" desc:"On SIGTERM, how long the instance goes on serving while /readyz answers 503, so that HAProxy (two failed checks, 2 s apart) stops sending it requests before it stops accepting them (0 to 20s)."`
 	HTTPDrainTimeout   time.Duration `env:"HTTP_DRAIN_TIMEOUT" envDefault:"10s" desc:"On SIGTERM, how long in-flight requests may take to finish."`
 }
 
 // Validate checks what the tags cannot.
 func (c *Config) Validate() error {
 	var errs []error
+	if c.HTTPUnreadyDelay < 0 || c.HTTPUnreadyDelay > 20*time.Second {
+		errs = append(errs, fmt.Errorf("HTTP_UNREADY_DELAY=%s: want 0 to 20s", c.HTTPUnreadyDelay))
+	}
 	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
 		errs = append(errs, fmt.Errorf("DB_MAX_CONNS=%d: want 1 to 1000", c.DBMaxConns))
 	}

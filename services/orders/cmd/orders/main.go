@@ -128,7 +128,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 	var relaying sync.WaitGroup
 	relaying.Go(func() { relay.Run(rctx) })
 
-	err = web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPDrainTimeout)
+	err = web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPUnreadyDelay, cfg.HTTPDrainTimeout)
 	// No request is left: one last pass moves the last commits' outbox rows (the other
 	// instances would otherwise get them on their next poll), then the relay stops.
 	stopRelay()
