@@ -25,7 +25,10 @@ for id in "${old[@]}"; do
   name=$(docker inspect -f '{{.Name}}' "$id"); name=${name#/}
   # One more instance: compose keeps the running ones (--no-recreate) and starts the new one
   # from the image just built.
-  docker compose up --detach --no-deps --no-recreate --scale "$svc=$((n + 1))" "$svc" >/dev/null 2>&1
+  if ! out=$(docker compose up --detach --no-deps --no-recreate --scale "$svc=$((n + 1))" "$svc" 2>&1); then
+    printf '%s\n' "$out" >&2
+    exit 1
+  fi
   infra/scripts/wait-ready.sh "$svc"
   log "a new $svc is ready; stopping $name"
   docker stop --time 30 "$id" >/dev/null

@@ -218,6 +218,13 @@ func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error
 	if err := co.carts.carts.Delete(ctx, owner); err != nil {
 		web.Log(ctx).Warn("empty the cart after checkout", "order", c.Order.ID, "err", err)
 	}
+	if !admitted {
+		// The gate was skipped (no catalog figures, or Redis failed): the cart's holds, if any,
+		// would keep units the order has taken from the database out of the count until they lapse.
+		for _, it := range items {
+			co.carts.release(ctx, owner, it.ProductID)
+		}
+	}
 	co.committed(r, c)
 	w.Header().Set("Location", "/api/v1/orders/"+strconv.FormatInt(c.Order.ID, 10))
 	web.Respond(w, http.StatusCreated, viewOrder(c.Order, co.window))

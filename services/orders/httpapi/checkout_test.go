@@ -224,6 +224,9 @@ func TestCheckoutWhenDependenciesFail(t *testing.T) {
 		a.fill(guest, map[string]int{"1": 1})
 		a.catalog.setDown(true)
 		want(t, a.checkout(guest, "k", `{"email":"ada@example.com"}`), http.StatusCreated)
+		if held := a.redis.HGet("stock:1:held", "s:guest-session-1"); held != "" {
+			t.Errorf("the cart's hold outlived its order: %q", held)
+		}
 	})
 	t.Run("database timeout", func(t *testing.T) {
 		a := newAPI(t)
