@@ -434,6 +434,14 @@ func TestCheckoutLimits(t *testing.T) {
 		t.Errorf("another session's checkout: %d", rec.Code)
 	}
 
+	// Strangers without a session share no allowance: each is a session of its own (and has
+	// no cart to order); the edge limits their address.
+	for i := range 4 {
+		if rec := checkout(&browser{t: t, gw: gw}); rec.Code != http.StatusOK {
+			t.Fatalf("checkout %d without a session: %d %s", i+1, rec.Code, rec.Body)
+		}
+	}
+
 	// A customer: the limit follows the account into a new session.
 	ada := &browser{t: t, gw: gw}
 	if rec := ada.do(http.MethodPost, "/api/v1/session", `{"email":"ada@example.com","password":"correct horse"}`); rec.Code != http.StatusOK {

@@ -130,7 +130,9 @@ func handleShop(s sessions, key []byte, limits *limiter, proxy http.Handler) htt
 		if err != nil {
 			return err
 		}
-		if isCheckout(r) {
+		// Checkouts are limited per session. One without a session has no cart (orders answers
+		// 422) and no key of its own: keyed, every such request would share one allowance.
+		if v.found() && isCheckout(r) {
 			if err := limits.checkout(r.Context(), v); err != nil {
 				return err
 			}
