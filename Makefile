@@ -28,7 +28,7 @@ ENV_FILES := $(ENV_FILES),infra/modes/$(MODE).env
 endif
 export COMPOSE_ENV_FILES := $(ENV_FILES)
 
-.PHONY: help up stats down logs ps test vet generate unit fuzz integration bench e2e browser dashboards trust-cert rollout lab offline-images secrets docs
+.PHONY: help up stats down logs ps test vet generate unit fuzz integration bench e2e browser dashboards trust-cert rollout canary lab offline-images secrets docs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -155,6 +155,10 @@ trust-cert: ## Write the development CA to flashcrowd-dev-ca.crt and say how to 
 SERVICE ?=
 rollout: ## Rebuild SERVICE (catalog, gateway or orders) and replace its instances one at a time, without dropping a request
 	@infra/scripts/rollout.sh "$(SERVICE)"
+
+WEIGHT ?=
+canary: ## Weighted canary: WEIGHT=10|50|100 sends that % of catalog requests to the working tree's build, WEIGHT=0 aborts; prints each version's share and errors
+	@infra/scripts/canary.sh $(WEIGHT)
 
 # k6 is also a folder name: without .PHONY, make would call the target up to date.
 .PHONY: k6

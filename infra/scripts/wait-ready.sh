@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 . infra/scripts/lib.sh
 
 stats="http://127.0.0.1:${HAPROXY_STATS_PORT:-8404}/;csv"
-declare -A backend_of=([gateway]=gateways [catalog]=catalogs [orders]=orders
+declare -A backend_of=([gateway]=gateways [catalog]=catalogs [catalog-canary]=catalogs [orders]=orders
   [postgres-replica-1]=pg_read [postgres-replica-2]=pg_read)
 services=("$@")
 [ ${#services[@]} -gt 0 ] || services=(gateway catalog orders postgres-replica-1 postgres-replica-2)

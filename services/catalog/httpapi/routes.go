@@ -34,6 +34,7 @@ type Deps struct {
 	// orders service's stock changes). Not the admin token: that service may do this and no more.
 	InternalToken string
 	Instance      string // answers in X-Served-By, so a learner sees the load balancer at work
+	Version       string // answers in X-Version: stable, or canary beside it (make canary)
 }
 
 // Store is the product storage the handlers use (*postgres.Store); tests fake it.
@@ -83,8 +84,8 @@ func NewServer(d Deps) http.Handler {
 		r.Method(http.MethodPost, "/stock-changes", handleStockChanges(writer{cache: d.Cache, purge: d.Purge}))
 	})
 	// Outside the router, whose middleware must all come before its routes: every answer,
-	// 404s and /healthz included, says which instance gave it.
-	return web.Announce("X-Served-By", d.Instance)(r)
+	// 404s and /healthz included, says which instance and which version gave it.
+	return web.Announce("X-Version", d.Version)(web.Announce("X-Served-By", d.Instance)(r))
 }
 
 // noStore marks admin answers as never cacheable, by browsers or the edge.

@@ -21,8 +21,8 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		{"DELETE", "/api/v1/products/1", 405},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
-			// Every answer, errors included, names the instance that gave it.
-			checkAnswer(t, a.do(c.method, c.path, ""), c.status, "X-Served-By", "catalog-test")
+			// Every answer, errors included, names the instance and the version that gave it.
+			checkAnswer(t, a.do(c.method, c.path, ""), c.status, "X-Served-By", "catalog-test", "X-Version", "v-test")
 		})
 	}
 }

@@ -86,6 +86,7 @@ func newAPI(t *testing.T) *api {
 		AdminToken:    testToken,
 		InternalToken: testInternalToken,
 		Instance:      "catalog-test",
+		Version:       "v-test",
 	})
 	return a
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/flashcrowd/flashcrowd/foundation/config"
@@ -22,6 +23,7 @@ type Media struct {
 type Config struct {
 	config.Common
 	HTTPAddr        string `env:"HTTP_ADDR" envDefault:":8080" desc:"Listen address. 'catalog healthcheck' probes 127.0.0.1:<port>/healthz."`
+	Version         string `env:"SERVICE_VERSION" envDefault:"stable" desc:"This instance's version label, in X-Version on every answer: a canary (make canary) says canary, so a shopper's answer shows which version served it (letters, digits, '.', '-', '_'; up to 32)."`
 	AdminToken      string `env:"ADMIN_TOKEN,required" secret:"true" desc:"Bearer token the catalog requires on /api/v1/admin/*, whoever calls: it trusts no network."`
 	InternalToken   string `env:"CATALOG_INTERNAL_TOKEN,required" secret:"true" desc:"Bearer token of /internal/v1/*: the orders service's stock changes, which drop products from the caches."`
 	DatabaseURL     string `env:"DATABASE_URL,required" secret:"url" desc:"Primary pool: writes, commit LSNs, reads that must see a write."`
@@ -48,9 +50,15 @@ type Config struct {
 	Media
 }
 
+// versionLabel keeps SERVICE_VERSION fit for a header value and a metric label.
+var versionLabel = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
+
 // Validate checks what the tags cannot.
 func (c *Config) Validate() error {
 	var errs []error
+	if !versionLabel.MatchString(c.Version) {
+		errs = append(errs, fmt.Errorf("SERVICE_VERSION=%q: want letters, digits, '.', '-' or '_', up to 32", c.Version))
+	}
 	if c.HTTPUnreadyDelay < 0 || c.HTTPUnreadyDelay > 20*time.Second {
 		errs = append(errs, fmt.Errorf("HTTP_UNREADY_DELAY=%s: want 0 to 20s", c.HTTPUnreadyDelay))
 	}

@@ -132,6 +132,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		AdminToken:    cfg.AdminToken,
 		InternalToken: cfg.InternalToken,
 		Instance:      instance,
+		Version:       cfg.Version,
 	})
 	err = web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPUnreadyDelay, cfg.HTTPDrainTimeout)
 	// No request is left to write: send the last writes' repurges (up to 5 s after them).

@@ -1,0 +1,107 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// canary runs make canary's script with a weight and returns what it printed.
+func canary(t *testing.T, weight string) string {
+	t.Helper()
+	cmd := exec.Command("infra/scripts/canary.sh", weight)
+	cmd.Dir = "../.."
+	cmd.Env = append(cmd.Environ(), "CANARY_WINDOW=2", "HAPROXY_STATS_PORT="+getenv("HAPROXY_STATS_PORT", dotenv("HAPROXY_STATS_PORT")))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("canary.sh %s: %v\n%s", weight, err, out)
+	}
+	return string(out)
+}
+
+// versions sends n product reads through the edge from 16 clients at once and counts the
+// answers by the version that served them (X-Version). Each request carries an Authorization
+// header, which the edge cache never answers, so every one reaches a catalog instance.
+func versions(t *testing.T, base string, n int) map[string]int {
+	t.Helper()
+	var (
+		mu      sync.Mutex
+		seen    = map[string]int{}
+		next    atomic.Int64
+		wg      sync.WaitGroup
+		failure atomic.Value
+	)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/v1/products/%d", base, 1+i%50), nil)
+				req.Header.Set("Authorization", "Bearer canary-test")
+				resp, err := client.Do(req)
+				if err != nil {
+					failure.Store(err.Error())
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					failure.Store(fmt.Sprintf("%s: status %d", req.URL.Path, resp.StatusCode))
+					return
+				}
+				mu.Lock()
+				seen[resp.Header.Get("X-Version")]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if f := failure.Load(); f != nil {
+		t.Fatalf("a read failed: %s", f)
+	}
+	return seen
+}
+
+// make canary: at WEIGHT=10 the canary answers 10 % ± 3 % of 10,000 requests, and each answer
+// says which version gave it; WEIGHT=0 takes it out again.
+func TestCanaryTakesItsWeight(t *testing.T) {
+	base := loadURL(t)
+	t.Cleanup(func() { canary(t, "0") })
+	out := canary(t, "10")
+	if !strings.Contains(out, "canary: 10 %") || !strings.Contains(out, "version") {
+		t.Fatalf("canary.sh 10 printed no weights or report:\n%s", out)
+	}
+	seen := versions(t, base, 10_000)
+	share := float64(seen["canary"]) / 10_000
+	t.Logf("WEIGHT=10: %v (canary %.1f %%)", seen, 100*share)
+	if seen["canary"]+seen["stable"] != 10_000 {
+		t.Errorf("answers by version %v: want each labelled stable or canary", seen)
+	}
+	if share < 0.07 || share > 0.13 {
+		t.Errorf("the canary answered %.1f %% of 10,000 requests at WEIGHT=10, want 10 %% ± 3 %%", 100*share)
+	}
+	// The report counts what the load balancer saw: both versions, no errors.
+	if !strings.Contains(out, "stable") {
+		t.Errorf("report without the stable version:\n%s", out)
+	}
+
+	out = canary(t, "0")
+	if ids := compose(t, "ps", "--quiet", "catalog-canary"); ids != "" {
+		t.Errorf("WEIGHT=0 left the canary running: %s\n%s", ids, out)
+	}
+	if seen := versions(t, base, 500); seen["canary"] != 0 || seen["stable"] != 500 {
+		t.Errorf("after WEIGHT=0: answers by version %v, want all 500 from stable", seen)
+	}
+}
