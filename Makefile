@@ -27,15 +27,23 @@ $(if $(wildcard infra/modes/$(MODE).env),,$(error MODE=$(MODE) is not a mode: se
 ENV_FILES := $(ENV_FILES),infra/modes/$(MODE).env
 endif
 export COMPOSE_ENV_FILES := $(ENV_FILES)
+# PROFILE=ha lays compose.ha.yaml over compose.yaml for every compose command (the HA pair:
+# two HAProxy nodes and a virtual address). Give it to each make command while the pair runs.
+PROFILE ?=
+ifeq ($(PROFILE),ha)
+export COMPOSE_FILE := compose.yaml:compose.ha.yaml
+else ifneq ($(PROFILE),)
+$(error PROFILE=$(PROFILE): the only profile is ha)
+endif
 
 .PHONY: help up stats down logs ps test vet generate unit fuzz integration bench e2e browser dashboards trust-cert rollout canary lab offline-images secrets docs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-up: offline-images ## Build and start the stack; wait until every service is healthy
+up: offline-images ## Build and start the stack; wait until every service is healthy (PROFILE=ha: the HAProxy pair)
 	@start=$$(date +%s); \
-	$(COMPOSE) up --build --detach --wait; \
+	$(COMPOSE) up --build --detach --wait --remove-orphans; \
 	HAPROXY_STATS_PORT=$(HAPROXY_STATS_PORT) infra/scripts/wait-ready.sh; \
 	echo "stack healthy in $$(( $$(date +%s) - start )) s: http://127.0.0.1:$(EDGE_PORT)/api/v1/products"
 
@@ -171,11 +179,15 @@ test: ## vet, unit tests, fuzzing; then the stack up, integration tests, k6 smok
 
 # Drills: fault and timing runs of a minute or more against the running stack; each prints its figures.
 DRILL = cd gateway && FLASHCROWD_URL=http://127.0.0.1:$(EDGE_PORT) go test -tags e2e,drill -count=1 -timeout 15m -v ./e2e/ -run
-.PHONY: drill-worker-kill drill-scheduler
+.PHONY: drill-worker-kill drill-scheduler drill-rollout drill-ha
 drill-worker-kill: ## Drill: a worker SIGKILLed in a burst of order emails; every order still gets its email
 	$(DRILL) TestDrillWorkerKilledDuringEmails
 drill-scheduler: ## Drill: a job with a 10 s period on 3 workers runs 6 ± 1 times in 60 s
 	$(DRILL) TestDrillScheduledJobRunsOncePerPeriod
+drill-rollout: ## Drill: rollouts of gateway and catalog and a stopped catalog under k6 load: 0 failed requests, new images serving
+	@infra/scripts/drill-rollout.sh
+drill-ha: ## Drill (make up PROFILE=ha first): kill -9 the active HAProxy under k6; the virtual address answers again within 3 s
+	@COMPOSE_FILE=compose.yaml:compose.ha.yaml infra/scripts/drill-ha.sh
 
 lab: ## The before/after table: naive vs full (or LAYER=cache|pooler|replicas|instances alone)
 	@LAYER="$(LAYER)" k6/lab.sh

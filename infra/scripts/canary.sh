@@ -11,14 +11,14 @@
 # to HAProxy's 1..256. Run it again after scaling the catalogs. WEIGHT=0 sends the canary
 # nothing, then stops and removes it; stable gets its weight back.
 # Then it prints each version's share of the requests of the last CANARY_WINDOW seconds (10)
-# and their error rate (5xx answers and broken responses), from HAProxy's stats.
+# and their error rate (5xx answers and broken responses), from HAProxy's stats. With the HA
+# pair (PROFILE=ha), both nodes get the weights, and the report adds up their counters.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . infra/scripts/lib.sh
 
 weight=${1:-}
 window=${CANARY_WINDOW:-10}
-stats="http://127.0.0.1:${HAPROXY_STATS_PORT:-8404}/;csv"
 backend=catalogs
 stable_slots=10 canary_slots=2 # haproxy.cfg: server-template catalog 10, catalog-canary 2
 
@@ -27,43 +27,58 @@ if [ -n "$weight" ] && ! [[ "$weight" =~ ^([0-9]|[1-9][0-9]|100)$ ]]; then
   exit 2
 fi
 
-# runtime sends commands to HAProxy's runtime API (its stats socket, inside the container).
+# The HAProxy nodes: haproxy, and haproxy-2 when the HA pair runs.
+mapfile -t nodes < <(docker compose ps --services --status running | grep -xE 'haproxy(-2)?')
+[ ${#nodes[@]} -gt 0 ] || { echo "canary: HAProxy is not running (make up first)" >&2; exit 1; }
+
+# runtime sends commands to a node's runtime API (its stats socket, inside the container).
 runtime() {
-  docker compose exec -T haproxy socat -t 2 stdio unix-connect:/run/haproxy/admin.sock <<<"$1"
+  docker compose exec -T -u haproxy "$1" socat -t 2 stdio unix-connect:/run/haproxy/admin.sock <<<"$2"
 }
 
-# up_count prints how many servers of a group (stable or canary) are UP in the backend.
+# stats prints every node's statistics (CSV, each node's with its own header).
+stats() {
+  local node
+  for node in "${nodes[@]}"; do runtime "$node" "show stat"; done
+}
+
+# up_count prints how many servers of a group (stable or canary) are UP in the backend, as the
+# first node sees them.
 up_count() {
-  curl -fsS --max-time 2 "$stats" | awk -F, -v b="$backend" -v g="$1" '
-    NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; next }
+  runtime "${nodes[0]}" "show stat" | awk -F, -v b="$backend" -v g="$1" '
+    /^# / { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; next }
     $1 != b || $col["status"] != "UP" { next }
     (g == "canary" && $2 ~ /^catalog-canary[0-9]+$/) || (g == "stable" && $2 ~ /^catalog[0-9]+$/) { n++ }
     END { print n + 0 }'
 }
 
-# set_weights gives every slot of each group its weight, in one runtime API call.
+# set_weights gives every slot of each group its weight on every node, in one runtime API call
+# per node.
 set_weights() {
-  local ws=$1 wc=$2 cmds="" i
+  local ws=$1 wc=$2 cmds="" i node out
   for i in $(seq 1 "$stable_slots"); do cmds+="set weight $backend/catalog$i $ws; "; done
   for i in $(seq 1 "$canary_slots"); do cmds+="set weight $backend/catalog-canary$i $wc; "; done
-  out=$(runtime "$cmds")
-  # The runtime API answers an empty line per command that worked, a message otherwise.
-  if [ -n "$(tr -d '[:space:]' <<<"$out")" ]; then
-    echo "canary: HAProxy refused a weight: $out" >&2
-    exit 1
-  fi
+  for node in "${nodes[@]}"; do
+    out=$(runtime "$node" "$cmds")
+    # The runtime API answers an empty line per command that worked, a message otherwise.
+    if [ -n "$(tr -d '[:space:]' <<<"$out")" ]; then
+      echo "canary: $node refused a weight: $out" >&2
+      exit 1
+    fi
+  done
 }
 
-# counters prints, per group, the answers and errors each server has counted since HAProxy started.
+# counters prints, per group, the answers and errors its servers have counted since HAProxy
+# started, summed over the nodes; the instances UP and their weight, as the first node has them.
 counters() {
-  curl -fsS --max-time 2 "$stats" | awk -F, -v b="$backend" '
-    NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; next }
+  stats | awk -F, -v b="$backend" '
+    /^# / { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; node++; next }
     $1 != b { next }
     { g = $2 ~ /^catalog-canary[0-9]+$/ ? "canary" : $2 ~ /^catalog[0-9]+$/ ? "stable" : "" }
     g != "" {
       n[g] += $col["hrsp_1xx"] + $col["hrsp_2xx"] + $col["hrsp_3xx"] + $col["hrsp_4xx"] + $col["hrsp_5xx"] + $col["hrsp_other"] + $col["eresp"]
       e[g] += $col["hrsp_5xx"] + $col["eresp"]
-      if ($col["status"] == "UP") { up[g]++; w[g] = $col["weight"] }
+      if (node == 1 && $col["status"] == "UP") { up[g]++; w[g] = $col["weight"] }
     }
     END { for (g in n) print g, n[g], e[g], up[g] + 0, w[g] + 0 }'
 }

@@ -16,18 +16,21 @@ services=("$@")
 [ ${#services[@]} -gt 0 ] || services=(gateway catalog orders postgres-replica-1 postgres-replica-2)
 deadline=$((SECONDS + ${WAIT_READY_TIMEOUT:-120}))
 
-# not_ready prints "service address" for every running instance HAProxy does not route to yet.
+# not_ready prints "service addresses" for every running instance HAProxy does not route to
+# yet. An instance on two networks (the HA pair's) is routed to at one of its addresses.
 not_ready() {
-  local csv svc ip ips
+  local csv svc id ids ips
   csv=$(curl -fsS --max-time 2 "$stats" 2>/dev/null) || { echo "haproxy stats"; return; }
   for svc in "${services[@]}"; do
-    ips=$(docker compose ps -q "$svc" | xargs -r docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}')
-    [ -n "$ips" ] || { echo "$svc (no running instance)"; continue; }
-    for ip in $ips; do
-      awk -F, -v b="${backend_of[$svc]}" -v ip="$ip" '
+    ids=$(docker compose ps -q "$svc")
+    [ -n "$ids" ] || { echo "$svc (no running instance)"; continue; }
+    for id in $ids; do
+      ips=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$id")
+      awk -F, -v b="${backend_of[$svc]}" -v ips="$ips" '
+        BEGIN { n = split(ips, ip, " ") }
         NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-        $1 == b && $col["status"] == "UP" && $col["addr"] ~ "^" ip ":" { up = 1 }
-        END { exit !up }' <<<"${csv#\# }" || echo "$svc $ip"
+        $1 == b && $col["status"] == "UP" { for (i = 1; i <= n; i++) if ($col["addr"] ~ "^" ip[i] ":") up = 1 }
+        END { exit !up }' <<<"${csv#\# }" || echo "$svc ${ips% }"
     done
   done
 }

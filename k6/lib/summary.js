@@ -74,8 +74,10 @@ function text(data, scenario, extra, base) {
   const reqs = metric(data, 'http_reqs');
   const dropped = metric(data, 'dropped_iterations');
   const checks = metric(data, 'checks');
+  const failed = metric(data, 'http_req_failed'); // a rate: its passes are the failed requests
   out.push(
     `  requests ${reqs ? reqs.count : 0} (${reqs ? reqs.rate.toFixed(1) : 0}/s)` +
+      `   failed ${failed ? failed.passes : 0}` +
       `   dropped iterations ${dropped ? dropped.count : 0}` +
       (checks ? `   checks ${pct(checks.rate)} (${checks.passes}/${checks.passes + checks.fails})` : ''),
   );

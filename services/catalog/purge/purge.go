@@ -1,15 +1,18 @@
 // Package purge drops products from the edge cache (HAProxy's, in front of the gateways) after
 // a write. HAProxy has no purge command, but it drops its copy of a URL when an unsafe method on
 // that URL succeeds: so a purge is a PURGE request to the edge's private purge port, which
-// answers it itself.
+// answers it itself. An edge of several nodes (the HA pair) has a cache in each: every node
+// gets every purge.
 package purge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,7 +28,7 @@ var repurgeAfter = []time.Duration{time.Second, 5 * time.Second}
 // Client purges products from the edge cache. It owns the repurges it schedules: Close waits
 // for them, so a shutdown does not drop the purges of the last writes.
 type Client struct {
-	url      string // the purge port, e.g. http://haproxy:8082; empty when there is no edge cache
+	urls     []string // each edge node's purge port, e.g. http://haproxy:8082; none without an edge cache
 	client   *http.Client
 	outcomes *prometheus.CounterVec
 	after    []time.Duration // repurgeAfter; tests shorten it
@@ -40,15 +43,22 @@ type Client struct {
 	pending sync.WaitGroup           // repurges scheduled and not yet finished
 }
 
-// New returns a client that purges through purgeURL; with an empty URL, Product does nothing.
-func New(purgeURL string, reg prometheus.Registerer) *Client {
+// New returns a client that purges through purgeURLs, a comma-separated list of the edge
+// nodes' purge ports; with none, Product does nothing.
+func New(purgeURLs string, reg prometheus.Registerer) *Client {
 	base, cancel := context.WithCancel(context.Background())
+	var urls []string
+	for _, u := range strings.Split(purgeURLs, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
 	return &Client{
-		url:    purgeURL,
+		urls:   urls,
 		client: &http.Client{Timeout: 2 * time.Second},
 		outcomes: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 			Name: "flashcrowd_edge_purges_total",
-			Help: "Edge cache purges after a write, by result (ok or error).",
+			Help: "Edge cache purges after a write, one per edge node, by result (ok or error).",
 		}, []string{"result"}),
 		after:  repurgeAfter,
 		base:   base,
@@ -60,7 +70,7 @@ func New(purgeURL string, reg prometheus.Registerer) *Client {
 // Product drops the edge's copies of product id (its JSON and its storefront page) now, and
 // schedules the repurges unless the client is closed. The error is the first immediate purge's.
 func (c *Client) Product(ctx context.Context, id int64) error {
-	if c.url == "" {
+	if len(c.urls) == 0 {
 		return nil
 	}
 	// The product's JSON, and its storefront page.
@@ -77,7 +87,7 @@ func (c *Client) Product(ctx context.Context, id int64) error {
 // Path drops the edge's copy of one path now, once: for objects that are gone (a deleted
 // product's images), where no racing read can bring an old copy back.
 func (c *Client) Path(ctx context.Context, path string) error {
-	if c.url == "" {
+	if len(c.urls) == 0 {
 		return nil
 	}
 	return c.purge(ctx, path)
@@ -139,18 +149,29 @@ func (c *Client) Close(ctx context.Context) error {
 	return fmt.Errorf("purge: %d repurges not sent: %w", abandoned, ctx.Err())
 }
 
+// purge sends path's PURGE to every edge node at once, so that a node that is slow or gone
+// delays no other; the error joins the failed nodes'.
 func (c *Client) purge(ctx context.Context, path string) error {
-	err := c.send(ctx, path)
-	result := "ok"
-	if err != nil {
-		result = "error"
+	errs := make([]error, len(c.urls))
+	var wg sync.WaitGroup
+	for i, u := range c.urls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.send(ctx, u, path)
+			result := "ok"
+			if errs[i] != nil {
+				result = "error"
+			}
+			c.outcomes.WithLabelValues(result).Inc()
+		}()
 	}
-	c.outcomes.WithLabelValues(result).Inc()
-	return err
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
-func (c *Client) send(ctx context.Context, path string) error {
-	req, err := http.NewRequestWithContext(ctx, "PURGE", c.url+path, nil)
+func (c *Client) send(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, "PURGE", url+path, nil)
 	if err != nil {
 		return fmt.Errorf("purge %s: %w", path, err)
 	}

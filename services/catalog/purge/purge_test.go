@@ -130,3 +130,25 @@ func TestWithoutAnEdgeNothingIsSent(t *testing.T) {
 		t.Errorf("%d purge outcomes recorded without an edge", n)
 	}
 }
+
+// An edge of two nodes (the HA pair): each gets every purge, and a node that is gone fails
+// only its own purge.
+func TestEveryEdgeNodeGetsThePurge(t *testing.T) {
+	a, urlA := newEdge(t, http.StatusOK)
+	b, urlB := newEdge(t, http.StatusOK)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	c := newClient(" " + urlA + "," + urlB + ",," + gone.URL)
+	err := c.Product(t.Context(), 7)
+	for _, e := range []*edge{a, b} {
+		if n := e.count("/api/v1/products/7"); n != 1 {
+			t.Errorf("a node got %d purges of the product, want 1", n)
+		}
+	}
+	if err == nil {
+		t.Error("Product = nil with a node gone, want its error")
+	}
+	if ok, failed := testutil.ToFloat64(c.outcomes.WithLabelValues("ok")), testutil.ToFloat64(c.outcomes.WithLabelValues("error")); ok != 4 || failed != 2 {
+		t.Errorf("purges ok %v, error %v: want 4 and 2 (two paths, three nodes, one gone)", ok, failed)
+	}
+}

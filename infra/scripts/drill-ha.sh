@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Drill: the HA pair loses its active node. Under a steady k6 browse run against the virtual
+# address, the HAProxy of the node that holds it is killed (SIGKILL to its master process); the
+# script prints how long the address took to answer again (a product read from this host, every
+# 0.1 s), which node holds it now, k6's failed requests over the run, and the killed node's
+# return (as standby). Needs the pair: make up PROFILE=ha.
+#   RATE (100/s), DURATION (45s), KILL_AFTER (15 s into the run)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. infra/scripts/lib.sh
+set -a; . ./.env; [ ! -f .env.local ] || . ./.env.local; set +a
+
+[ -n "$(docker compose ps -q haproxy-2 2>/dev/null)" ] || {
+  echo "drill-ha: the HA pair is not running: make up PROFILE=ha" >&2; exit 1; }
+
+# holder prints the node (compose service) that says it holds the virtual address: each
+# node's stats port serves haproxy_ha_holds_virtual_address (/ha), at its fixed address.
+holder() {
+  curl -fsS --max-time 1 "http://$HA_NODE_1:8404/ha" 2>/dev/null | grep -q '^haproxy_ha_holds_virtual_address 1$' && echo haproxy
+  curl -fsS --max-time 1 "http://$HA_NODE_2:8404/ha" 2>/dev/null | grep -q '^haproxy_ha_holds_virtual_address 1$' && echo haproxy-2
+  true
+}
+
+probe="http://$HA_VIP:8080/api/v1/products/1"
+curl -fsS -o /dev/null --max-time 2 "$probe" || { echo "drill-ha: $probe does not answer before the drill" >&2; exit 1; }
+active=$(holder)
+[ "$(wc -w <<<"$active")" -eq 1 ] || { echo "drill-ha: want one node holding $HA_VIP, found: '${active:-none}'" >&2; exit 1; }
+log "drill-ha: $active holds $HA_VIP; k6 browse at ${RATE:-100}/s for ${DURATION:-45s} against it"
+
+out=$(mktemp); trap 'rm -f "$out"' EXIT
+QUIET=1 SCENARIO=browse RATE="${RATE:-100}" DURATION="${DURATION:-45s}" k6/run.sh >"$out" 2>&1 & k6=$!
+sleep "${KILL_AFTER:-15}"
+
+# The master process is PID 1's child (tini, then ha-entrypoint's exec); its workers go with it.
+# As the haproxy user: root in the container has no CAP_KILL. The time is taken in there, right
+# before the kill (the container shares this host's clock): the container, and this docker exec
+# with it, is gone right after.
+log "drill-ha: kill -9 of $active's HAProxy"
+start=$(docker compose exec -T -u haproxy "$active" sh -c 'for p in /proc/[0-9]*; do
+  if [ "$(cat $p/comm 2>/dev/null)" = haproxy ] && [ "$(cut -d" " -f4 $p/stat)" = 1 ]; then
+    date +%s%N; kill -KILL "${p#/proc/}"; fi
+  done' | head -1 || true)
+[[ "$start" =~ ^[0-9]+$ ]] || { echo "drill-ha: could not kill $active's HAProxy: $start" >&2; exit 1; }
+failed=0
+until curl -fsS -o /dev/null --max-time 0.5 "$probe" 2>/dev/null; do
+  failed=$((failed + 1))
+  [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 30000 ] || { echo "drill-ha: $HA_VIP still silent after 30 s" >&2; break; }
+  sleep 0.1
+done
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+printf 'the virtual address answered again %d.%03d s after the kill (%d probes failed); it is now on %s\n' \
+  $((ms / 1000)) $((ms % 1000)) "$failed" "$(holder | xargs)"
+
+wait "$k6" || true
+grep -E '^(flashcrowd|  requests|  endpoint|  all|  product_)' "$out" || tail -20 "$out"
+
+# Docker restarts the killed node (restart: unless-stopped); it comes back as the standby.
+for _ in $(seq 1 60); do
+  [ "$(docker inspect -f '{{.State.Running}}' "$(docker compose ps -q "$active")" 2>/dev/null)" = true ] && break
+  sleep 1
+done
+sleep 3
+printf '%s is back: the address is on %s\n' "$active" "$(holder | xargs)"
