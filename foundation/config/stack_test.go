@@ -9,7 +9,7 @@ import (
 )
 
 // The stack's settings: every variable of .env has a row in docs/configuration.md, and every
-// ${VAR} that compose.yaml uses is set in .env (compose would quietly pass an empty string).
+// ${VAR} that compose.yaml (or compose.ha.yaml) uses is set in .env (compose would quietly pass an empty string).
 func TestStackSettingsAreDocumentedAndSet(t *testing.T) {
 	f, err := os.Open("../../.env")
 	if err != nil {
@@ -36,13 +36,15 @@ func TestStackSettingsAreDocumentedAndSet(t *testing.T) {
 			t.Errorf(".env sets %s, which the .env table of docs/configuration.md has no row for", name)
 		}
 	}
-	compose, err := os.ReadFile("../../compose.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range regexp.MustCompile(`\$\{([A-Z0-9_]+)`).FindAllStringSubmatch(string(compose), -1) {
-		if !set[m[1]] {
-			t.Errorf("compose.yaml uses ${%s}, which .env does not set", m[1])
+	for _, file := range []string{"compose.yaml", "compose.ha.yaml"} {
+		compose, err := os.ReadFile("../../" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`\$\{([A-Z0-9_]+)`).FindAllStringSubmatch(string(compose), -1) {
+			if !set[m[1]] {
+				t.Errorf("%s uses ${%s}, which .env does not set", file, m[1])
+			}
 		}
 	}
 }
