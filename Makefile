@@ -145,7 +145,8 @@ dashboards: ## Print where to look: the shop, the dashboards, the queues, the ma
 	@echo "shop          http://127.0.0.1:$(EDGE_PORT)/  (admin: http://127.0.0.1:$(EDGE_PORT)/admin, token ADMIN_TOKEN)"
 	@echo "dashboards    http://127.0.0.1:$(VICTORIAMETRICS_PORT)/vmui/#/dashboards  (overview, caches, database, queues, containers)"
 	@echo "queues        http://127.0.0.1:$(ASYNQMON_PORT)/"
-	@echo "mail          http://127.0.0.1:$(MAILPIT_PORT)/"
+	@echo "mail          http://127.0.0.1:$(MAILPIT_PORT)/  (order confirmations; alerts to on-call@flashcrowd.test)"
+	@echo "alerts        http://127.0.0.1:$(ALERTMANAGER_PORT)/"
 	@echo "HAProxy stats http://127.0.0.1:$(HAPROXY_STATS_PORT)/stats"
 	@echo "Prometheus    http://127.0.0.1:$(PROMETHEUS_PORT)/classic/graph"
 

@@ -18,7 +18,7 @@ var readOnlyRoot = []string{
 	"postgres-exporter-primary", "postgres-exporter-replica-1", "postgres-exporter-replica-2",
 	"pgbouncer-exporter", "redis-exporter", "redis-queue-exporter",
 	"orders", "migrate-orders", "mailpit", "asynqmon", "webhook-sink", "victoriametrics", "cgroup-exporter",
-	"edge-cert",
+	"edge-cert", "alertmanager",
 }
 
 // capsAdded lists the capabilities a service may add back after dropping them all: none
