@@ -17,6 +17,8 @@ SQLC := go run github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
 # (make secrets) is laid over it when it exists.
 include .env
 -include .env.local
+# The scripts read the stats port (wait-ready.sh) as .env sets it.
+export HAPROXY_STATS_PORT
 comma := ,
 ENV_FILES := .env$(if $(wildcard .env.local),$(comma).env.local)
 # MODE selects a stack mode (infra/modes/): its env file is laid over the others for every compose
@@ -187,7 +189,7 @@ drill-scheduler: ## Drill: a job with a 10 s period on 3 workers runs 6 ± 1 tim
 	$(DRILL) TestDrillScheduledJobRunsOncePerPeriod
 drill-rollout: ## Drill: rollouts of gateway and catalog and a stopped catalog under k6 load: 0 failed requests, new images serving
 	@infra/scripts/drill-rollout.sh
-drill-ha: ## Drill (make up PROFILE=ha first): kill -9 the active HAProxy under k6; the virtual address answers again within 3 s
+drill-ha: ## Drill (make up PROFILE=ha first): kill -9 the active HAProxy (KILL=node: its container) under k6; the address answers again within 3 s
 	@COMPOSE_FILE=compose.yaml:compose.ha.yaml infra/scripts/drill-ha.sh
 
 lab: ## The before/after table: naive vs full (or LAYER=cache|pooler|replicas|instances alone)

@@ -56,7 +56,8 @@ func TestAlertsReachTheOnCallMailbox(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"EdgeLatencyOverBudget", "EdgeErrorRatioHigh", "WritesFailing", "PostgresNoPrimary",
-		"ReplicaLagging", "DataStoreDown", "PgBouncerClientsWaiting", "QueueBacklog", "OutboxStale", "InstanceDown", "NoHealthyInstance"} {
+		"ReplicaLagging", "DataStoreDown", "PgBouncerClientsWaiting", "QueueBacklog", "OutboxStale", "InstanceDown", "NoHealthyInstance",
+		"HAPairAddressNotHeldOnce"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("Prometheus has no alerting rule %s (it has %v)", want, names)
 		}

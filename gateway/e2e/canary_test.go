@@ -7,23 +7,35 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
-// canary runs make canary's script with a weight and returns what it printed.
+// canaryRow is the canary's row of make canary's report: its share and its error rate (%).
+var canaryRow = regexp.MustCompile(`(?m)^\s+canary\s+\d+\s+\d+\s+\d+\s+([\d.]+)%\s+([\d.]+)%$`)
+
+// canary runs make canary's script with a weight ("" for the report alone) and returns what it
+// printed.
 func canary(t *testing.T, weight string) string {
 	t.Helper()
+	out, err := runCanary(weight)
+	if err != nil {
+		t.Fatalf("canary.sh %s: %v\n%s", weight, err, out)
+	}
+	return out
+}
+
+func runCanary(weight string) (string, error) {
 	cmd := exec.Command("infra/scripts/canary.sh", weight)
 	cmd.Dir = "../.."
 	cmd.Env = append(cmd.Environ(), "CANARY_WINDOW=2", "HAPROXY_STATS_PORT="+getenv("HAPROXY_STATS_PORT", dotenv("HAPROXY_STATS_PORT")))
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("canary.sh %s: %v\n%s", weight, err, out)
-	}
-	return string(out)
+	return string(out), err
 }
 
 // versions sends n product reads through the edge from 16 clients at once and counts the
@@ -83,6 +95,17 @@ func TestCanaryTakesItsWeight(t *testing.T) {
 	if !strings.Contains(out, "canary: 10 %") || !strings.Contains(out, "version") {
 		t.Fatalf("canary.sh 10 printed no weights or report:\n%s", out)
 	}
+	// make canary's report (its 2 s window) while the reads go on.
+	type result struct {
+		out string
+		err error
+	}
+	report := make(chan result, 1)
+	go func() {
+		time.Sleep(2 * time.Second)
+		out, err := runCanary("")
+		report <- result{out, err}
+	}()
 	seen := versions(t, base, 10_000)
 	share := float64(seen["canary"]) / 10_000
 	t.Logf("WEIGHT=10: %v (canary %.1f %%)", seen, 100*share)
@@ -92,9 +115,18 @@ func TestCanaryTakesItsWeight(t *testing.T) {
 	if share < 0.07 || share > 0.13 {
 		t.Errorf("the canary answered %.1f %% of 10,000 requests at WEIGHT=10, want 10 %% ± 3 %%", 100*share)
 	}
-	// The report counts what the load balancer saw: both versions, no errors.
-	if !strings.Contains(out, "stable") {
-		t.Errorf("report without the stable version:\n%s", out)
+	// The report counts what the load balancer saw: the canary's share, and no errors.
+	r := <-report
+	if r.err != nil {
+		t.Fatalf("canary.sh (the report): %v\n%s", r.err, r.out)
+	}
+	out = r.out
+	row := canaryRow.FindStringSubmatch(out)
+	if row == nil {
+		t.Fatalf("report without the canary's row:\n%s", out)
+	}
+	if got, _ := strconv.ParseFloat(row[1], 64); got < 7 || got > 13 || row[2] != "0.00" {
+		t.Errorf("report: canary share %s %%, errors %s %%; want 10 %% ± 3 %% and 0.00 %%:\n%s", row[1], row[2], out)
 	}
 
 	out = canary(t, "0")

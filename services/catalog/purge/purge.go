@@ -68,7 +68,8 @@ func New(purgeURLs string, reg prometheus.Registerer) *Client {
 }
 
 // Product drops the edge's copies of product id (its JSON and its storefront page) now, and
-// schedules the repurges unless the client is closed. The error is the first immediate purge's.
+// schedules the repurges unless the client is closed. The error is the first immediate purge's
+// (with several edge nodes, the failed nodes' joined).
 func (c *Client) Product(ctx context.Context, id int64) error {
 	if len(c.urls) == 0 {
 		return nil
