@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -17,20 +15,14 @@ var (
 	alertmanagerURL = getenv("ALERTMANAGER_URL", "http://127.0.0.1:"+dotenv("ALERTMANAGER_PORT"))
 )
 
-// getJSON decodes the JSON answer of a GET into out.
+// getJSON decodes the JSON answer of a GET of url into out.
 func getJSON(t *testing.T, url string, out any) {
 	t.Helper()
-	resp, err := client.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+	r := call(t, http.MethodGet, url, nil, nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, r.status, r.body)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
+	r.json(t, out)
 }
 
 // Prometheus evaluates every alerting rule without error and sends to Alertmanager, and an alert
@@ -76,19 +68,14 @@ func TestAlertsReachTheOnCallMailbox(t *testing.T) {
 	// An alert as Prometheus sends it, with a name no rule has and no earlier run had: its own
 	// group (Alertmanager groups by name), and a word to find its mail by.
 	name := unique("EndToEndProbe")
-	body, _ := json.Marshal([]map[string]any{{
+	r := call(t, http.MethodPost, alertmanagerURL+"/api/v2/alerts", []map[string]any{{
 		"labels":      map[string]string{"alertname": name, "severity": "warning"},
 		"annotations": map[string]string{"summary": "a probe of the alert path"},
 		"startsAt":    time.Now().UTC().Format(time.RFC3339),
 		"endsAt":      time.Now().Add(time.Minute).UTC().Format(time.RFC3339),
-	}})
-	resp, err := client.Post(alertmanagerURL+"/api/v2/alerts", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("Alertmanager took the alert with %s", resp.Status)
+	}}, nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("Alertmanager took the alert with %d %s", r.status, r.body)
 	}
 	// group_wait is 10 s.
 	deadline := time.Now().Add(40 * time.Second)

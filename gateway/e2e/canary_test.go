@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -50,31 +49,20 @@ func versions(t *testing.T, base string, n int) map[string]int {
 		wg      sync.WaitGroup
 		failure atomic.Value
 	)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	auth := map[string]string{"Authorization": "Bearer canary-test"}
 	for range 16 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > int64(n) {
-					return
-				}
-				req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/v1/products/%d", base, 1+i%50), nil)
-				req.Header.Set("Authorization", "Bearer canary-test")
-				resp, err := client.Do(req)
-				if err != nil {
-					failure.Store(err.Error())
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					failure.Store(fmt.Sprintf("%s: status %d", req.URL.Path, resp.StatusCode))
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
+				r, err := sendVia(c, http.MethodGet, fmt.Sprintf("%s/api/v1/products/%d", base, 1+i%50), nil, auth)
+				if err != nil || r.status != http.StatusOK {
+					failure.Store(fmt.Sprintf("product %d: status %d, %v", 1+i%50, r.status, err))
 					return
 				}
 				mu.Lock()
-				seen[resp.Header.Get("X-Version")]++
+				seen[r.header.Get("X-Version")]++
 				mu.Unlock()
 			}
 		}()
