@@ -67,7 +67,7 @@ rc=0
 [ "$ms" -le 3000 ] || { echo "drill-ha: that is over 3 s" >&2; rc=1; }
 
 wait "$k6" || true
-grep -E '^(flashcrowd|  requests|  endpoint|  all|  product_)' "$out" || tail -20 "$out"
+k6_summary "$out"
 
 # Docker restarts a node whose HAProxy died (restart: unless-stopped), not one killed with
 # docker kill: that one is started here. It comes back as the standby.

@@ -31,7 +31,7 @@ log "drill-rollout: all done; waiting for k6 to finish"
 # rollouts build images on the same cores. What counts here is failed requests.
 wait "$k6" || true
 rc=0
-grep -E '^(flashcrowd|  requests|  endpoint|  all |  admin_|  product_)' "$out" || tail -30 "$out"
+k6_summary "$out"
 
 # Every instance must run the image the rollouts just built.
 for svc in gateway catalog; do

@@ -2,6 +2,12 @@
 
 log() { printf '==> [%4ds] %s\n' "$SECONDS" "$*" >&2; }
 
+# k6_summary prints the figures of a k6/run.sh output file: the run's line, its requests (failed
+# included) and the table per endpoint; the file's end when it has none (k6 failed to run).
+k6_summary() {
+  grep -E '^(flashcrowd|  requests|  endpoint|  [a-z_]+ +[0-9])' "$1" || tail -30 "$1"
+}
+
 # The host's own Debian mirror, read from its apt sources, so no script names a package host.
 debian_mirror() {
   local uri
