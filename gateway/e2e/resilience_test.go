@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -210,4 +211,72 @@ func TestStandbyAnswersWhenEveryGatewayIsDown(t *testing.T) {
 	if r := call(t, http.MethodGet, "/", nil, nil); r.status != http.StatusOK {
 		t.Fatalf("after the gateways came back: %d", r.status)
 	}
+}
+
+// Read-only mode: while no primary answers (stopped here; in a failover, until a replica is
+// promoted), reads go on from the replicas and carts from Redis, every write answers a fast
+// 503 problem with Retry-After, never a 500 or a hang, and the storefront shows a banner. Once
+// the primary is back, writes succeed again and the banner goes.
+func TestReadOnlyModeWhileThereIsNoPrimary(t *testing.T) {
+	p := createProduct(t, map[string]any{"name": "E2E read-only lamp", "stock": 20})
+	s := newShopper(t)
+	want(t, s.addToCart(p.ID, 1), 200, "add to cart before the outage")
+
+	compose(t, "stop", "postgres-primary")
+	t.Cleanup(func() { compose(t, "up", "--detach", "--wait", "postgres-primary") })
+	stopped := time.Now()
+
+	// Reads that reach the database (past the caches) are served by the replicas.
+	for id := int64(4000); id < 4020; id++ {
+		getProduct(t, id)
+	}
+	// The status the storefront's banner comes from (a catalog instance asks at most once a second).
+	status := func() string {
+		var v struct {
+			Writes string `json:"writes"`
+		}
+		call(t, http.MethodGet, "/api/v1/status", nil, nil).json(t, &v)
+		return v.Writes
+	}
+	eventually(t, 10*time.Second, "the status saying writes are unavailable", func() bool { return status() == "unavailable" })
+
+	// Every write is a fast 503 problem with Retry-After.
+	patch := fmt.Sprintf("/api/v1/admin/products/%d", p.ID)
+	var took []time.Duration
+	for i := range 10 {
+		start := time.Now()
+		r := call(t, http.MethodPatch, patch, map[string]any{"stock": 30 + i}, admin())
+		took = append(took, time.Since(start))
+		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" ||
+			r.header.Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("admin write without a primary: %d %q Retry-After %q\n%s", r.status, r.header.Get("Content-Type"), r.header.Get("Retry-After"), r.body)
+		}
+	}
+	slices.Sort(took)
+	t.Logf("10 admin writes without a primary: 503 in %v (median), %v (slowest)", took[5].Round(time.Millisecond), took[9].Round(time.Millisecond))
+	if took[5] > 100*time.Millisecond {
+		t.Errorf("the 503 took %v (median), want at most 100 ms", took[5])
+	}
+	// The cart lives in Redis and keeps working; checkout needs the primary.
+	want(t, s.addToCart(p.ID, 2), 200, "change the cart without a primary")
+	co := s.checkout(unique("k"), map[string]string{"email": "read-only@shop.test"})
+	if co.status != http.StatusServiceUnavailable || co.header.Get("Retry-After") == "" {
+		t.Fatalf("checkout without a primary: %d Retry-After %q\n%s", co.status, co.header.Get("Retry-After"), co.body)
+	}
+	// The storefront says so (the edge keeps a page up to 10 s: each look is a URL of its own).
+	banner := func() bool {
+		page := call(t, http.MethodGet, "/?readonly="+unique(""), nil, nil)
+		return page.status == http.StatusOK && strings.Contains(string(page.body), `class="readonly"`)
+	}
+	eventually(t, 15*time.Second, "the storefront's read-only banner", banner)
+	t.Logf("read-only mode shown %v after the primary stopped", time.Since(stopped).Round(100*time.Millisecond))
+
+	compose(t, "up", "--detach", "--wait", "postgres-primary")
+	back := time.Now()
+	eventually(t, 60*time.Second, "writes succeeding again", func() bool {
+		return call(t, http.MethodPatch, patch, map[string]any{"stock": 20}, admin()).status == http.StatusOK
+	})
+	t.Logf("writes succeeded again %v after the primary was back", time.Since(back).Round(100*time.Millisecond))
+	want(t, s.checkout(unique("k"), map[string]string{"email": "read-only@shop.test"}), 201, "checkout once the primary is back")
+	eventually(t, 15*time.Second, "the banner gone", func() bool { return !banner() && status() == "available" })
 }

@@ -130,6 +130,15 @@ func (c catalogClient) categories(ctx context.Context) ([]category, error) {
 	return v.Items, c.get(ctx, "/api/v1/categories", nil, &v)
 }
 
+// writable asks whether the shop takes changes now (false while there is no primary).
+func (c catalogClient) writable(ctx context.Context) (bool, error) {
+	var v struct {
+		Writes string `json:"writes"`
+	}
+	err := c.get(ctx, "/api/v1/status", nil, &v)
+	return v.Writes == "available", err
+}
+
 // status is the HTTP status and message of the page that answers err, the catalog's or the
 // gateway API's: its refusal (a 4xx) with its detail, or, when it could not answer, a 503.
 func status(err error) (int, string) {

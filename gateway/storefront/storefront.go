@@ -55,7 +55,8 @@ func New(d Deps) (func(api http.Handler) http.Handler, error) {
 		return nil, err
 	}
 	return func(api http.Handler) http.Handler {
-		s := &shop{catalog: catalogClient{base: d.Catalog, client: &http.Client{Transport: d.Transport}}, pages: pages, log: d.Log, api: api, admin: newAdmin(d.AdminToken)}
+		cc := catalogClient{base: d.Catalog, client: &http.Client{Transport: d.Transport}}
+		s := &shop{catalog: cc, status: &writeStatus{ask: cc.writable, log: d.Log}, pages: pages, log: d.Log, api: api, admin: newAdmin(d.AdminToken)}
 		r := chi.NewRouter()
 		r.Use(headAsGet)
 		r.Get("/", s.home)
@@ -98,6 +99,7 @@ func headAsGet(next http.Handler) http.Handler {
 
 type shop struct {
 	catalog catalogClient
+	status  *writeStatus // read-only mode, for the banner
 	pages   map[string]*template.Template
 	log     *slog.Logger
 	api     http.Handler // the gateway's API, for the shopper's cart and orders
@@ -109,6 +111,7 @@ type view struct {
 	Title      string
 	Categories []category
 	Query      string // the search box's text
+	ReadOnly   bool   // no primary: the banner says checkout is paused
 	Data       any
 }
 
@@ -292,6 +295,7 @@ func (s *shop) execute(w http.ResponseWriter, r *http.Request, name string, v vi
 	if v.Categories == nil {
 		v.Categories, _ = s.catalog.categories(r.Context())
 	}
+	v.ReadOnly = s.status.ReadOnly()
 	var b bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&b, "layout", v); err != nil {
 		web.Log(r.Context()).Error("storefront: render", "page", name, "err", err)

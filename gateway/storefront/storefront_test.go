@@ -11,21 +11,23 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 )
 
 // fakeCatalog answers the catalog API's public reads with fixed data, and records the queries.
 type fakeCatalog struct {
-	mu      sync.Mutex
-	queries []string
-	down    bool
+	mu       sync.Mutex
+	queries  []string
+	down     bool
+	readOnly bool // GET /api/v1/status says writes are unavailable
 }
 
 func (f *fakeCatalog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.queries = append(f.queries, r.URL.RequestURI())
-	down := f.down
+	down, readOnly := f.down, f.readOnly
 	f.mu.Unlock()
 	if down {
 		w.WriteHeader(http.StatusBadGateway)
@@ -45,6 +47,12 @@ func (f *fakeCatalog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"image_url": "/media/products/7.jpg", "thumbnail_url": "/media/products/7-thumb.jpg"}
 	gone := map[string]any{"id": 8, "sku": "MUG-1", "name": "Mug", "price_cents": 500, "currency": "EUR", "stock": 0}
 	switch r.URL.Path {
+	case "/api/v1/status":
+		if readOnly {
+			answer(map[string]string{"writes": "unavailable"})
+			return
+		}
+		answer(map[string]string{"writes": "available"})
 	case "/api/v1/featured":
 		answer(map[string]any{"items": []any{lamp, gone}})
 	case "/api/v1/products/7":
@@ -83,7 +91,7 @@ func (f *fakeCatalog) last() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := len(f.queries) - 1; i >= 0; i-- {
-		if !strings.HasPrefix(f.queries[i], "/api/v1/categories") {
+		if q := f.queries[i]; !strings.HasPrefix(q, "/api/v1/categories") && q != "/api/v1/status" {
 			return f.queries[i]
 		}
 	}
@@ -248,4 +256,36 @@ func TestOnlyReads(t *testing.T) {
 			t.Errorf("HEAD, %s: %d with %d bytes", name, rec.Code, rec.Body.Len())
 		}
 	}
+}
+
+// While the shop takes no changes (no primary), every page says so; the banner goes when
+// writes come back. The storefront asks in the background, so the page after next shows it.
+func TestReadOnlyBanner(t *testing.T) {
+	h, fc, _ := newShop(t)
+	banner := func() bool {
+		rec := get(h, "/products/7")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("product page: %d", rec.Code)
+		}
+		return strings.Contains(rec.Body.String(), `class="readonly"`)
+	}
+	waitFor := func(want bool) {
+		t.Helper()
+		for deadline := time.Now().Add(3 * statusEvery); banner() != want; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("banner shown %v after %s, want %v", !want, 3*statusEvery, want)
+			}
+		}
+	}
+	if banner() {
+		t.Fatal("banner while writes are taken")
+	}
+	fc.mu.Lock()
+	fc.readOnly = true
+	fc.mu.Unlock()
+	waitFor(true)
+	fc.mu.Lock()
+	fc.readOnly = false
+	fc.mu.Unlock()
+	waitFor(false)
 }

@@ -24,6 +24,10 @@ var (
 	// ErrTimeout means the database cancelled a statement that ran past its time limit (the
 	// app role's statement_timeout): the caller should try again later, or ask for less.
 	ErrTimeout = errors.New("the query ran past its time limit")
+	// ErrUnavailable means no database server could take the statement (no primary during a
+	// failover, a server restarting): nothing is wrong with the request, and it will succeed
+	// once one does.
+	ErrUnavailable = errors.New("the database is unavailable")
 )
 
 // Product is one item for sale. Prices are in minor units (cents) of Currency.

@@ -30,6 +30,9 @@ var (
 	ErrCurrencies = errors.New("products in more than one currency")
 	// ErrTimeout means the database cancelled a statement that ran past its time limit.
 	ErrTimeout = errors.New("the query ran past its time limit")
+	// ErrUnavailable means no database server could take the statement (no primary during a
+	// failover, a server restarting): it did not run, and will succeed once a server takes it.
+	ErrUnavailable = errors.New("the database is unavailable")
 	// ErrOutcomeUnknown means a checkout's transaction was sent but its answer was lost (the
 	// connection failed, or the request was cancelled): it may have committed. The same
 	// request with the same Idempotency-Key finds out safely.

@@ -344,6 +344,10 @@ func storeProblem(err error) error {
 	switch {
 	case errors.Is(err, catalog.ErrTimeout):
 		return unavailable("the catalog is too busy to answer this now: try again shortly")
+	case errors.Is(err, catalog.ErrUnavailable):
+		// No server takes the statement: a write while there is no primary (a failover), or a
+		// read while neither replicas nor primary answer. Fast, and never a 500.
+		return unavailable("the database is unavailable for a moment (a failover may be under way): try again shortly")
 	case errors.Is(err, catalog.ErrNotFound):
 		return web.NewProblem(http.StatusNotFound, "no such product")
 	case errors.Is(err, catalog.ErrConflict):

@@ -232,6 +232,7 @@ func TestStoreFailures(t *testing.T) {
 		status int
 	}{
 		{"statement timeout", catalog.ErrTimeout, http.StatusServiceUnavailable},
+		{"no primary", fmt.Errorf("update product 1: %w", catalog.ErrUnavailable), http.StatusServiceUnavailable},
 		{"connection lost", errors.New("dial tcp 10.1.2.3:5432: connection refused"), http.StatusInternalServerError},
 	} {
 		for _, r := range []struct{ method, path, body string }{

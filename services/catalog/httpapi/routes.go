@@ -23,6 +23,7 @@ type Deps struct {
 	Log        *slog.Logger
 	Registry   *prometheus.Registry // the binary's metrics, served at /metrics
 	Ready      map[string]web.Check // what /readyz checks
+	Writable   web.Check            // nil while the database takes writes (GET /api/v1/status)
 	Store      Store
 	Cache      *cache.Cache
 	Media      Media
@@ -65,6 +66,7 @@ func NewServer(d Deps) http.Handler {
 		r.Method(http.MethodGet, "/search", handleSearch(d.Store, d.Cache, d.Media))
 		r.Method(http.MethodGet, "/featured", handleFeatured(d.Store, d.Cache, d.Media))
 		r.Method(http.MethodGet, "/categories", handleCategories(d.Tree))
+		r.Method(http.MethodGet, "/status", handleStatus(&writeProbe{check: d.Writable}))
 
 		wr := writer{store: d.Store, cache: d.Cache, purge: d.Purge, media: d.Media, tree: d.Tree}
 		r.Route("/admin", func(r chi.Router) {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,6 +48,9 @@ type api struct {
 	media   Media
 	queue   *miniredis.Miniredis
 	edge    *edge
+	// noPrimary fails the Writable check; checks counts the checks.
+	noPrimary atomic.Bool
+	checks    atomic.Int32
 }
 
 func newAPI(t *testing.T) *api {
@@ -75,7 +79,14 @@ func newAPI(t *testing.T) *api {
 		Log:      log,
 		Registry: reg,
 		Ready:    map[string]web.Check{"database": func(context.Context) error { return nil }},
-		Store:    a.store,
+		Writable: func(context.Context) error {
+			a.checks.Add(1)
+			if a.noPrimary.Load() {
+				return catalog.ErrUnavailable
+			}
+			return nil
+		},
+		Store: a.store,
 		Cache: cache.New(cacheRedis, cache.Config{
 			TTL: time.Minute, NotFoundTTL: time.Second, LocalTTL: time.Minute, LocalSize: 100,
 		}, log, reg),

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/flashcrowd/flashcrowd/foundation/db"
 	"github.com/flashcrowd/flashcrowd/services/catalog"
 	"github.com/flashcrowd/flashcrowd/services/catalog/postgres/internal/queries"
 )
@@ -298,10 +299,14 @@ func timedOut(err error) bool {
 }
 
 // dbError says what failed, mapping the database errors a valid request can still meet to
-// domain errors: a statement that ran out of time, and a write the table's constraints refuse.
+// domain errors: a statement that ran out of time, no server to take it, and a write the
+// table's constraints refuse.
 func dbError(what string, err error) error {
-	if timedOut(err) {
+	switch {
+	case timedOut(err):
 		return fmt.Errorf("%s: %w", what, catalog.ErrTimeout)
+	case db.Unavailable(err):
+		return fmt.Errorf("%s: %w: %w", what, catalog.ErrUnavailable, err)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -328,6 +333,19 @@ func (s *Store) commitLSN(ctx context.Context) string {
 		return ""
 	}
 	return lsn
+}
+
+// Writable checks that the primary's pool reaches a server that takes writes: while it does
+// not (no primary during a failover), the shop is read-only.
+func (s *Store) Writable(ctx context.Context) error {
+	inRecovery, err := s.db.InRecovery(ctx)
+	switch {
+	case err != nil:
+		return dbError("writable", err)
+	case inRecovery:
+		return fmt.Errorf("writable: the primary's pool reached a replica: %w", catalog.ErrUnavailable)
+	}
+	return nil
 }
 
 // Ping checks that reads can be served: by a replica, or failing that by the primary.

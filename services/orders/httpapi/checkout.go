@@ -210,6 +210,8 @@ func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error
 		return "unavailable", p
 	case errors.Is(err, orders.ErrCurrencies):
 		return "", web.NewProblem(http.StatusConflict, "the cart holds products priced in different currencies: order them separately")
+	case errors.Is(err, orders.ErrUnavailable):
+		return "unavailable", storeProblem(r, err)
 	case err != nil:
 		return "", storeProblem(r, err)
 	}
@@ -387,10 +389,11 @@ func stockProblem(e *orders.StockError) *web.Problem {
 	return p
 }
 
-// storeProblem answers a store failure: a statement that ran out of time is a 503 worth
-// retrying; anything else a 500 (web.Fail logs it).
+// storeProblem answers a store failure: a statement that ran out of time, or that no server
+// could take (no primary during a failover), is a 503 worth retrying; anything else a 500
+// (web.Fail logs it).
 func storeProblem(r *http.Request, err error) error {
-	if errors.Is(err, orders.ErrTimeout) {
+	if errors.Is(err, orders.ErrTimeout) || errors.Is(err, orders.ErrUnavailable) {
 		web.Log(r.Context()).Warn("database", "err", err)
 		return unavailable("the database")
 	}

@@ -228,16 +228,18 @@ func TestCheckoutWhenDependenciesFail(t *testing.T) {
 			t.Errorf("the cart's hold outlived its order: %q", held)
 		}
 	})
-	t.Run("database timeout", func(t *testing.T) {
-		a := newAPI(t)
-		a.fill(guest, map[string]int{"1": 1})
-		a.store.placeErr = fmt.Errorf("place: %w", orders.ErrTimeout)
-		rec := a.checkout(guest, "k", `{"email":"ada@example.com"}`)
-		want(t, rec, http.StatusServiceUnavailable)
-		if rec.Header().Get("Retry-After") == "" {
-			t.Error("503 without Retry-After")
-		}
-	})
+	for name, err := range map[string]error{"database timeout": orders.ErrTimeout, "no primary": orders.ErrUnavailable} {
+		t.Run(name, func(t *testing.T) {
+			a := newAPI(t)
+			a.fill(guest, map[string]int{"1": 1})
+			a.store.placeErr = fmt.Errorf("place: %w", err)
+			rec := a.checkout(guest, "k", `{"email":"ada@example.com"}`)
+			want(t, rec, http.StatusServiceUnavailable)
+			if rec.Header().Get("Retry-After") == "" {
+				t.Error("503 without Retry-After")
+			}
+		})
+	}
 	t.Run("answer lost: 503, and the retry finds the order", func(t *testing.T) {
 		a := newAPI(t)
 		a.fill(guest, map[string]int{"1": 1})

@@ -55,8 +55,10 @@ func TestListOrders(t *testing.T) {
 	for _, q := range []string{"cursor=abc", "cursor=-1", "cursor=0", "limit=0", "limit=101", "limit=x"} {
 		want(t, a.do(req{method: "GET", path: "/api/v1/orders?" + q, as: ada}), http.StatusBadRequest)
 	}
-	a.store.setErr(fmt.Errorf("orders: %w", orders.ErrTimeout))
-	want(t, a.do(req{method: "GET", path: "/api/v1/orders", as: ada}), http.StatusServiceUnavailable)
+	for _, err := range []error{orders.ErrTimeout, orders.ErrUnavailable} {
+		a.store.setErr(fmt.Errorf("orders: %w", err))
+		want(t, a.do(req{method: "GET", path: "/api/v1/orders", as: ada}), http.StatusServiceUnavailable)
+	}
 }
 
 func TestGetOrder(t *testing.T) {

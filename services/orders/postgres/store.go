@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flashcrowd/flashcrowd/contracts/tasks"
+	"github.com/flashcrowd/flashcrowd/foundation/db"
 	"github.com/flashcrowd/flashcrowd/services/orders"
 	"github.com/flashcrowd/flashcrowd/services/orders/postgres/internal/queries"
 )
@@ -34,9 +35,6 @@ type Store struct {
 func NewStore(pool *pgxpool.Pool, log *slog.Logger) *Store {
 	return &Store{pool: pool, db: queries.New(pool), log: log}
 }
-
-// Ping checks that the database answers (readiness).
-func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // OrderByKey returns owner's order placed with key, or orders.ErrNotFound.
 func (s *Store) OrderByKey(ctx context.Context, owner, key string) (orders.Order, error) {
@@ -181,8 +179,11 @@ func (s *Store) Place(ctx context.Context, p orders.Placement) (orders.Committed
 		return orders.Committed{}, orders.ErrKeyTaken
 	case errors.As(err, &pgErr) && pgErr.Code == "23514" && refused != 0: // CHECK (stock >= 0)
 		return orders.Committed{}, short(ctx, s.db, refused)
-	case err != nil && pgErr == nil:
-		// Not the server's refusal (that would be a PgError, and the batch rolled back): the
+	case err != nil && db.NotSent(err):
+		// The batch never reached a server (no primary): nothing was placed.
+		return orders.Committed{}, fmt.Errorf("place order: %w: %w", orders.ErrUnavailable, err)
+	case err != nil && (pgErr == nil || db.Unavailable(err)):
+		// Not the server's refusal of the order (a constraint rolls the batch back): the
 		// connection or the request failed, perhaps after the commit.
 		return orders.Committed{}, fmt.Errorf("place order: %w: %w", orders.ErrOutcomeUnknown, err)
 	case err != nil:
@@ -351,11 +352,15 @@ func notFound(what string, err error) error {
 }
 
 // dbError says what failed, mapping a statement the database cancelled for running too long
-// to orders.ErrTimeout: the caller should try again later.
+// to orders.ErrTimeout, and one no server could take to orders.ErrUnavailable: either way the
+// caller should try again later.
 func dbError(what string, err error) error {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "57014" {
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "57014":
 		return fmt.Errorf("%s: %w", what, orders.ErrTimeout)
+	case db.Unavailable(err):
+		return fmt.Errorf("%s: %w: %w", what, orders.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -123,6 +123,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		Registry: reg,
 		// Redis is left out on purpose: without it reads still work, from the database.
 		Ready:         map[string]web.Check{"database": store.Ping},
+		Writable:      store.Writable,
 		Store:         store,
 		Cache:         c,
 		Media:         media,

@@ -106,9 +106,12 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 	h := httpapi.NewServer(httpapi.Deps{
 		Log:      log,
 		Registry: reg,
-		// The catalog is left out: without it carts cannot be priced, but orders can still be
-		// read and checkouts still decided by the database.
-		Ready: map[string]web.Check{"database": store.Ping, "redis": carts.Ping},
+		// Carts, in Redis, are what every instance needs. The catalog and the database are left
+		// out: they are shared, so their failure would take every instance out together and the
+		// edge would answer for all of them. Without the catalog carts cannot be priced, but
+		// orders can still be read and checkouts decided; without a primary (a failover) carts
+		// go on working and what needs the database answers a fast 503 (read-only mode).
+		Ready: map[string]web.Check{"redis": carts.Ping},
 		Store: store,
 		Carts: carts,
 		// Counts live 2 s from their last figure: a restock the gate has not seen waits at most that;

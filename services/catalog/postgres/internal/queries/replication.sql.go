@@ -25,6 +25,18 @@ func (q *Queries) CommitLSN(ctx context.Context) (string, error) {
 	return lsn, err
 }
 
+const InRecovery = `-- name: InRecovery :one
+SELECT pg_is_in_recovery()::bool
+`
+
+// True on a replica. Asked of the primary's pool: false there means the shop takes writes.
+func (q *Queries) InRecovery(ctx context.Context) (bool, error) {
+	row := q.db.QueryRow(ctx, InRecovery)
+	var column_1 bool
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const ReplayedPast = `-- name: ReplayedPast :one
 SELECT coalesce(pg_last_wal_replay_lsn() >= '0/0'::pg_lsn + $1::text::numeric, false)::boolean AS replayed
 `

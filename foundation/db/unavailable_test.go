@@ -1,0 +1,52 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+func TestUnavailable(t *testing.T) {
+	pg := func(code string) error { return fmt.Errorf("update product 1: %w", &pgconn.PgError{Code: code}) }
+	cases := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"pgbouncer cannot log in", pg("08P01"), true},
+		{"connection failure", pg("08006"), true},
+		{"server shutting down", pg("57P01"), true},
+		{"server starting", pg("57P03"), true},
+		{"write on a replica", pg("25006"), true},
+		{"statement timeout", pg("57014"), false},
+		{"unique violation", pg("23505"), false},
+		{"check violation", pg("23514"), false},
+		{"connection cut", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
+		{"a bug", errors.New("scan: wrong type"), false},
+		{"the caller gave up", context.Canceled, false},
+	}
+	for _, tc := range cases {
+		if got := Unavailable(tc.err); got != tc.want {
+			t.Errorf("%s: Unavailable(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
+	}
+}
+
+// A server that is not there: the connect fails, and both functions say so.
+func TestNothingListening(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := pgconn.Connect(ctx, "postgres://u:p@127.0.0.1:1/db?connect_timeout=2")
+	if err == nil {
+		t.Fatal("connected to port 1")
+	}
+	if !Unavailable(err) || !NotSent(err) {
+		t.Errorf("connect error %v: Unavailable %v, NotSent %v, want both", err, Unavailable(err), NotSent(err))
+	}
+}
