@@ -8,7 +8,7 @@ MODULES := contracts foundation services/catalog services/orders gateway worker 
 # Modules whose Go sqlc makes from SQL (each has a sqlc.yaml).
 SQLC_MODULES := services/catalog services/orders
 # Go programs of the infrastructure images, outside the workspace (their images build them alone).
-INFRA_MODULES := infra/minio/setup infra/webhook-sink infra/asynqmon infra/postgres/health infra/cgroup-exporter
+INFRA_MODULES := infra/minio/setup infra/webhook-sink infra/asynqmon infra/cgroup-exporter
 # sqlc makes typed Go from SQL (each SQLC_MODULES entry has a sqlc.yaml). `go run` builds it into Go's cache:
 # minutes the first time (its PostgreSQL parser is C: cgo and a C compiler), seconds after.
 SQLC_VERSION := v1.31.1
@@ -182,7 +182,7 @@ test: ## vet, unit tests, fuzzing; then the stack up, integration tests, k6 smok
 
 # Drills: fault and timing runs of a minute or more against the running stack; each prints its figures.
 DRILL = cd gateway && FLASHCROWD_URL=http://127.0.0.1:$(EDGE_PORT) go test -tags e2e,drill -count=1 -timeout 15m -v ./e2e/ -run
-.PHONY: drill-worker-kill drill-scheduler drill-rollout drill-ha
+.PHONY: drill-worker-kill drill-scheduler drill-rollout drill-ha drill-primary drill-switchover pg-sync
 drill-worker-kill: ## Drill: a worker SIGKILLed in a burst of order emails; every order still gets its email
 	$(DRILL) TestDrillWorkerKilledDuringEmails
 drill-scheduler: ## Drill: a job with a 10 s period on 3 workers runs 6 ± 1 times in 60 s
@@ -191,6 +191,17 @@ drill-rollout: ## Drill: rollouts of gateway and catalog and a stopped catalog u
 	@infra/scripts/drill-rollout.sh
 drill-ha: ## Drill (make up PROFILE=ha first): kill -9 the active HAProxy (KILL=node: its container) under k6; the address answers again within 3 s
 	@COMPOSE_FILE=compose.yaml:compose.ha.yaml infra/scripts/drill-ha.sh
+drill-primary: ## Drill: kill -9 of the Postgres leader under k6 reads and checkouts; a replica is promoted (SYNC=off: with asynchronous replication)
+	$(DRILL) 'TestDrillPrimary$$'
+drill-switchover: ## Drill: a planned leader change (patronictl switchover) under k6; writes pause at most 10 s
+	$(DRILL) 'TestDrillSwitchover$$'
+
+pg-sync: ## Synchronous replication on or off in the running Postgres cluster: make pg-sync SYNC=on|off
+	@case "$(SYNC)" in on) v=true ;; off) v=false ;; *) echo "make pg-sync SYNC=on|off" >&2; exit 2 ;; esac; \
+	  for m in postgres-1 postgres-2 postgres-3; do \
+	    if [ -n "$$($(COMPOSE) ps -q --status running $$m)" ]; then \
+	      $(COMPOSE) exec -T $$m patronictl -c /run/patroni/patroni.yml edit-config --force --set synchronous_mode=$$v; exit; fi; \
+	  done; echo "no Postgres member is running (make up)" >&2; exit 1
 
 lab: ## The before/after table: naive vs full (or LAYER=cache|pooler|replicas|instances alone)
 	@LAYER="$(LAYER)" k6/lab.sh

@@ -1,11 +1,15 @@
 package db
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -44,4 +48,48 @@ func Unavailable(err error) bool {
 func NotSent(err error) bool {
 	var connErr *pgconn.ConnectError
 	return errors.As(err, &connErr) || pgconn.SafeToRetry(err)
+}
+
+// WaitForPrimary returns once url reaches a server that takes writes, trying every second for
+// at most within. A migration started with the cluster may find no leader yet, or reach a
+// member that is still a replica (HAProxy's checks take seconds to settle); anything else,
+// such as a refused login, fails at once.
+func WaitForPrimary(ctx context.Context, url string, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for {
+		// Each try within a few seconds: a balancer with no server to send it to may hold the
+		// connection without an answer.
+		try, cancelTry := context.WithTimeout(ctx, 5*time.Second)
+		err := primary(try, url)
+		cancelTry()
+		if err == nil {
+			return nil
+		}
+		if !Unavailable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no primary within %s: %w", within, err)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// primary connects to url and fails with an Unavailable error unless the server takes writes.
+func primary(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var inRecovery bool
+	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+		return err
+	}
+	if inRecovery {
+		return &pgconn.PgError{Code: "25006", Message: "the server is a replica"}
+	}
+	return nil
 }

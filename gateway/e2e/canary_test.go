@@ -83,7 +83,7 @@ func TestCanaryTakesItsWeight(t *testing.T) {
 	if !strings.Contains(out, "canary: 10 %") || !strings.Contains(out, "version") {
 		t.Fatalf("canary.sh 10 printed no weights or report:\n%s", out)
 	}
-	// make canary's report (its 2 s window) while the reads go on.
+	// make canary's report (its 2 s window), taken while the reads go on.
 	type result struct {
 		out string
 		err error
@@ -103,8 +103,17 @@ func TestCanaryTakesItsWeight(t *testing.T) {
 	if share < 0.07 || share > 0.13 {
 		t.Errorf("the canary answered %.1f %% of 10,000 requests at WEIGHT=10, want 10 %% ± 3 %%", 100*share)
 	}
-	// The report counts what the load balancer saw: the canary's share, and no errors.
-	r := <-report
+	// The report counts what the load balancer saw: the canary's share, and no errors. Its
+	// window must fall on reads: go on reading, in small batches, until it is taken.
+	var r result
+	for taken := false; !taken; {
+		select {
+		case r = <-report:
+			taken = true
+		default:
+			versions(t, base, 200)
+		}
+	}
 	if r.err != nil {
 		t.Fatalf("canary.sh (the report): %v\n%s", r.err, r.out)
 	}

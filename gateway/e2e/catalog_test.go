@@ -119,13 +119,14 @@ func measureAgain(t *testing.T, measure func() string) {
 }
 
 func TestReadsAreServedByBothReplicas(t *testing.T) {
+	leader, replicas := cluster(t)
 	before := productReads(t)
 	delta := map[string]int{}
 	// HAProxy balances PgBouncer's server connections, not queries, and PgBouncer retires each
-	// connection after 10 s: right after start-up, while a replica was still being checked,
+	// connection after 60 s: right after start-up, while a replica was still being checked,
 	// one replica may hold them all for that long.
 	next, misses := int64(1000), 0 // ids no other test reads; a k6 run may have cached a few
-	eventually(t, 30*time.Second, "both replicas serving reads", func() bool {
+	eventually(t, 90*time.Second, "both replicas serving reads", func() bool {
 		for range 20 {
 			if _, r := getProduct(t, next); r.header.Get("X-Cache") == "miss" {
 				misses++
@@ -136,22 +137,23 @@ func TestReadsAreServedByBothReplicas(t *testing.T) {
 		for _, node := range dbNodes {
 			delta[node] = after[node] - before[node]
 		}
-		return delta["postgres-replica-1"] > 0 && delta["postgres-replica-2"] > 0
+		return delta[replicas[0]] > 0 && delta[replicas[1]] > 0
 	})
-	t.Logf("product reads per node for %d cache misses: %v", misses, delta)
-	if delta["postgres-primary"] != 0 {
-		t.Errorf("the primary served %d reads that replicas should have", delta["postgres-primary"])
+	t.Logf("product reads per node for %d cache misses: %v (leader %s)", misses, delta, leader)
+	if delta[leader] != 0 {
+		t.Errorf("the leader served %d reads that replicas should have", delta[leader])
 	}
 }
 
 func TestReplicationStreamsToBothReplicas(t *testing.T) {
-	if n := psqlInt(t, "postgres-primary", `SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'`); n != 2 {
+	leader, replicas := cluster(t)
+	if n := psqlInt(t, leader, `SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'`); n != 2 {
 		t.Fatalf("pg_stat_replication shows %d streaming replicas, want 2", n)
 	}
 	sku := fmt.Sprintf("E2E-REPL-%d", time.Now().UnixNano())
-	psql(t, "postgres-primary", fmt.Sprintf(
+	psql(t, leader, fmt.Sprintf(
 		`INSERT INTO products (sku, name, price_cents) VALUES ('%s', 'Replication probe', 100)`, sku))
-	for _, replica := range dbNodes[1:] {
+	for _, replica := range replicas {
 		eventually(t, 5*time.Second, "row visible on "+replica, func() bool {
 			return psql(t, replica, fmt.Sprintf(`SELECT count(*) FROM products WHERE sku = '%s'`, sku)) == "1"
 		})
@@ -219,7 +221,8 @@ func TestAdminWriteNeedsCredentialsAndReachesEveryInstance(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("PATCH: %d %s", r.status, r.body)
 	}
-	if got := psql(t, "postgres-primary", fmt.Sprintf(`SELECT price_cents FROM products WHERE id = %d`, id)); got != fmt.Sprint(price) {
+	leader, _ := cluster(t)
+	if got := psql(t, leader, fmt.Sprintf(`SELECT price_cents FROM products WHERE id = %d`, id)); got != fmt.Sprint(price) {
 		t.Fatalf("primary has price %s, want %d", got, price)
 	}
 	// Every instance must serve the new value within a second of the write: reads until then

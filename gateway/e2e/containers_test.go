@@ -14,8 +14,8 @@ import (
 // write goes to a volume or a tmpfs (compose.yaml).
 var readOnlyRoot = []string{
 	"haproxy", "gateway", "catalog", "worker", "migrate", "pgbouncer",
-	"postgres-primary", "postgres-replica-1", "postgres-replica-2", "redis", "redis-queue", "minio", "prometheus",
-	"postgres-exporter-primary", "postgres-exporter-replica-1", "postgres-exporter-replica-2",
+	"postgres-1", "postgres-2", "postgres-3", "etcd", "redis", "redis-queue", "minio", "prometheus",
+	"postgres-exporter-1", "postgres-exporter-2", "postgres-exporter-3",
 	"pgbouncer-exporter", "redis-exporter", "redis-queue-exporter",
 	"orders", "migrate-orders", "mailpit", "asynqmon", "webhook-sink", "victoriametrics", "cgroup-exporter",
 	"edge-cert", "alertmanager",

@@ -81,36 +81,39 @@ func TestOrdersPlacedWhileTheQueueIsDownGetTheirEmails(t *testing.T) {
 }
 
 func TestReadsSurviveAReplicaOutage(t *testing.T) {
-	compose(t, "stop", "postgres-replica-1")
-	t.Cleanup(func() { compose(t, "up", "--detach", "--wait", "postgres-replica-1") })
-	up := []string{"postgres-primary", "postgres-replica-2"}
+	leader, replicas := cluster(t)
+	down, other := replicas[0], replicas[1]
+	compose(t, "stop", down)
+	t.Cleanup(func() { compose(t, "up", "--detach", "--wait", down) })
+	up := []string{leader, other}
 	before := productReads(t, up...)
-	for id := int64(400); id < 460; id++ {
+	first := uncachedIDs(60)
+	for id := first; id < first+60; id++ {
 		getProduct(t, id) // fails the test on any non-200
 	}
 	during := productReads(t, up...)
-	if during["postgres-primary"]+during["postgres-replica-2"] == before["postgres-primary"]+before["postgres-replica-2"] {
+	if during[leader]+during[other] == before[leader]+before[other] {
 		t.Fatal("no read reached the database during the outage: the test proved nothing")
 	}
-	compose(t, "up", "--detach", "--wait", "postgres-replica-1")
+	compose(t, "up", "--detach", "--wait", down)
 	// Back in rotation: it streams again and serves reads.
-	eventually(t, 30*time.Second, "replica-1 streaming again", func() bool {
-		return psql(t, "postgres-primary", `SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'`) == "2"
+	eventually(t, 30*time.Second, down+" streaming again", func() bool {
+		return psql(t, leader, `SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'`) == "2"
 	})
-	served := productReads(t)["postgres-replica-1"]
-	next := int64(2000)
+	served := productReads(t)[down]
+	next := uncachedIDs(900)
 	// HAProxy takes the replica back after two passing checks; PgBouncer retires the read pool's
 	// server connections after 60 s (server_lifetime) and opens new ones, balanced over both
 	// replicas. Seen: about 55 s.
 	back := time.Now()
-	eventually(t, 90*time.Second, "replica-1 serving reads again", func() bool {
+	eventually(t, 90*time.Second, down+" serving reads again", func() bool {
 		for range 10 {
 			getProduct(t, next)
 			next++
 		}
-		return productReads(t)["postgres-replica-1"] > served
+		return productReads(t)[down] > served
 	})
-	t.Logf("replica-1 served reads again %v after it was streaming", time.Since(back).Round(time.Second))
+	t.Logf("%s served reads again %v after it was streaming", down, time.Since(back).Round(time.Second))
 }
 
 // haproxyStatus reads a server's status (UP, DOWN, ...) from HAProxy's stats CSV.
@@ -127,30 +130,43 @@ func haproxyStatus(t *testing.T, backend, server string) string {
 	return ""
 }
 
+// A replica more than PG_READ_MAX_LAG (16 MB) of WAL behind the leader leaves the read pool:
+// Patroni's /replica?lag= compares its replay position with the leader's last one in etcd.
 func TestLaggingReplicaLeavesTheReadPool(t *testing.T) {
-	psql(t, "postgres-replica-2", `SELECT pg_wal_replay_pause()`)
-	t.Cleanup(func() { psql(t, "postgres-replica-2", `SELECT pg_wal_replay_resume()`) })
-	// A write the paused replica receives but does not replay: from now on it falls behind.
-	psql(t, "postgres-primary", `UPDATE products SET stock = stock WHERE id = 1`)
+	leader, replicas := cluster(t)
+	lagging, other := replicas[1], replicas[0]
+	// Patroni resumes a replica's paused replay at its next loop, unless cluster management is
+	// paused (maintenance mode: no failover meanwhile either).
+	patronictl(t, leader, "pause", "--wait")
+	t.Cleanup(func() { patronictl(t, leader, "resume", "--wait") })
+	psql(t, lagging, `SELECT pg_wal_replay_pause()`)
+	t.Cleanup(func() { psql(t, lagging, `SELECT pg_wal_replay_resume()`) })
+	// WAL the paused replica receives but does not replay: each switch to a new segment after a
+	// write moves the leader's position to the next 16 MB boundary.
+	for range 3 {
+		psql(t, leader, `UPDATE products SET stock = stock WHERE id = 1`)
+		psql(t, leader, `SELECT pg_switch_wal()`)
+	}
 	eventually(t, 30*time.Second, "HAProxy taking the lagging replica out", func() bool {
-		return strings.HasPrefix(haproxyStatus(t, "pg_read", "replica-2"), "DOWN")
+		return strings.HasPrefix(haproxyStatus(t, "pg_replicas", lagging), "DOWN")
 	})
 
 	before := productReads(t)
-	for id := int64(3000); id < 3030; id++ {
+	first := uncachedIDs(30)
+	for id := first; id < first+30; id++ {
 		getProduct(t, id)
 	}
 	after := productReads(t)
-	if n := after["postgres-replica-2"] - before["postgres-replica-2"]; n != 0 {
+	if n := after[lagging] - before[lagging]; n != 0 {
 		t.Fatalf("the lagging replica served %d reads", n)
 	}
-	if after["postgres-replica-1"] == before["postgres-replica-1"] {
+	if after[other] == before[other] {
 		t.Fatalf("the healthy replica served no reads: %v → %v", before, after)
 	}
 
-	psql(t, "postgres-replica-2", `SELECT pg_wal_replay_resume()`)
+	psql(t, lagging, `SELECT pg_wal_replay_resume()`)
 	eventually(t, 30*time.Second, "the replica back in the read pool", func() bool {
-		return haproxyStatus(t, "pg_read", "replica-2") == "UP"
+		return haproxyStatus(t, "pg_replicas", lagging) == "UP"
 	})
 }
 
@@ -158,7 +174,8 @@ func TestLaggingReplicaLeavesTheReadPool(t *testing.T) {
 // must not be adopted by the postmaster: it would take the orphan's odd exit for a crashed
 // backend and restart the whole server. An init process (compose `init: true`) adopts it instead.
 func TestAnOrphanedExecDoesNotRestartPostgres(t *testing.T) {
-	const node = "postgres-replica-1"
+	_, replicas := cluster(t)
+	node := replicas[0]
 	since := time.Now().UTC().Add(-time.Second).Format(time.RFC3339)
 	// The subshell exits at once, so psql is orphaned for certain (its parent is gone before it
 	// dies) and adopted by PID 1.
@@ -213,21 +230,37 @@ func TestStandbyAnswersWhenEveryGatewayIsDown(t *testing.T) {
 	}
 }
 
-// Read-only mode: while no primary answers (stopped here; in a failover, until a replica is
-// promoted), reads go on from the replicas and carts from Redis, every write answers a fast
-// 503 problem with Retry-After, never a 500 or a hang, and the storefront shows a banner. Once
-// the primary is back, writes succeed again and the banner goes.
+// Read-only mode: while no primary is reachable (here HAProxy's pg_write has no server; in a
+// failover, until a replica is promoted and passes its checks), reads go on from the replicas
+// and carts from Redis, every write answers a fast 503 problem with Retry-After, never a 500 or
+// a hang, and the storefront shows a banner. Once the leader is back, writes succeed again and
+// the banner goes.
 func TestReadOnlyModeWhileThereIsNoPrimary(t *testing.T) {
 	p := createProduct(t, map[string]any{"name": "E2E read-only lamp", "stock": 20})
 	s := newShopper(t)
 	want(t, s.addToCart(p.ID, 1), 200, "add to cart before the outage")
 
-	compose(t, "stop", "postgres-primary")
-	t.Cleanup(func() { compose(t, "up", "--detach", "--wait", "postgres-primary") })
+	leader, _ := cluster(t)
+	// In maintenance the server takes no new connection; PgBouncer's open ones are cut too, as
+	// HAProxy does when a check marks a server down.
+	pgWrite := func(state string) {
+		cmd := fmt.Sprintf("set server pg_write/%s state %s", leader, state)
+		if state == "maint" {
+			cmd += fmt.Sprintf("; shutdown sessions server pg_write/%s", leader)
+		}
+		out := compose(t, "exec", "-T", "-u", "haproxy", "haproxy", "sh", "-c",
+			fmt.Sprintf(`echo "%s" | socat -t 2 stdio unix-connect:/run/haproxy/admin.sock`, cmd))
+		if strings.TrimSpace(out) != "" {
+			t.Fatalf("HAProxy's runtime API: %s", out)
+		}
+	}
+	pgWrite("maint")
+	t.Cleanup(func() { pgWrite("ready") })
 	stopped := time.Now()
 
 	// Reads that reach the database (past the caches) are served by the replicas.
-	for id := int64(4000); id < 4020; id++ {
+	first := uncachedIDs(20)
+	for id := first; id < first+20; id++ {
 		getProduct(t, id)
 	}
 	// The status the storefront's banner comes from (a catalog instance asks at most once a second).
@@ -269,11 +302,11 @@ func TestReadOnlyModeWhileThereIsNoPrimary(t *testing.T) {
 		return page.status == http.StatusOK && strings.Contains(string(page.body), `class="readonly"`)
 	}
 	eventually(t, 15*time.Second, "the storefront's read-only banner", banner)
-	t.Logf("read-only mode shown %v after the primary stopped", time.Since(stopped).Round(100*time.Millisecond))
+	t.Logf("read-only mode shown %v after the primary became unreachable", time.Since(stopped).Round(100*time.Millisecond))
 
-	compose(t, "up", "--detach", "--wait", "postgres-primary")
+	pgWrite("ready")
 	back := time.Now()
-	eventually(t, 60*time.Second, "writes succeeding again", func() bool {
+	eventually(t, 30*time.Second, "writes succeeding again", func() bool {
 		return call(t, http.MethodPatch, patch, map[string]any{"stock": 20}, admin()).status == http.StatusOK
 	})
 	t.Logf("writes succeeded again %v after the primary was back", time.Since(back).Round(100*time.Millisecond))

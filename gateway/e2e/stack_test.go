@@ -11,9 +11,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -145,7 +147,67 @@ func psqlInt(t *testing.T, service, query string) int {
 	return n
 }
 
-var dbNodes = []string{"postgres-primary", "postgres-replica-1", "postgres-replica-2"}
+// uncachedIDs returns the first of n seeded product ids that no earlier run on this stack is
+// likely to have read (the caches would answer them): a random stretch of the seed, above the
+// fixed ids tests name. A k6 run reads a few hundred of the 100,000 at random.
+func uncachedIDs(n int) int64 {
+	return 10_000 + rand.Int64N(80_000-int64(n))
+}
+
+// dbNodes are the Postgres cluster's members. Which one leads changes with each failover:
+// ask roles.
+var dbNodes = []string{"postgres-1", "postgres-2", "postgres-3"}
+
+// roles asks Patroni (the first member whose REST API answers) which member leads now and
+// which are replicas, running or streaming.
+func roles(t *testing.T) (leader string, replicas []string) {
+	t.Helper()
+	for _, node := range dbNodes {
+		out, err := composeExec(t, nil, node, "curl", "-fsS", "--max-time", "3", "http://127.0.0.1:8008/cluster")
+		if err != nil {
+			continue
+		}
+		var c struct {
+			Members []struct {
+				Name, Role, State string
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &c); err != nil {
+			t.Fatalf("Patroni's /cluster on %s: %v\n%s", node, err, out)
+		}
+		for _, m := range c.Members {
+			switch {
+			case m.Role == "leader" && m.State == "running":
+				leader = m.Name
+			case m.Role != "leader" && (m.State == "running" || m.State == "streaming"):
+				replicas = append(replicas, m.Name)
+			}
+		}
+		slices.Sort(replicas)
+		return leader, replicas
+	}
+	t.Fatal("no Postgres member's Patroni answers")
+	return "", nil
+}
+
+// patronictl runs Patroni's command line in a member's container, with that member's
+// configuration (which holds the REST API's login).
+func patronictl(t *testing.T, member string, args ...string) string {
+	t.Helper()
+	return compose(t, append([]string{"exec", "-T", member, "patronictl", "-c", "/run/patroni/patroni.yml"}, args...)...)
+}
+
+// cluster is roles for a test that needs a leader and both replicas, as the stack starts.
+func cluster(t *testing.T) (leader string, replicas []string) {
+	t.Helper()
+	var n int
+	eventually(t, 30*time.Second, "a leader and two replicas", func() bool {
+		leader, replicas = roles(t)
+		n = len(replicas)
+		return leader != "" && n == 2
+	})
+	return leader, replicas
+}
 
 // productReads counts, per database node (all of them unless named), executions of the
 // catalog's read of one product.

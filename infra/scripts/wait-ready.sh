@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Waits until HAProxy sends traffic to every running instance of the services it balances
-# (gateway, catalog, orders, and the read replicas): each container's address is UP in its
-# backend. Those services have no Docker healthcheck (compose.yaml says why), so `compose up
+# (gateway, catalog, orders, and the Postgres members): each container's address is UP in its
+# backend (a Postgres member: as the leader in pg_write or as a replica in pg_replicas). Those services have no Docker healthcheck (compose.yaml says why), so `compose up
 # --wait` only knows they run; HAProxy's own checks say they are ready. Reads HAProxy's stats on
 # the host's published port: no `docker exec`.
-#   infra/scripts/wait-ready.sh [service ...]     (default: all five; WAIT_READY_TIMEOUT, 120 s)
+#   infra/scripts/wait-ready.sh [service ...]     (default: all six; WAIT_READY_TIMEOUT, 120 s)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . infra/scripts/lib.sh
 
 stats="http://127.0.0.1:${HAPROXY_STATS_PORT:-8404}/;csv"
 declare -A backend_of=([gateway]=gateways [catalog]=catalogs [catalog-canary]=catalogs [orders]=orders
-  [postgres-replica-1]=pg_read [postgres-replica-2]=pg_read)
+  [postgres-1]='pg_write|pg_replicas' [postgres-2]='pg_write|pg_replicas' [postgres-3]='pg_write|pg_replicas')
 services=("$@")
-[ ${#services[@]} -gt 0 ] || services=(gateway catalog orders postgres-replica-1 postgres-replica-2)
+[ ${#services[@]} -gt 0 ] || services=(gateway catalog orders postgres-1 postgres-2 postgres-3)
 deadline=$((SECONDS + ${WAIT_READY_TIMEOUT:-120}))
 
 # not_ready prints "service addresses" for every running instance HAProxy does not route to
@@ -29,7 +29,7 @@ not_ready() {
       awk -F, -v b="${backend_of[$svc]}" -v ips="$ips" '
         BEGIN { n = split(ips, ip, " ") }
         NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-        $1 == b && $col["status"] == "UP" { for (i = 1; i <= n; i++) if ($col["addr"] ~ "^" ip[i] ":") up = 1 }
+        $1 ~ "^(" b ")$" && $col["status"] == "UP" { for (i = 1; i <= n; i++) if ($col["addr"] ~ "^" ip[i] ":") up = 1 }
         END { exit !up }' <<<"${csv#\# }" || echo "$svc ${ips% }"
     done
   done

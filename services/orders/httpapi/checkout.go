@@ -206,7 +206,8 @@ func (co *checkout) place(w http.ResponseWriter, r *http.Request) (string, error
 		web.Log(ctx).Warn("checkout outcome unknown", "err", err)
 		p := web.NewProblem(http.StatusServiceUnavailable,
 			"the order may or may not have been placed: send the same request with the same %s again to find out", IdempotencyHeader)
-		p.RetryAfter = 1
+		// A connection cut mid-transaction is most often a failover or a restart under way.
+		p.RetryAfter = failoverRetryAfter
 		return "unavailable", p
 	case errors.Is(err, orders.ErrCurrencies):
 		return "", web.NewProblem(http.StatusConflict, "the cart holds products priced in different currencies: order them separately")
@@ -393,12 +394,23 @@ func stockProblem(e *orders.StockError) *web.Problem {
 // could take (no primary during a failover), is a 503 worth retrying; anything else a 500
 // (web.Fail logs it).
 func storeProblem(r *http.Request, err error) error {
-	if errors.Is(err, orders.ErrTimeout) || errors.Is(err, orders.ErrUnavailable) {
+	switch {
+	case errors.Is(err, orders.ErrTimeout):
 		web.Log(r.Context()).Warn("database", "err", err)
 		return unavailable("the database")
+	case errors.Is(err, orders.ErrUnavailable):
+		// No primary: a failover takes seconds, and a client retrying every second would only
+		// spend its checkout allowance (CHECKOUT_LIMIT_PER_SESSION) on it.
+		web.Log(r.Context()).Warn("database", "err", err)
+		p := unavailable("the database")
+		p.RetryAfter = failoverRetryAfter
+		return p
 	}
 	return fmt.Errorf("store: %w", err)
 }
+
+// failoverRetryAfter is Retry-After while no primary takes writes (seconds), as the catalog's.
+const failoverRetryAfter = 5
 
 // memoTTL bounds how long a stock figure this instance saw is trusted for the fast refusal:
 // only an admin restock or a cancellation elsewhere can raise it in the meantime.

@@ -77,7 +77,7 @@ func (c *Config) Validate() error {
 // MigrateConfig is every variable 'catalog migrate' reads.
 type MigrateConfig struct {
 	config.Common
-	MigrateDatabaseURL string `env:"MIGRATE_DATABASE_URL,required" secret:"url" desc:"Direct connection to the primary as the schema owner; not through PgBouncer: goose's session advisory lock needs a session."`
+	MigrateDatabaseURL string `env:"MIGRATE_DATABASE_URL,required" secret:"url" desc:"Connection to the primary as the schema owner (the leader, through HAProxy's pg_write); not through PgBouncer: goose's session advisory lock needs a session. Waits up to a minute for a primary."`
 	SeedProducts       int    `env:"SEED_PRODUCTS" envDefault:"100000" desc:"Deterministic products to seed (0 to 1000000): product i gets id i and SKU FC-<i in 7 digits>. A rerun adds only those past the count reached and never brings back a deleted one."`
 }
 

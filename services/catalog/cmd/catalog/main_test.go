@@ -36,7 +36,7 @@ func TestRunRefusesDevelopmentSecretsOutsideDevelopment(t *testing.T) {
 			}
 		}
 	}
-	env = map[string]string{"MIGRATE_DATABASE_URL": "postgres://flashcrowd_owner:dev-owner-password@postgres-primary/flashcrowd"}
+	env = map[string]string{"MIGRATE_DATABASE_URL": "postgres://flashcrowd_owner:dev-owner-password@haproxy:5432/flashcrowd"}
 	err := run(context.Background(), []string{"catalog", "migrate"}, func(k string) string { return env[k] }, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "MIGRATE_DATABASE_URL") {
 		t.Errorf("migrate: run = %v, want an error naming MIGRATE_DATABASE_URL", err)

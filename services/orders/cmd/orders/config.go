@@ -70,5 +70,5 @@ func (c *Config) Validate() error {
 // MigrateConfig is every variable 'orders migrate' reads.
 type MigrateConfig struct {
 	config.Common
-	MigrateDatabaseURL string `env:"MIGRATE_DATABASE_URL,required" secret:"url" desc:"Direct connection to the primary as the schema owner; not through PgBouncer: goose's session advisory lock needs a session. The catalog's migrations must have run: checkout takes stock from its products table."`
+	MigrateDatabaseURL string `env:"MIGRATE_DATABASE_URL,required" secret:"url" desc:"Connection to the primary as the schema owner (the leader, through HAProxy's pg_write); not through PgBouncer: goose's session advisory lock needs a session. Waits up to a minute for a primary. The catalog's migrations must have run: checkout takes stock from its products table."`
 }

@@ -151,6 +151,10 @@ func migrate(ctx context.Context, cfg MigrateConfig, stdout io.Writer) error {
 		return err
 	}
 	start := time.Now()
+	// The cluster may be electing its leader still: wait for one (Patroni's ttl is 12 s).
+	if err := db.WaitForPrimary(ctx, cfg.MigrateDatabaseURL, time.Minute); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
 	applied, err := postgres.Migrate(ctx, cfg.MigrateDatabaseURL)
 	if err != nil {
 		return err

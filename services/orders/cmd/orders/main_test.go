@@ -62,7 +62,7 @@ func TestRunRefusesDevelopmentSecretsOutsideDevelopment(t *testing.T) {
 			t.Errorf("%s: a good secret refused: %v", cmd, err)
 		}
 	}
-	env = map[string]string{"MIGRATE_DATABASE_URL": "postgres://flashcrowd_owner:dev-owner-password@postgres-primary/flashcrowd"}
+	env = map[string]string{"MIGRATE_DATABASE_URL": "postgres://flashcrowd_owner:dev-owner-password@haproxy:5432/flashcrowd"}
 	if err := runWith("migrate", env); err == nil || !strings.Contains(err.Error(), "MIGRATE_DATABASE_URL") {
 		t.Errorf("migrate: run = %v, want an error naming MIGRATE_DATABASE_URL", err)
 	}

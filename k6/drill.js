@@ -1,0 +1,148 @@
+// drill: the load every fault drill runs under (make drill-primary, drill-switchover, ... see
+// infra/scripts/drill.sh): shoppers browsing (the browse mix, RATE requests/s) and buying
+// (CHECKOUT_RATE checkouts/s, each a new guest: an item into the cart, then a checkout with an
+// Idempotency-Key). A buyer behaves as a well-written client does: on a 503 it waits Retry-After
+// and sends the same request again (with the same key), for up to RETRY_FOR; anything else is a
+// failure. The drill script counts what it logs: "ACK <order id> <ms>" for each order the API
+// acknowledged (201), "W <ms> <status> <duration ms>" for each write attempt that was not.
+//   make drill-… (k6/run.sh SCENARIO=drill)   RATE (20), CHECKOUT_RATE (2), DURATION (90s),
+//                                             RETRY_FOR (60s)
+import http from 'k6/http';
+import { sleep } from 'k6';
+import exec from 'k6/execution';
+import { Counter, Rate, Trend } from 'k6/metrics';
+import { ADMIN_TOKEN, BASE_URL, envDuration, envInt, vusFor } from './lib/config.js';
+import { browse, preflight } from './lib/catalog.js';
+import { metric, ms, pct, summaryHandler } from './lib/summary.js';
+import { REPORT_ONLY, TREND_STATS } from './lib/thresholds.js';
+
+const RATE = envInt('RATE', 20);
+const CHECKOUT_RATE = envInt('CHECKOUT_RATE', 2);
+const DURATION = envDuration('DURATION', '90s');
+const RETRY_FOR = envDuration('RETRY_FOR', '60s');
+
+const buyFailed = new Rate('drill_buy_failed'); // a buyer whose order was never acknowledged
+const acked = new Counter('drill_orders_acknowledged');
+const unavailable = new Counter('drill_503');
+const unavailableTime = new Trend('drill_503_duration', true);
+const retried = new Counter('drill_retries');
+
+export const options = {
+  scenarios: {
+    browse: Object.assign(
+      { executor: 'constant-arrival-rate', rate: RATE, timeUnit: '1s', duration: DURATION.text, exec: 'read' },
+      vusFor(RATE),
+    ),
+    // A buyer may wait out a whole failover: up to RETRY_FOR each, CHECKOUT_RATE a second.
+    buy: {
+      executor: 'constant-arrival-rate',
+      rate: CHECKOUT_RATE,
+      timeUnit: '1s',
+      duration: DURATION.text,
+      exec: 'buy',
+      preAllocatedVUs: CHECKOUT_RATE * 4,
+      maxVUs: CHECKOUT_RATE * (RETRY_FOR.secs + 5),
+    },
+  },
+  // The drill script judges the figures; these only make k6 report them.
+  thresholds: {
+    'http_req_failed{kind:read}': [REPORT_ONLY.rate],
+    drill_buy_failed: [REPORT_ONLY.rate],
+    drill_503_duration: [REPORT_ONLY.trend],
+    drill_orders_acknowledged: [REPORT_ONLY.counter],
+  },
+  summaryTrendStats: TREND_STATS,
+};
+
+export function setup() {
+  preflight(0);
+  if (!ADMIN_TOKEN) exec.test.abort('drill needs ADMIN_TOKEN (compose passes it from .env)');
+  // One product with stock for every buyer of the drill: a refusal is then never "sold out".
+  const res = http.post(
+    `${BASE_URL}/api/v1/admin/products`,
+    JSON.stringify({ sku: `DRILL-${Date.now()}`, name: 'Drill kettle', price_cents: 2500, currency: 'EUR', stock: 1000000 }),
+    { headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' }, tags: { endpoint: 'setup' } },
+  );
+  if (res.status !== 201) exec.test.abort(`could not create the drill's product: ${res.status} ${res.body}`);
+  return { id: res.json('id'), run: `${Date.now()}` };
+}
+
+// A read fails on anything but a 2xx or 3xx (k6's http_req_failed, tagged kind:read).
+export function read() {
+  browse({ kind: 'read' });
+}
+
+// retrying sends a request until it is answered with something other than a 503, waiting
+// Retry-After in between, for at most RETRY_FOR. It logs each attempt that was not `ok`.
+function retrying(send, ok) {
+  const deadline = Date.now() + RETRY_FOR.secs * 1000;
+  for (;;) {
+    const start = Date.now();
+    const res = send();
+    if (res.status === ok) return res;
+    console.log(`W ${start} ${res.status} ${Math.round(res.timings.duration)}`);
+    if (res.status !== 503) return res;
+    unavailable.add(1);
+    unavailableTime.add(res.timings.duration);
+    const wait = Math.max(1, parseInt(res.headers['Retry-After'] || '1', 10) || 1);
+    if (Date.now() + wait * 1000 > deadline) return res;
+    retried.add(1);
+    sleep(wait);
+  }
+}
+
+export function buy(data) {
+  const jar = new http.CookieJar();
+  const json = { 'Content-Type': 'application/json' };
+  const n = exec.scenario.iterationInTest;
+  const add = retrying(
+    () => http.put(`${BASE_URL}/api/v1/cart/items/${data.id}`, JSON.stringify({ quantity: 1 }), {
+      jar, headers: json, tags: { kind: 'write', endpoint: 'cart_put', name: 'PUT /api/v1/cart/items/{id}' },
+    }),
+    200,
+  );
+  if (add.status !== 200) {
+    buyFailed.add(1);
+    return;
+  }
+  const start = Date.now();
+  const order = retrying(
+    () => http.post(`${BASE_URL}/api/v1/orders`, JSON.stringify({ email: `drill-${data.run}-${n}@drill.test` }), {
+      jar,
+      headers: Object.assign({ 'Idempotency-Key': `drill-${data.run}-${n}` }, json),
+      tags: { kind: 'write', endpoint: 'checkout', name: 'POST /api/v1/orders' },
+    }),
+    201,
+  );
+  if (order.status !== 201) {
+    buyFailed.add(1);
+    return;
+  }
+  buyFailed.add(0);
+  acked.add(1);
+  console.log(`ACK ${order.json('id')} ${start}`);
+}
+
+export const handleSummary = summaryHandler('drill', (data) => {
+  const v = (name, key) => {
+    const m = metric(data, name);
+    return m ? m[key] : 0;
+  };
+  const json = {
+    reads: v('http_req_failed{kind:read}', 'passes') + v('http_req_failed{kind:read}', 'fails'),
+    reads_failed_rate: v('http_req_failed{kind:read}', 'rate'),
+    buyers: v('drill_buy_failed', 'passes') + v('drill_buy_failed', 'fails'),
+    buyers_failed_rate: v('drill_buy_failed', 'rate'),
+    orders_acknowledged: v('drill_orders_acknowledged', 'count'),
+    answers_503: v('drill_503', 'count'),
+    answer_503_p50_ms: v('drill_503_duration', 'med'),
+    answer_503_p99_ms: v('drill_503_duration', 'p(99)'),
+    retries: v('drill_retries', 'count'),
+  };
+  const text = [
+    `  drill: reads ${json.reads}, failed ${pct(json.reads_failed_rate)}; buyers ${json.buyers}, failed ${pct(json.buyers_failed_rate)}` +
+      ` (each retried on 503 for up to ${RETRY_FOR.text}); orders acknowledged ${json.orders_acknowledged}`,
+    `  503 answers ${json.answers_503} (p50 ${ms(json.answer_503_p50_ms)}, p99 ${ms(json.answer_503_p99_ms)}), retries ${json.retries}`,
+  ].join('\n');
+  return { json, text };
+});
