@@ -4,6 +4,8 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 COMPOSE ?= docker compose
+empty :=
+space := $(empty) $(empty)
 MODULES := contracts foundation services/catalog services/orders gateway worker k6/lab
 # Modules whose Go sqlc makes from SQL (each has a sqlc.yaml).
 SQLC_MODULES := services/catalog services/orders
@@ -182,7 +184,11 @@ test: ## vet, unit tests, fuzzing; then the stack up, integration tests, k6 smok
 
 # Drills: fault and timing runs of a minute or more against the running stack; each prints its figures.
 DRILL = cd gateway && FLASHCROWD_URL=http://127.0.0.1:$(EDGE_PORT) go test -tags e2e,drill -count=1 -timeout 15m -v ./e2e/ -run
-.PHONY: drill-worker-kill drill-scheduler drill-rollout drill-ha drill-primary drill-switchover pg-sync
+# The fault drills (gateway/e2e/faults_drill_test.go, docs/failover.md): each breaks one thing
+# under k6's drill scenario (reads and retrying buyers) and prints one row of figures, also kept
+# in results/drills/. make drills runs them all in turn, about 18 minutes, and prints the table.
+FAULT_DRILLS := primary switchover replica partition catalog gateway redis pgbouncer worker minio
+.PHONY: drill-worker-kill drill-scheduler drill-rollout drill-ha pg-sync drills $(addprefix drill-,$(FAULT_DRILLS))
 drill-worker-kill: ## Drill: a worker SIGKILLed in a burst of order emails; every order still gets its email
 	$(DRILL) TestDrillWorkerKilledDuringEmails
 drill-scheduler: ## Drill: a job with a 10 s period on 3 workers runs 6 ± 1 times in 60 s
@@ -191,10 +197,27 @@ drill-rollout: ## Drill: rollouts of gateway and catalog and a stopped catalog u
 	@infra/scripts/drill-rollout.sh
 drill-ha: ## Drill (make up PROFILE=ha first): kill -9 the active HAProxy (KILL=node: its container) under k6; the address answers again within 3 s
 	@COMPOSE_FILE=compose.yaml:compose.ha.yaml infra/scripts/drill-ha.sh
-drill-primary: ## Drill: kill -9 of the Postgres leader under k6 reads and checkouts; a replica is promoted (SYNC=off: with asynchronous replication)
-	$(DRILL) 'TestDrillPrimary$$'
-drill-switchover: ## Drill: a planned leader change (patronictl switchover) under k6; writes pause at most 10 s
-	$(DRILL) 'TestDrillSwitchover$$'
+
+drill-primary: ## Drill: kill -9 of the Postgres leader; a replica is promoted (SYNC=off: with asynchronous replication)
+drill-switchover: ## Drill: a planned leader change (patronictl switchover); writes pause at most 10 s
+drill-replica: ## Drill: kill -9 of a Postgres replica, started again 20 s later
+drill-partition: ## Drill: a replica cut off from the network; it leaves the read pool within 15 s
+drill-catalog: ## Drill: kill -9 of one catalog instance for 15 s
+drill-gateway: ## Drill: kill -9 of one gateway instance for 15 s
+drill-redis: ## Drill: kill -9 of the main Redis (cache, sessions, carts) for 15 s
+drill-pgbouncer: ## Drill: kill -9 of one of the two PgBouncers for 15 s
+drill-worker: ## Drill: kill -9 of one worker for 15 s
+drill-minio: ## Drill: kill -9 of MinIO for 15 s
+$(addprefix drill-,$(FAULT_DRILLS)):
+	$(DRILL) 'TestDrill$(call drill_test,$(@:drill-%=%))$$'
+# drill_test names a drill's Go test: primary → Primary (TestDrillPrimary).
+drill_test = $(shell echo $(1) | awk '{ print toupper(substr($$0, 1, 1)) substr($$0, 2) }')
+drills: ## Every fault drill in turn (about 18 min), then one table of their figures
+	@mkdir -p results/drills && rm -f results/drills/*.txt
+	@rc=0; cd gateway && FLASHCROWD_URL=http://127.0.0.1:$(EDGE_PORT) go test -tags e2e,drill -count=1 -timeout 40m -v ./e2e/ \
+	  -run 'TestDrill($(subst $(space),|,$(foreach d,$(FAULT_DRILLS),$(call drill_test,$(d)))))$$' || rc=$$?; \
+	  cd .. && printf '\n| drill | reads | failed reads %% | buyers | failed writes %% | s to recover | orders acknowledged | lost | alerts (after the fault) |\n|---|---|---|---|---|---|---|---|---|\n' && \
+	  for d in $(FAULT_DRILLS); do head -1 results/drills/$$d.txt 2>/dev/null || echo "| $$d | did not finish | | | | | | | |"; done; exit $$rc
 
 pg-sync: ## Synchronous replication on or off in the running Postgres cluster: make pg-sync SYNC=on|off
 	@case "$(SYNC)" in on) v=true ;; off) v=false ;; *) echo "make pg-sync SYNC=on|off" >&2; exit 2 ;; esac; \

@@ -1,9 +1,11 @@
 // drill: the load every fault drill runs under (make drill-primary, drill-switchover, ... see
-// infra/scripts/drill.sh): shoppers browsing (the browse mix, RATE requests/s) and buying
+// gateway/e2e/faults_drill_test.go): shoppers browsing (the browse mix, RATE requests/s) and buying
 // (CHECKOUT_RATE checkouts/s, each a new guest: an item into the cart, then a checkout with an
-// Idempotency-Key). A buyer behaves as a well-written client does: on a 503 it waits Retry-After
-// and sends the same request again (with the same key), for up to RETRY_FOR; anything else is a
-// failure. The drill script counts what it logs: "ACK <order id> <ms>" for each order the API
+// Idempotency-Key). A buyer behaves as a well-written client does: every request it sends is
+// safe to repeat (a PUT of a quantity; a POST with an Idempotency-Key, whose repeat answers the
+// same order), so on a 503 it waits Retry-After and sends the same request again, and on a lost
+// answer (no response, 502, 504) it waits a second and does the same, for up to RETRY_FOR; any
+// other answer is a failure. The drill script counts what it logs: "ACK <order id> <ms>" for each order the API
 // acknowledged (201), "W <ms> <status> <duration ms>" for each write attempt that was not.
 //   make drill-… (k6/run.sh SCENARIO=drill)   RATE (20), CHECKOUT_RATE (2), DURATION (90s),
 //                                             RETRY_FOR (60s)
@@ -33,7 +35,9 @@ export const options = {
       { executor: 'constant-arrival-rate', rate: RATE, timeUnit: '1s', duration: DURATION.text, exec: 'read' },
       vusFor(RATE),
     ),
-    // A buyer may wait out a whole failover: up to RETRY_FOR each, CHECKOUT_RATE a second.
+    // A buyer may wait out a whole failover twice (the cart, then the checkout): up to
+    // 2 × RETRY_FOR, CHECKOUT_RATE a second. A buyer k6 could not start is a dropped
+    // iteration, which the drill counts as a failure of its own.
     buy: {
       executor: 'constant-arrival-rate',
       rate: CHECKOUT_RATE,
@@ -41,7 +45,7 @@ export const options = {
       duration: DURATION.text,
       exec: 'buy',
       preAllocatedVUs: CHECKOUT_RATE * 4,
-      maxVUs: CHECKOUT_RATE * (RETRY_FOR.secs + 5),
+      maxVUs: CHECKOUT_RATE * (2 * RETRY_FOR.secs + 10),
     },
   },
   // The drill script judges the figures; these only make k6 report them.
@@ -72,8 +76,12 @@ export function read() {
   browse({ kind: 'read' });
 }
 
-// retrying sends a request until it is answered with something other than a 503, waiting
-// Retry-After in between, for at most RETRY_FOR. It logs each attempt that was not `ok`.
+// Answers after which the request may have been lost on the way: sent again after a second.
+const LOST = [0, 502, 504];
+
+// retrying sends a request until it is answered with something other than a 503 or a lost
+// answer, waiting Retry-After (or a second) in between, for at most RETRY_FOR. It logs each
+// attempt that was not `ok`.
 function retrying(send, ok) {
   const deadline = Date.now() + RETRY_FOR.secs * 1000;
   for (;;) {
@@ -81,10 +89,13 @@ function retrying(send, ok) {
     const res = send();
     if (res.status === ok) return res;
     console.log(`W ${start} ${res.status} ${Math.round(res.timings.duration)}`);
-    if (res.status !== 503) return res;
-    unavailable.add(1);
-    unavailableTime.add(res.timings.duration);
-    const wait = Math.max(1, parseInt(res.headers['Retry-After'] || '1', 10) || 1);
+    if (res.status !== 503 && !LOST.includes(res.status)) return res;
+    let wait = 1;
+    if (res.status === 503) {
+      unavailable.add(1);
+      unavailableTime.add(res.timings.duration);
+      wait = Math.max(1, parseInt(res.headers['Retry-After'] || '1', 10) || 1);
+    }
     if (Date.now() + wait * 1000 > deadline) return res;
     retried.add(1);
     sleep(wait);
@@ -141,7 +152,7 @@ export const handleSummary = summaryHandler('drill', (data) => {
   };
   const text = [
     `  drill: reads ${json.reads}, failed ${pct(json.reads_failed_rate)}; buyers ${json.buyers}, failed ${pct(json.buyers_failed_rate)}` +
-      ` (each retried on 503 for up to ${RETRY_FOR.text}); orders acknowledged ${json.orders_acknowledged}`,
+      ` (each retried on 503 and lost answers for up to ${RETRY_FOR.text}); orders acknowledged ${json.orders_acknowledged}`,
     `  503 answers ${json.answers_503} (p50 ${ms(json.answer_503_p50_ms)}, p99 ${ms(json.answer_503_p99_ms)}), retries ${json.retries}`,
   ].join('\n');
   return { json, text };

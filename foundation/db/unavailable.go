@@ -20,7 +20,9 @@ import (
 // request deserves a fast 503 with Retry-After, never a 500: it will succeed once a server
 // takes it again.
 func Unavailable(err error) bool {
-	if err == nil {
+	// The caller's own deadline or cancellation is not the database's doing (and a deadline
+	// error would pass for a net.Error below).
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return false
 	}
 	var pgErr *pgconn.PgError

@@ -30,6 +30,7 @@ func TestUnavailable(t *testing.T) {
 		{"connection cut", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
 		{"a bug", errors.New("scan: wrong type"), false},
 		{"the caller gave up", context.Canceled, false},
+		{"the caller's deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), false},
 	}
 	for _, tc := range cases {
 		if got := Unavailable(tc.err); got != tc.want {

@@ -186,8 +186,8 @@ func TestPgBouncerMultiplexesClientConnections(t *testing.T) {
 	for e := range errs {
 		t.Errorf("burst request failed: %s", e)
 	}
-	count := func(show string) int {
-		out := compose(t, "exec", "-T", "pgbouncer", "sh", "-c",
+	count := func(pgbouncer, show string) int {
+		out := compose(t, "exec", "-T", pgbouncer, "sh", "-c",
 			`PGPASSWORD="$PG_MONITOR_PASSWORD" psql -XAtq -h 127.0.0.1 -p 6432 -U monitor -d pgbouncer -c "`+show+`"`)
 		n := 0
 		for _, line := range strings.Split(out, "\n") {
@@ -197,8 +197,17 @@ func TestPgBouncerMultiplexesClientConnections(t *testing.T) {
 		}
 		return n
 	}
-	clients, servers := count("SHOW CLIENTS"), count("SHOW SERVERS")
-	t.Logf("PgBouncer: %d client connections on %d server connections", clients, servers)
+	// Both PgBouncers take clients (the name resolves to both), and together they multiplex
+	// them (how the clients split between the two is up to DNS's order).
+	var clients, servers int
+	for _, pgbouncer := range []string{"pgbouncer-1", "pgbouncer-2"} {
+		c, s := count(pgbouncer, "SHOW CLIENTS"), count(pgbouncer, "SHOW SERVERS")
+		t.Logf("%s: %d client connections on %d server connections", pgbouncer, c, s)
+		if c == 0 {
+			t.Errorf("%s has no client: the apps use one PgBouncer only", pgbouncer)
+		}
+		clients, servers = clients+c, servers+s
+	}
 	if clients <= servers {
 		t.Fatalf("PgBouncer should multiplex: %d clients, %d servers", clients, servers)
 	}

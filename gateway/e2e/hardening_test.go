@@ -182,7 +182,7 @@ func TestQueueRedisLetsEnqueuersOnlyEnqueue(t *testing.T) {
 // console runs one command on PgBouncer's admin console as monitor.
 func console(t *testing.T, command string) (string, error) {
 	t.Helper()
-	return composeExec(t, nil, "pgbouncer", "sh", "-c",
+	return composeExec(t, nil, "pgbouncer-1", "sh", "-c",
 		`PGPASSWORD="$PG_MONITOR_PASSWORD" psql -XAtq -h 127.0.0.1 -p 6432 -U monitor -d pgbouncer -c "`+command+`"`)
 }
 
@@ -208,7 +208,7 @@ func TestPgBouncerMonitorOnlyReadsStatistics(t *testing.T) {
 // and returns its output and how long psql took (docker exec's own start-up left out).
 func appSQL(t *testing.T, database, script string) (string, time.Duration, error) {
 	t.Helper()
-	out, err := composeExec(t, map[string]string{"PGPASSWORD": dotenv("PG_APP_PASSWORD")}, "pgbouncer", "bash", "-c",
+	out, err := composeExec(t, map[string]string{"PGPASSWORD": dotenv("PG_APP_PASSWORD")}, "pgbouncer-1", "bash", "-c",
 		`start=$EPOCHREALTIME
 		 psql -X -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -h 127.0.0.1 -p 6432 -U flashcrowd_app -d `+database+` 2>&1 <<'SQL'
 `+script+`

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -312,4 +313,110 @@ func TestReadOnlyModeWhileThereIsNoPrimary(t *testing.T) {
 	t.Logf("writes succeeded again %v after the primary was back", time.Since(back).Round(100*time.Millisecond))
 	want(t, s.checkout(unique("k"), map[string]string{"email": "read-only@shop.test"}), 201, "checkout once the primary is back")
 	eventually(t, 15*time.Second, "the banner gone", func() bool { return !banner() && status() == "available" })
+}
+
+// The switchover drill, short: while a planned leader change runs (patronictl switchover),
+// reads never fail, and writes answer 200 or a 503 with Retry-After, for at most 10 s, and
+// then 200 again. (make drill-switchover runs it under k6's load, with retrying buyers.)
+func TestSwitchoverPausesWritesBriefly(t *testing.T) {
+	old, _ := cluster(t)
+	p := createProduct(t, map[string]any{"name": "E2E switchover kettle", "stock": 100})
+	patch := fmt.Sprintf("/api/v1/admin/products/%d", p.ID)
+	type answer struct {
+		at     time.Time
+		status int
+		retry  string
+	}
+	var (
+		mu      sync.Mutex
+		writes  []answer
+		reads   []int
+		stop    = make(chan struct{})
+		done    sync.WaitGroup
+		firstID = uncachedIDs(400)
+	)
+	done.Add(2)
+	go func() { // a write every 200 ms
+		defer done.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			r, err := send(http.MethodPatch, patch, map[string]any{"stock": 100 + i%10}, admin())
+			mu.Lock()
+			if err != nil {
+				writes = append(writes, answer{time.Now(), 0, ""})
+			} else {
+				writes = append(writes, answer{time.Now(), r.status, r.header.Get("Retry-After")})
+			}
+			mu.Unlock()
+		}
+	}()
+	go func() { // a read of a product no cache holds every 100 ms
+		defer done.Done()
+		for id := firstID; ; id++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			r, err := send(http.MethodGet, fmt.Sprintf("/api/v1/products/%d", id), nil, pastTheEdge)
+			mu.Lock()
+			if err != nil {
+				reads = append(reads, 0)
+			} else {
+				reads = append(reads, r.status)
+			}
+			mu.Unlock()
+		}
+	}()
+	time.Sleep(3 * time.Second)
+	start := time.Now()
+	// No candidate named: with synchronous replication only the synchronous standby may take
+	// over, and Patroni picks it.
+	patronictl(t, old, "switchover", "--leader", old, "--force")
+	var leader string
+	eventually(t, 30*time.Second, "a new leader", func() bool { leader, _ = roles(t); return leader != "" && leader != old })
+	t.Logf("%s leads %v after the switchover began", leader, time.Since(start).Round(100*time.Millisecond))
+	time.Sleep(15 * time.Second)
+	close(stop)
+	done.Wait()
+
+	var first, last time.Time
+	for _, w := range writes {
+		switch {
+		case w.status == http.StatusOK:
+		case w.status == http.StatusServiceUnavailable && w.retry != "":
+			if first.IsZero() {
+				first = w.at
+			}
+			last = w.at
+		default:
+			t.Errorf("a write answered %d (Retry-After %q), want 200 or 503 with Retry-After", w.status, w.retry)
+		}
+	}
+	if n := len(writes); n == 0 || writes[n-1].status != http.StatusOK {
+		t.Fatalf("writes did not succeed again after the switchover")
+	}
+	pause := last.Sub(first)
+	if first.IsZero() {
+		t.Logf("%d writes, none answered 503", len(writes))
+	} else {
+		t.Logf("%d writes; 503s from +%v to +%v after the switchover began (%v)", len(writes),
+			first.Sub(start).Round(100*time.Millisecond), last.Sub(start).Round(100*time.Millisecond), pause.Round(100*time.Millisecond))
+	}
+	if pause > 10*time.Second {
+		t.Errorf("writes answered 503 for %v, want at most 10 s", pause)
+	}
+	failed := 0
+	for _, s := range reads {
+		if s != http.StatusOK {
+			failed++
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d reads failed during the switchover", failed, len(reads))
+	}
 }

@@ -23,7 +23,7 @@ type Deps struct {
 	Log        *slog.Logger
 	Registry   *prometheus.Registry // the binary's metrics, served at /metrics
 	Ready      map[string]web.Check // what /readyz checks
-	Writable   web.Check            // nil while the database takes writes (GET /api/v1/status)
+	Writable   web.Check            // answers nil while the database takes writes (GET /api/v1/status)
 	Store      Store
 	Cache      *cache.Cache
 	Media      Media

@@ -35,7 +35,8 @@ func (p *writeProbe) writable(ctx context.Context) bool {
 		return p.ok
 	}
 	// A primary that does not answer within the second counts as none: the answer must be fast.
-	ctx, cancel := context.WithTimeout(ctx, statusTTL)
+	// The answer serves every caller for a second, so one caller leaving does not cut it short.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusTTL)
 	defer cancel()
 	err := p.check(ctx)
 	if err != nil {

@@ -151,7 +151,7 @@ func migrate(ctx context.Context, cfg MigrateConfig, stdout io.Writer) error {
 		return err
 	}
 	start := time.Now()
-	// The cluster may be electing its leader still: wait for one (Patroni's ttl is 12 s).
+	// The cluster may be electing its leader still: wait for one (Patroni's ttl is 20 s).
 	if err := db.WaitForPrimary(ctx, cfg.MigrateDatabaseURL, time.Minute); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
