@@ -57,18 +57,23 @@ func NotSent(err error) bool {
 // member that is still a replica (HAProxy's checks take seconds to settle); anything else,
 // such as a refused login, fails at once.
 func WaitForPrimary(ctx context.Context, url string, within time.Duration) error {
+	return waitForPrimary(ctx, url, within, 5*time.Second)
+}
+
+func waitForPrimary(ctx context.Context, url string, within, perTry time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	for {
 		// Each try within a few seconds: a balancer with no server to send it to may hold the
-		// connection without an answer.
-		try, cancelTry := context.WithTimeout(ctx, 5*time.Second)
+		// connection without an answer, and a try that runs out of time is tried again.
+		try, cancelTry := context.WithTimeout(ctx, perTry)
 		err := primary(try, url)
+		tryTimedOut := try.Err() != nil && ctx.Err() == nil
 		cancelTry()
 		if err == nil {
 			return nil
 		}
-		if !Unavailable(err) {
+		if !Unavailable(err) && !tryTimedOut {
 			return err
 		}
 		select {

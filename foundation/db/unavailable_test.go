@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -49,5 +50,35 @@ func TestNothingListening(t *testing.T) {
 	}
 	if !Unavailable(err) || !NotSent(err) {
 		t.Errorf("connect error %v: Unavailable %v, NotSent %v, want both", err, Unavailable(err), NotSent(err))
+	}
+}
+
+// A balancer with no server behind it accepts and then says nothing (HAProxy at a cold start,
+// before its checks find the leader): each try runs out of time, and the wait goes on trying
+// until its own limit instead of failing at the first.
+func TestWaitForPrimaryRetriesATryThatTimesOut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			accepted <- struct{}{}
+		}
+	}()
+	url := fmt.Sprintf("postgres://u:p@%s/db?sslmode=disable", ln.Addr())
+	err = waitForPrimary(context.Background(), url, 2500*time.Millisecond, 300*time.Millisecond)
+	if err == nil {
+		t.Fatal("found a primary behind a silent listener")
+	}
+	if n := len(accepted); n < 2 {
+		t.Errorf("%d tries in 2.5 s, want several (the first timed-out try ended the wait: %v)", n, err)
 	}
 }

@@ -187,8 +187,10 @@ func TestPgBouncerMultiplexesClientConnections(t *testing.T) {
 		t.Errorf("burst request failed: %s", e)
 	}
 	count := func(pgbouncer, show string) int {
-		out := compose(t, "exec", "-T", pgbouncer, "sh", "-c",
-			`PGPASSWORD="$PG_MONITOR_PASSWORD" psql -XAtq -h 127.0.0.1 -p 6432 -U monitor -d pgbouncer -c "`+show+`"`)
+		out, err := console(t, pgbouncer, show)
+		if err != nil {
+			t.Fatalf("%s on %s: %v\n%s", show, pgbouncer, err, out)
+		}
 		n := 0
 		for _, line := range strings.Split(out, "\n") {
 			if strings.Contains(line, "flashcrowd") { // rows of the app databases, not the console

@@ -179,26 +179,26 @@ func TestQueueRedisLetsEnqueuersOnlyEnqueue(t *testing.T) {
 	})
 }
 
-// console runs one command on PgBouncer's admin console as monitor.
-func console(t *testing.T, command string) (string, error) {
+// console runs one command on a PgBouncer's admin console as monitor.
+func console(t *testing.T, node, command string) (string, error) {
 	t.Helper()
-	return composeExec(t, nil, "pgbouncer-1", "sh", "-c",
+	return composeExec(t, nil, node, "sh", "-c",
 		`PGPASSWORD="$PG_MONITOR_PASSWORD" psql -XAtq -h 127.0.0.1 -p 6432 -U monitor -d pgbouncer -c "`+command+`"`)
 }
 
 func TestPgBouncerMonitorOnlyReadsStatistics(t *testing.T) {
-	if out, err := console(t, "SHOW POOLS"); err != nil || !strings.Contains(out, "flashcrowd_app") {
+	if out, err := console(t, "pgbouncer-1", "SHOW POOLS"); err != nil || !strings.Contains(out, "flashcrowd_app") {
 		t.Fatalf("SHOW POOLS as monitor: %v\n%s", err, out)
 	}
 	// Harmless ones first: should they work, the test stops before it could shut PgBouncer down.
-	if out, err := console(t, "RELOAD"); err == nil {
+	if out, err := console(t, "pgbouncer-1", "RELOAD"); err == nil {
 		t.Fatalf("monitor may RELOAD PgBouncer: %s", out)
 	}
-	if out, err := console(t, "PAUSE flashcrowd_ro"); err == nil {
-		console(t, "RESUME flashcrowd_ro")
+	if out, err := console(t, "pgbouncer-1", "PAUSE flashcrowd_ro"); err == nil {
+		console(t, "pgbouncer-1", "RESUME flashcrowd_ro")
 		t.Fatalf("monitor may PAUSE a pool: %s", out)
 	}
-	out, err := console(t, "SHUTDOWN")
+	out, err := console(t, "pgbouncer-1", "SHUTDOWN")
 	if err == nil || !strings.Contains(out, "admin access needed") {
 		t.Fatalf("SHUTDOWN as monitor: %v\n%s, want it refused (admin access needed)", err, out)
 	}
