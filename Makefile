@@ -188,7 +188,7 @@ DRILL = cd gateway && FLASHCROWD_URL=http://127.0.0.1:$(EDGE_PORT) go test -tags
 # under k6's drill scenario (reads and retrying buyers) and prints one row of figures, also kept
 # in results/drills/. make drills runs them all in turn, about 18 minutes, and prints the table.
 FAULT_DRILLS := primary switchover replica partition catalog gateway redis pgbouncer worker minio
-.PHONY: drill-worker-kill drill-scheduler drill-rollout drill-ha pg-sync drills $(addprefix drill-,$(FAULT_DRILLS))
+.PHONY: drill-worker-kill drill-scheduler drill-rollout drill-ha pg-sync backup restore-drill drills $(addprefix drill-,$(FAULT_DRILLS))
 drill-worker-kill: ## Drill: a worker SIGKILLed in a burst of order emails; every order still gets its email
 	$(DRILL) TestDrillWorkerKilledDuringEmails
 drill-scheduler: ## Drill: a job with a 10 s period on 3 workers runs 6 ± 1 times in 60 s
@@ -218,6 +218,12 @@ drills: ## Every fault drill in turn (about 18 min), then one table of their fig
 	  -run 'TestDrill($(subst $(space),|,$(foreach d,$(FAULT_DRILLS),$(call drill_test,$(d)))))$$' || rc=$$?; \
 	  cd .. && printf '\n| drill | reads | failed reads %% | buyers | failed writes %% | s to recover | orders acknowledged | lost | alerts (after the fault) |\n|---|---|---|---|---|---|---|---|---|\n' && \
 	  for d in $(FAULT_DRILLS); do head -1 results/drills/$$d.txt 2>/dev/null || echo "| $$d | did not finish | | | | | | | |"; done; exit $$rc
+
+backup: ## A full backup of the Postgres cluster now (pgBackRest, to MinIO), then what the repository holds
+	@$(COMPOSE) exec -T backup pg-backup now
+
+restore-drill: ## Restore the newest backup and the WAL to a point in time into a scratch instance; compare row counts
+	@infra/scripts/restore-drill.sh
 
 pg-sync: ## Synchronous replication on or off in the running Postgres cluster: make pg-sync SYNC=on|off
 	@case "$(SYNC)" in on) v=true ;; off) v=false ;; *) echo "make pg-sync SYNC=on|off" >&2; exit 2 ;; esac; \

@@ -94,6 +94,11 @@ func TestAppsUseLeastPrivilegeMinIOUsers(t *testing.T) {
 		{"worker", "MINIO_WORKER_PASSWORD", "GET", "/media/uploads/1/x.png", "403"},
 		{"worker", "MINIO_WORKER_PASSWORD", "DELETE", "/media/products/1/x.png", "403"},
 		{"worker", "MINIO_WORKER_PASSWORD", "GET", "/media?list-type=2", "403"},
+		// The backups bucket is pgBackRest's alone, and pgBackRest's user has nothing else.
+		{"catalog", "MINIO_CATALOG_PASSWORD", "GET", "/backups?list-type=2", "403"},
+		{"worker", "MINIO_WORKER_PASSWORD", "GET", "/backups/flashcrowd/backup/flashcrowd/backup.info", "403"},
+		{"pgbackrest", "MINIO_PGBACKREST_PASSWORD", "GET", "/media?list-type=2", "403"},
+		{"pgbackrest", "MINIO_PGBACKREST_PASSWORD", "GET", "/backups?list-type=2", "200"},
 	} {
 		if got := s3(c.user, c.secret, c.method, c.path); got != c.want {
 			t.Errorf("%s %s as %s: %s, want %s", c.method, c.path, c.user, got, c.want)

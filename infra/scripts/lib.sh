@@ -21,3 +21,17 @@ apt_install() {
   if [ -z "${_apt_updated:-}" ]; then apt-get update -qq; _apt_updated=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
+
+# pg_leader prints the Postgres cluster's leader (its compose service), asking Patroni in the
+# first member that runs.
+pg_leader() {
+  local m
+  for m in postgres-1 postgres-2 postgres-3; do
+    [ -n "$(docker compose ps -q --status running "$m" 2>/dev/null)" ] || continue
+    docker compose exec -T "$m" patronictl -c /run/patroni/patroni.yml list -f tsv |
+      awk -F'\t' '$4 == "Leader" { print $2; found = 1 } END { exit !found }'
+    return
+  done
+  echo "no Postgres member is running (make up)" >&2
+  return 1
+}

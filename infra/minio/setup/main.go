@@ -9,6 +9,10 @@
 //     catalog  grants uploads, checks and publishes them (uploads/ → products/), deletes images;
 //     worker   reads published images and writes their thumbnails and the sales reports.
 //
+// and the backups bucket, private, with the one user that may use it:
+//
+//	pgbackrest  lists, reads, writes and deletes in it (backups and archived WAL, docs/backups.md).
+//
 // It then writes a marker file that the container healthcheck waits for.
 package main
 
@@ -45,9 +49,12 @@ func run(ctx context.Context, getenv func(string) string) error {
 	root, rootSecret := getenv("MINIO_ROOT_USER"), getenv("MINIO_ROOT_PASSWORD")
 	bucket := getenv("MINIO_BUCKET")
 	marker := getenv("MINIO_SETUP_MARKER")
-	users := map[string]string{"catalog": getenv("MINIO_CATALOG_PASSWORD"), "worker": getenv("MINIO_WORKER_PASSWORD")}
+	backups := getenv("MINIO_BACKUP_BUCKET")
+	users := map[string]string{"catalog": getenv("MINIO_CATALOG_PASSWORD"), "worker": getenv("MINIO_WORKER_PASSWORD"),
+		"pgbackrest": getenv("MINIO_PGBACKREST_PASSWORD")}
 	for name, v := range map[string]string{"MINIO_ROOT_USER": root, "MINIO_ROOT_PASSWORD": rootSecret, "MINIO_BUCKET": bucket,
-		"MINIO_SETUP_MARKER": marker, "MINIO_CATALOG_PASSWORD": users["catalog"], "MINIO_WORKER_PASSWORD": users["worker"]} {
+		"MINIO_BACKUP_BUCKET": backups, "MINIO_SETUP_MARKER": marker, "MINIO_CATALOG_PASSWORD": users["catalog"],
+		"MINIO_WORKER_PASSWORD": users["worker"], "MINIO_PGBACKREST_PASSWORD": users["pgbackrest"]} {
 		if v == "" {
 			return fmt.Errorf("%s must be set", name)
 		}
@@ -60,6 +67,11 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	if err := setupBucket(ctx, s3, bucket); err != nil {
+		return err
+	}
+	// Private: no bucket policy, so nothing in it is public, and no lifecycle rule (pgBackRest
+	// expires what its retention no longer needs).
+	if err := makeBucket(ctx, s3, backups); err != nil {
 		return err
 	}
 	adm, err := madmin.New(endpoint, root, rootSecret, false)
@@ -80,6 +92,10 @@ func run(ctx context.Context, getenv func(string) string) error {
 			allow(bucket, []string{"s3:PutObject"}, "thumbs/*"),
 			allow(bucket, []string{"s3:PutObject"}, "reports/*"), // the scheduled sales reports (CSV)
 		}},
+		{"pgbackrest", []statement{
+			{Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: []string{"arn:aws:s3:::" + backups}},
+			allow(backups, []string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}, "*"),
+		}},
 	} {
 		if err := setupUser(ctx, adm, "flashcrowd-"+u.name, u.name, users[u.name], u.statements); err != nil {
 			return err
@@ -88,7 +104,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err := os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 		return err
 	}
-	fmt.Println("minio-setup: bucket", bucket, "and users catalog, worker ready")
+	fmt.Println("minio-setup: buckets", bucket, "and", backups, "and users catalog, worker, pgbackrest ready")
 	return nil
 }
 
@@ -109,7 +125,8 @@ func waitReady(ctx context.Context) error {
 	}
 }
 
-func setupBucket(ctx context.Context, s3 *minio.Client, bucket string) error {
+// makeBucket makes bucket unless it exists.
+func makeBucket(ctx context.Context, s3 *minio.Client, bucket string) error {
 	ok, err := s3.BucketExists(ctx, bucket)
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", bucket, err)
@@ -118,6 +135,13 @@ func setupBucket(ctx context.Context, s3 *minio.Client, bucket string) error {
 		if err := s3.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: region}); err != nil {
 			return fmt.Errorf("make bucket %s: %w", bucket, err)
 		}
+	}
+	return nil
+}
+
+func setupBucket(ctx context.Context, s3 *minio.Client, bucket string) error {
+	if err := makeBucket(ctx, s3, bucket); err != nil {
+		return err
 	}
 	// Anyone may read published images and thumbnails; uploads stay private until attached.
 	public := policy{Version: "2012-10-17", Statement: []statement{{
