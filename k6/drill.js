@@ -44,7 +44,10 @@ export const options = {
       timeUnit: '1s',
       duration: DURATION.text,
       exec: 'buy',
-      preAllocatedVUs: CHECKOUT_RATE * 4,
+      // A buyer waits out a failover's pause (up to half a minute of 503s and Retry-After):
+      // enough shoppers made before the run that k6 need not make them in the middle of it, on
+      // cores the failover keeps busy (it dropped iterations then).
+      preAllocatedVUs: CHECKOUT_RATE * 30,
       maxVUs: CHECKOUT_RATE * (2 * RETRY_FOR.secs + 10),
     },
   },

@@ -32,6 +32,7 @@ active=$(holder)
 log "drill-ha: $active holds $HA_VIP; k6 browse at ${RATE:-100}/s for ${DURATION:-45s} against it"
 
 out=$(mktemp); trap 'rm -f "$out"' EXIT
+k6_image
 QUIET=1 SCENARIO=browse RATE="${RATE:-100}" DURATION="${DURATION:-45s}" k6/run.sh >"$out" 2>&1 & k6=$!
 sleep "${KILL_AFTER:-15}"
 

@@ -12,6 +12,7 @@ cd "$(dirname "$0")/../.."
 
 [ -n "$(docker compose ps -q --status running haproxy)" ] || { echo "drill-rollout: the stack is not up (make up)" >&2; exit 1; }
 out=$(mktemp); trap 'rm -f "$out"' EXIT
+k6_image
 log "drill-rollout: k6 browse at ${RATE:-100}/s for ${DURATION:-130s}, ${WRITE_PCT:-10} % admin writes"
 QUIET=1 SCENARIO=browse RATE="${RATE:-100}" DURATION="${DURATION:-130s}" WRITE_PCT="${WRITE_PCT:-10}" \
   k6/run.sh >"$out" 2>&1 & k6=$!

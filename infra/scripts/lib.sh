@@ -8,6 +8,12 @@ k6_summary() {
   grep -E '^(flashcrowd|  requests|  endpoint|  [a-z_]+ +[0-9])' "$1" || tail -30 "$1"
 }
 
+# k6_image builds k6's image (compose profile tools) unless it is built: a drill that starts k6
+# in the background and its fault a few seconds later must not spend those seconds building.
+k6_image() {
+  docker compose --profile tools build --quiet k6 >/dev/null
+}
+
 # The host's own Debian mirror, read from its apt sources, so no script names a package host.
 debian_mirror() {
   local uri
