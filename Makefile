@@ -45,9 +45,12 @@ endif
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# Built first, then started: `up --build` gives the containers of built images another
+# configuration hash than a later plain `docker compose up <service>` (the tests', make
+# integration's), which then recreated the leader and PgBouncer under the running stack.
 up: offline-images ## Build and start the stack; wait until every service is healthy (PROFILE=ha: the HAProxy pair)
 	@start=$$(date +%s); \
-	$(COMPOSE) up --build --detach --wait --remove-orphans; \
+	$(COMPOSE) build --quiet && $(COMPOSE) up --detach --wait --remove-orphans; \
 	HAPROXY_STATS_PORT=$(HAPROXY_STATS_PORT) infra/scripts/wait-ready.sh; \
 	echo "stack healthy in $$(( $$(date +%s) - start )) s: http://127.0.0.1:$(EDGE_PORT)/api/v1/products"
 
