@@ -230,10 +230,8 @@ restore-drill: ## Restore the newest backup and the WAL to a point in time into 
 
 pg-sync: ## Synchronous replication on or off in the running Postgres cluster: make pg-sync SYNC=on|off
 	@case "$(SYNC)" in on) v=true ;; off) v=false ;; *) echo "make pg-sync SYNC=on|off" >&2; exit 2 ;; esac; \
-	  for m in postgres-1 postgres-2 postgres-3; do \
-	    if [ -n "$$($(COMPOSE) ps -q --status running $$m)" ]; then \
-	      $(COMPOSE) exec -T $$m patronictl -c /run/patroni/patroni.yml edit-config --force --set synchronous_mode=$$v; exit; fi; \
-	  done; echo "no Postgres member is running (make up)" >&2; exit 1
+	  . infra/scripts/lib.sh; m=$$(pg_member) && \
+	  $(COMPOSE) exec -T $$m patronictl -c /run/patroni/patroni.yml edit-config --force --set synchronous_mode=$$v
 
 lab: ## The before/after table: naive vs full (or LAYER=cache|pooler|replicas|instances alone)
 	@LAYER="$(LAYER)" k6/lab.sh

@@ -28,16 +28,24 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-# pg_leader prints the Postgres cluster's leader (its compose service), asking Patroni in the
-# first member that runs.
-pg_leader() {
+# pg_member prints the first Postgres member (compose service) that runs.
+pg_member() {
   local m
   for m in postgres-1 postgres-2 postgres-3; do
-    [ -n "$(docker compose ps -q --status running "$m" 2>/dev/null)" ] || continue
-    docker compose exec -T "$m" patronictl -c /run/patroni/patroni.yml list -f tsv |
-      awk -F'\t' '$4 == "Leader" { print $2; found = 1 } END { exit !found }'
-    return
+    if [ -n "$(docker compose ps -q --status running "$m" 2>/dev/null)" ]; then
+      echo "$m"
+      return
+    fi
   done
   echo "no Postgres member is running (make up)" >&2
   return 1
+}
+
+# pg_leader prints the Postgres cluster's leader (its compose service), as Patroni in a running
+# member sees it.
+pg_leader() {
+  local m
+  m=$(pg_member) || return
+  docker compose exec -T "$m" patronictl -c /run/patroni/patroni.yml list -f tsv |
+    awk -F'\t' '$4 == "Leader" { print $2; found = 1 } END { exit !found }'
 }
