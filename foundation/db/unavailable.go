@@ -44,6 +44,15 @@ func Unavailable(err error) bool {
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
+// TimedOut reports whether err means the statement ran out of time: the database cancelled it
+// past statement_timeout (SQLSTATE 57014, query_canceled), or the context it ran under reached
+// its deadline first (a server that stopped answering, as behind a network partition, is only
+// ever noticed that way). Either way the request deserves a 503 with Retry-After, not a 500.
+func TimedOut(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "57014" || errors.Is(err, context.DeadlineExceeded)
+}
+
 // NotSent reports whether err happened before the statement reached the server (a failed
 // connect, or a connection found broken before anything was written): the statement certainly
 // did not run, so a write may be retried without asking whether it committed.

@@ -82,3 +82,20 @@ func TestWaitForPrimaryRetriesATryThatTimesOut(t *testing.T) {
 		t.Errorf("%d tries in 2.5 s, want several (the first timed-out try ended the wait: %v)", n, err)
 	}
 }
+
+func TestTimedOut(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("products: %w", &pgconn.PgError{Code: "57014"}), true},
+		{fmt.Errorf("products: timeout: %w", context.DeadlineExceeded), true},
+		{context.Canceled, false}, // the client went away: nobody waits for an answer
+		{&pgconn.PgError{Code: "57P01"}, false},
+		{nil, false},
+	} {
+		if got := TimedOut(c.err); got != c.want {
+			t.Errorf("TimedOut(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}

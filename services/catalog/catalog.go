@@ -21,8 +21,8 @@ var (
 	ErrVersion = errors.New("product has changed since that version")
 	// ErrStock means a stock adjustment would take the stock below zero or above MaxStock.
 	ErrStock = errors.New("stock would leave its bounds")
-	// ErrTimeout means the database cancelled a statement that ran past its time limit (the
-	// app role's statement_timeout): the caller should try again later, or ask for less.
+	// ErrTimeout means a statement ran past its time limit (the app role's statement_timeout,
+	// or the deadline of the load it ran for): the caller should try again later, or ask for less.
 	ErrTimeout = errors.New("the query ran past its time limit")
 	// ErrUnavailable means no database server could take the statement (no primary during a
 	// failover, a server restarting): nothing is wrong with the request, and it will succeed

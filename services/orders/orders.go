@@ -28,7 +28,7 @@ var (
 	ErrCancelWindow = errors.New("order past its cancellation window")
 	// ErrCurrencies means the cart's products are priced in more than one currency.
 	ErrCurrencies = errors.New("products in more than one currency")
-	// ErrTimeout means the database cancelled a statement that ran past its time limit.
+	// ErrTimeout means a statement ran past its time limit (statement_timeout, or its deadline).
 	ErrTimeout = errors.New("the query ran past its time limit")
 	// ErrUnavailable means no database server could take the statement (no primary during a
 	// failover, a server restarting): it did not run, and will succeed once a server takes it.

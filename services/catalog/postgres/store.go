@@ -78,7 +78,7 @@ func (s *Store) read(ctx context.Context, minLSN string, fn func(queries.DBTX) e
 		return err
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case timedOut(err):
+	case db.TimedOut(err):
 		// The statement, not the replica, is at fault: on the primary it would only take as
 		// long again, on the one server every write needs.
 		return err
@@ -291,19 +291,12 @@ func (s *Store) missing(ctx context.Context, id int64, version *int32) error {
 	return catalog.ErrVersion
 }
 
-// timedOut reports whether the database cancelled the statement because it ran past
-// statement_timeout (SQLSTATE 57014, query_canceled).
-func timedOut(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "57014"
-}
-
 // dbError says what failed, mapping the database errors a valid request can still meet to
 // domain errors: a statement that ran out of time, no server to take it, and a write the
 // table's constraints refuse.
 func dbError(what string, err error) error {
 	switch {
-	case timedOut(err):
+	case db.TimedOut(err):
 		return fmt.Errorf("%s: %w", what, catalog.ErrTimeout)
 	case db.Unavailable(err):
 		return fmt.Errorf("%s: %w: %w", what, catalog.ErrUnavailable, err)

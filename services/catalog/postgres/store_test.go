@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -95,6 +96,8 @@ func TestDBError(t *testing.T) {
 		want error
 	}{
 		{&pgconn.PgError{Code: "57014"}, catalog.ErrTimeout},
+		// A replica cut off by a partition never answers: the load's deadline ends the wait.
+		{fmt.Errorf("timeout: %w", context.DeadlineExceeded), catalog.ErrTimeout},
 		{&pgconn.PgError{Code: "23505", ConstraintName: "products_sku_key"}, catalog.ErrConflict},
 		{&pgconn.PgError{Code: "23514", ConstraintName: "products_stock_check"}, catalog.ErrStock},
 		{&pgconn.PgError{Code: "23514", ConstraintName: "products_stock_max"}, catalog.ErrStock},

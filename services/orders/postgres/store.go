@@ -351,13 +351,12 @@ func notFound(what string, err error) error {
 	return dbError(what, err)
 }
 
-// dbError says what failed, mapping a statement the database cancelled for running too long
-// to orders.ErrTimeout, and one no server could take to orders.ErrUnavailable: either way the
-// caller should try again later.
+// dbError says what failed, mapping a statement that ran out of time to orders.ErrTimeout,
+// and one no server could take to orders.ErrUnavailable: either way the caller should try
+// again later.
 func dbError(what string, err error) error {
-	var pgErr *pgconn.PgError
 	switch {
-	case errors.As(err, &pgErr) && pgErr.Code == "57014":
+	case db.TimedOut(err):
 		return fmt.Errorf("%s: %w", what, orders.ErrTimeout)
 	case db.Unavailable(err):
 		return fmt.Errorf("%s: %w: %w", what, orders.ErrUnavailable, err)
