@@ -31,40 +31,53 @@ const (
 	CacheImmutable = "public, max-age=31536000, immutable"
 )
 
-// RespondCacheable writes v as JSON with a strong ETag (a hash of the body) and the given
-// Cache-Control, or answers 304 Not Modified when the request's If-None-Match already has it.
+// Tagged is a JSON body and its strong ETag (a hash of the body), computed once: a cache keeps
+// the pair and answers from it as it is, with no decoding, encoding or hashing per request.
+type Tagged struct {
+	Body []byte
+	ETag string
+}
+
+// Tag encodes v as a JSON body with its ETag.
+func Tag(v any) (Tagged, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return Tagged{}, err
+	}
+	b = append(b, '\n')
+	sum := sha256.Sum256(b)
+	return Tagged{Body: b, ETag: `"` + hex.EncodeToString(sum[:16]) + `"`}, nil
+}
+
+// RespondCacheable writes v as JSON with a strong ETag and the given Cache-Control, or answers
+// 304 Not Modified when the request's If-None-Match already has it.
 func RespondCacheable(w http.ResponseWriter, r *http.Request, cacheControl string, v any) {
-	b, etag, err := encodeTagged(v)
+	t, err := Tag(v)
 	if err != nil {
 		Fail(w, r, err)
 		return
 	}
+	RespondTagged(w, r, cacheControl, t)
+}
+
+// RespondTagged is RespondCacheable for a body encoded before.
+func RespondTagged(w http.ResponseWriter, r *http.Request, cacheControl string, t Tagged) {
 	h := w.Header()
-	h.Set("ETag", etag)
+	h.Set("ETag", t.ETag)
 	h.Set("Cache-Control", cacheControl)
-	if NoneMatch(r.Header.Get("If-None-Match"), etag) {
+	if NoneMatch(r.Header.Get("If-None-Match"), t.ETag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	_, _ = w.Write(t.Body)
 }
 
 // ETag is the entity tag RespondCacheable gives v: a client's If-Match can be checked with it.
 func ETag(v any) (string, error) {
-	_, etag, err := encodeTagged(v)
-	return etag, err
-}
-
-func encodeTagged(v any) ([]byte, string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, "", err
-	}
-	b = append(b, '\n')
-	sum := sha256.Sum256(b)
-	return b, `"` + hex.EncodeToString(sum[:16]) + `"`, nil
+	t, err := Tag(v)
+	return t.ETag, err
 }
 
 // Match reports whether an If-Match header value matches etag. RFC 9110 asks for the strong

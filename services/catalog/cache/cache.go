@@ -10,18 +10,21 @@
 // pub/sub message makes every instance drop its L1 copies. Writes also record their commit
 // LSN, so a fill never reads a replica that has not replayed them. When Redis is down every
 // call degrades to a database read.
+//
+// Both levels keep an answer as the API sends it: its JSON body and ETag, encoded once when it
+// is loaded, so a hit costs no decoding, encoding or hashing.
 package cache
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -31,16 +34,18 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/services/catalog"
 )
 
-// Redis keys and the invalidation channel.
+// Redis keys and the invalidation channel. The keys of answers carry their format's version
+// (v2: ETag, newline, body), so instances of another version never read what they cannot parse.
 const (
-	productKey = "catalog:product:%d"
+	productKey = "catalog:v2:product:%d"
 	productLSN = "catalog:product:%d:lsn"
 	listGen    = "catalog:products:gen"
 	listLSN    = "catalog:products:lsn"
-	pageKey    = "catalog:page:%s:%s" // generation, the page's own key
+	pageKey    = "catalog:v2:page:%s:%s" // generation, the page's own key
 	leaseKey   = "%s:lease"
 	channel    = "catalog:invalidations"
 )
@@ -59,8 +64,38 @@ const (
 	breakFor = time.Second
 )
 
-// notFound is cached for products that do not exist; it is not JSON, so it cannot collide.
-var notFound = []byte("!404")
+// notFound is cached for products that do not exist; an answer starts with its ETag's quote,
+// so it cannot collide.
+const notFound = "!404"
+
+// entry is a cached answer, or the fact that there is none.
+type entry struct {
+	web.Tagged
+	missing bool
+}
+
+// pack is how Redis keeps an entry: the ETag, a newline, the body; or notFound.
+func pack(e entry) []byte {
+	if e.missing {
+		return []byte(notFound)
+	}
+	return append(append([]byte(e.ETag), '\n'), e.Body...)
+}
+
+func unpack(s string) (entry, error) {
+	if s == notFound {
+		return entry{missing: true}, nil
+	}
+	etag, body, ok := strings.Cut(s, "\n")
+	if !ok || !strings.HasPrefix(etag, `"`) {
+		return entry{}, fmt.Errorf("cache entry %.20q is not an ETag and a body", s)
+	}
+	return entry{Tagged: web.Tagged{Body: []byte(body), ETag: etag}}, nil
+}
+
+// Loader loads what the API shows for a key (a product view, a page) from the database, reading
+// a server that has replayed minLSN; catalog.ErrNotFound when there is none.
+type Loader func(ctx context.Context, minLSN string) (any, error)
 
 // Source says where an answer came from; the API shows it in the X-Cache header.
 type Source string
@@ -87,8 +122,8 @@ type Cache struct {
 	rdb      *redis.Client
 	cfg      Config
 	log      *slog.Logger
-	products *expirable.LRU[int64, []byte]
-	pages    *expirable.LRU[string, []byte] // listing and search pages
+	products *expirable.LRU[int64, entry]
+	pages    *expirable.LRU[string, entry] // listing and search pages
 	group    singleflight.Group
 	// epoch counts invalidations seen here: a load that started before one must not fill L1.
 	epoch atomic.Uint64
@@ -107,8 +142,8 @@ func New(rdb *redis.Client, cfg Config, log *slog.Logger, reg prometheus.Registe
 		rdb:      rdb,
 		cfg:      cfg,
 		log:      log,
-		products: expirable.NewLRU[int64, []byte](cfg.LocalSize, nil, cfg.LocalTTL),
-		pages:    expirable.NewLRU[string, []byte](cfg.LocalSize, nil, cfg.LocalTTL),
+		products: expirable.NewLRU[int64, entry](cfg.LocalSize, nil, cfg.LocalTTL),
+		pages:    expirable.NewLRU[string, entry](cfg.LocalSize, nil, cfg.LocalTTL),
 		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "flashcrowd_cache_requests_total",
 			Help: "Cache look-ups by layer (l1, redis) and result (hit, miss, or error when Redis was unreachable).",
@@ -124,48 +159,34 @@ func New(rdb *redis.Client, cfg Config, log *slog.Logger, reg prometheus.Registe
 	}
 }
 
-// Product returns product id from L1, Redis or, on a miss, from load.
-func (c *Cache) Product(ctx context.Context, id int64,
-	load func(ctx context.Context, id int64, minLSN string) (catalog.Product, error),
-) (catalog.Product, Source, error) {
+// Product returns product id's answer from L1, Redis or, on a miss, from load.
+func (c *Cache) Product(ctx context.Context, id int64, load Loader) (web.Tagged, Source, error) {
 	if c.cfg.Disabled {
-		p, err := load(ctx, id, "")
-		return p, Miss, err
+		return direct(ctx, load)
 	}
-	var p catalog.Product
-	b, src, err := get(ctx, c, c.products, id, "product:"+strconv.FormatInt(id, 10), func(ctx context.Context) ([]byte, Source, error) {
+	e, src, err := get(ctx, c, c.products, id, "product:"+strconv.FormatInt(id, 10), func(ctx context.Context) ([]byte, Source, error) {
 		key := fmt.Sprintf(productKey, id)
 		vals, err := c.mget(ctx, key, fmt.Sprintf(productLSN, id))
 		if err != nil {
-			return c.loadWithoutRedis(ctx, err, func(ctx context.Context) (any, error) { return load(ctx, id, "") })
+			return c.loadWithoutRedis(ctx, err, func(ctx context.Context) (any, error) { return load(ctx, "") })
 		}
 		if s, ok := vals[0].(string); ok {
 			c.requests.WithLabelValues("redis", "hit").Inc()
 			return []byte(s), RedisHit, nil
 		}
 		minLSN, _ := vals[1].(string)
-		return c.fill(ctx, key, c.cfg.TTL, func(ctx context.Context) (any, error) { return load(ctx, id, minLSN) })
+		return c.fill(ctx, key, c.cfg.TTL, func(ctx context.Context) (any, error) { return load(ctx, minLSN) })
 	})
-	if err != nil {
-		return p, src, err
-	}
-	if string(b) == string(notFound) {
-		return p, src, catalog.ErrNotFound
-	}
-	return p, src, json.Unmarshal(b, &p)
+	return answer(e, src, err)
 }
 
-// Page returns a page of products (a listing or search results) named by key, from L1, Redis
-// or, on a miss, from load. Every write invalidates every page.
-func (c *Cache) Page(ctx context.Context, key string,
-	load func(ctx context.Context, minLSN string) (catalog.Page, error),
-) (catalog.Page, Source, error) {
+// Page returns the answer for a page of products (a listing or search results) named by key,
+// from L1, Redis or, on a miss, from load. Every write invalidates every page.
+func (c *Cache) Page(ctx context.Context, key string, load Loader) (web.Tagged, Source, error) {
 	if c.cfg.Disabled {
-		page, err := load(ctx, "")
-		return page, Miss, err
+		return direct(ctx, load)
 	}
-	var page catalog.Page
-	b, src, err := get(ctx, c, c.pages, key, "page:"+key, func(ctx context.Context) ([]byte, Source, error) {
+	e, src, err := get(ctx, c, c.pages, key, "page:"+key, func(ctx context.Context) ([]byte, Source, error) {
 		vals, err := c.mget(ctx, listGen, listLSN)
 		if err != nil {
 			return c.loadWithoutRedis(ctx, err, func(ctx context.Context) (any, error) { return load(ctx, "") })
@@ -187,24 +208,38 @@ func (c *Cache) Page(ctx context.Context, key string,
 		}
 		return c.fill(ctx, rkey, c.cfg.TTL, func(ctx context.Context) (any, error) { return load(ctx, minLSN) })
 	})
+	return answer(e, src, err)
+}
+
+// direct answers from the database, as every read does with the cache off.
+func direct(ctx context.Context, load Loader) (web.Tagged, Source, error) {
+	v, err := load(ctx, "")
 	if err != nil {
-		return page, src, err
+		return web.Tagged{}, Miss, err
 	}
-	return page, src, json.Unmarshal(b, &page)
+	t, err := web.Tag(v)
+	return t, Miss, err
+}
+
+func answer(e entry, src Source, err error) (web.Tagged, Source, error) {
+	if err == nil && e.missing {
+		err = catalog.ErrNotFound
+	}
+	return e.Tagged, src, err
 }
 
 // get answers from L1, or runs remote once for all concurrent callers of the same key in
 // this instance and keeps its answer in L1.
-func get[K comparable](ctx context.Context, c *Cache, l1 *expirable.LRU[K, []byte], key K, flight string,
+func get[K comparable](ctx context.Context, c *Cache, l1 *expirable.LRU[K, entry], key K, flight string,
 	remote func(ctx context.Context) ([]byte, Source, error),
-) ([]byte, Source, error) {
-	if b, ok := l1.Get(key); ok {
+) (entry, Source, error) {
+	if e, ok := l1.Get(key); ok {
 		c.requests.WithLabelValues("l1", "hit").Inc()
-		return b, L1Hit, nil
+		return e, L1Hit, nil
 	}
 	c.requests.WithLabelValues("l1", "miss").Inc()
-	type answer struct {
-		b     []byte
+	type loaded struct {
+		e     entry
 		src   Source
 		epoch uint64 // invalidations seen when the load started
 	}
@@ -214,19 +249,23 @@ func get[K comparable](ctx context.Context, c *Cache, l1 *expirable.LRU[K, []byt
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
 		defer cancel()
 		b, src, err := remote(lctx)
-		return answer{b, src, epoch}, err
+		if err != nil {
+			return nil, err
+		}
+		e, err := unpack(string(b))
+		return loaded{e, src, epoch}, err
 	})
 	if shared {
 		c.coalesced.WithLabelValues("singleflight").Inc()
 	}
 	if err != nil {
-		return nil, Miss, err
+		return entry{}, Miss, err
 	}
-	a := v.(answer)
-	if c.epoch.Load() == a.epoch { // else a write landed during the load: it may be stale
-		l1.Add(key, a.b)
+	l := v.(loaded)
+	if c.epoch.Load() == l.epoch { // else a write landed during the load: it may be stale
+		l1.Add(key, l.e)
 	}
-	return a.b, a.src, nil
+	return l.e, l.src, nil
 }
 
 // fill runs after a Redis miss on key. One instance takes a short lease and loads from the
@@ -255,7 +294,7 @@ func (c *Cache) fill(ctx context.Context, key string, ttl time.Duration,
 		return nil, Miss, err
 	}
 	if leased {
-		if string(b) == string(notFound) {
+		if string(b) == notFound {
 			ttl = c.cfg.NotFoundTTL
 		}
 		ttl += time.Duration(mrand.Int64N(int64(ttl)/5+1)) - ttl/10 // ±10%: keys filled together expire apart
@@ -319,16 +358,17 @@ func (c *Cache) loadWithoutRedis(ctx context.Context, rerr error, load func(ctx 
 	return b, Miss, err
 }
 
-// encode runs load and returns its JSON, or the not-found marker.
+// encode runs load and returns its answer as Redis keeps it.
 func encode(ctx context.Context, load func(ctx context.Context) (any, error)) ([]byte, error) {
 	v, err := load(ctx)
 	if errors.Is(err, catalog.ErrNotFound) {
-		return notFound, nil
+		return pack(entry{missing: true}), nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(v)
+	t, err := web.Tag(v)
+	return pack(entry{Tagged: t}), err
 }
 
 // Invalidate drops product id and every listing page, here and in every instance, after a

@@ -4,7 +4,9 @@ package cache_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -16,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/services/catalog"
 	"github.com/flashcrowd/flashcrowd/services/catalog/cache"
 )
@@ -52,16 +55,34 @@ type loader struct {
 	minLSN  string
 }
 
-func (l *loader) product(_ context.Context, id int64, minLSN string) (catalog.Product, error) {
-	l.calls.Add(1)
-	l.mu.Lock()
-	l.minLSN = minLSN
-	l.mu.Unlock()
-	time.Sleep(l.delay)
-	if l.missing.Load() {
-		return catalog.Product{}, catalog.ErrNotFound
+func (l *loader) product(id int64) cache.Loader {
+	return func(_ context.Context, minLSN string) (any, error) {
+		l.calls.Add(1)
+		l.mu.Lock()
+		l.minLSN = minLSN
+		l.mu.Unlock()
+		time.Sleep(l.delay)
+		if l.missing.Load() {
+			return nil, catalog.ErrNotFound
+		}
+		return catalog.Product{ID: id, PriceCents: l.price.Load()}, nil
 	}
-	return catalog.Product{ID: id, PriceCents: l.price.Load()}, nil
+}
+
+// read is c.Product decoded, with its ETag checked against the body it came with.
+func read(ctx context.Context, c *cache.Cache, id int64, l *loader) (catalog.Product, cache.Source, error) {
+	var p catalog.Product
+	t, src, err := c.Product(ctx, id, l.product(id))
+	if err != nil {
+		return p, src, err
+	}
+	if err := json.Unmarshal(t.Body, &p); err != nil {
+		return p, src, err
+	}
+	if want, _ := web.Tag(p); want.ETag != t.ETag {
+		return p, src, fmt.Errorf("ETag %s is not the body's (%s)", t.ETag, want.ETag)
+	}
+	return p, src, nil
 }
 
 func uniqueID() int64 { return time.Now().UnixNano() } // keys no other test or run uses
@@ -82,7 +103,7 @@ func TestTwoLevelsAndInvalidationEverywhere(t *testing.T) {
 		want cache.Source
 	}{{a, cache.Miss}, {a, cache.L1Hit}, {b, cache.RedisHit}, {b, cache.L1Hit}}
 	for i, s := range steps {
-		p, src, err := s.c.Product(ctx, id, l.product)
+		p, src, err := read(ctx, s.c, id, l)
 		if err != nil || src != s.want || p.PriceCents != 100 {
 			t.Fatalf("step %d: %+v from %s (%v), want price 100 from %s", i, p, src, err, s.want)
 		}
@@ -98,7 +119,7 @@ func TestTwoLevelsAndInvalidationEverywhere(t *testing.T) {
 	}
 	deadline := time.Now().Add(time.Second)
 	for {
-		p, _, err := b.Product(ctx, id, l.product)
+		p, _, err := read(ctx, b, id, l)
 		if err == nil && p.PriceCents == 200 {
 			break
 		}
@@ -129,7 +150,7 @@ func TestStampedeOnAColdKey(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p, _, err := instances[i%3].Product(context.Background(), id, l.product)
+			p, _, err := read(context.Background(), instances[i%3], id, l)
 			if err != nil || p.PriceCents != 300 {
 				failures.Add(1)
 			}
@@ -152,7 +173,7 @@ func TestMissingProductsAreCachedToo(t *testing.T) {
 	l.missing.Store(true)
 	id := uniqueID()
 	for _, c := range []*cache.Cache{a, b} {
-		if _, _, err := c.Product(context.Background(), id, l.product); !errors.Is(err, catalog.ErrNotFound) {
+		if _, _, err := read(context.Background(), c, id, l); !errors.Is(err, catalog.ErrNotFound) {
 			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
 	}
@@ -165,11 +186,11 @@ func TestRedisDownDegradesToTheDatabase(t *testing.T) {
 	c := newInstance(t, "127.0.0.1:1") // nothing listens there
 	l := &loader{}
 	l.price.Store(400)
-	p, src, err := c.Product(context.Background(), 42, l.product)
+	p, src, err := read(context.Background(), c, 42, l)
 	if err != nil || src != cache.Miss || p.PriceCents != 400 {
 		t.Fatalf("with Redis down: %+v from %s (%v), want a database read", p, src, err)
 	}
-	if _, src, _ := c.Product(context.Background(), 42, l.product); src != cache.L1Hit {
+	if _, src, _ := read(context.Background(), c, 42, l); src != cache.L1Hit {
 		t.Fatalf("second read from %s, want L1 even without Redis", src)
 	}
 	if err := c.Invalidate(context.Background(), 42, ""); err == nil {
@@ -188,7 +209,7 @@ func TestWriteLSNNeverGoesBackwards(t *testing.T) {
 		}
 	}
 	l := &loader{}
-	if _, _, err := c.Product(ctx, id, l.product); err != nil {
+	if _, _, err := read(ctx, c, id, l); err != nil {
 		t.Fatal(err)
 	}
 	l.mu.Lock()

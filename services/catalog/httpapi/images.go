@@ -88,7 +88,7 @@ func handleImageUpload(store Store, c *cache.Cache, objects Media) web.HandlerFu
 		if err := web.Decode(w, r, &in); err != nil {
 			return err
 		}
-		if _, _, err := c.Product(r.Context(), id, store.Product); err != nil {
+		if _, _, err := c.Product(r.Context(), id, productLoader(store, objects, id)); err != nil {
 			return storeProblem(err)
 		}
 		var b [8]byte

@@ -43,13 +43,24 @@ func handleGetProduct(store Store, c *cache.Cache, media Media) web.HandlerFunc 
 		if err != nil {
 			return err
 		}
-		p, src, err := c.Product(r.Context(), id, store.Product)
+		t, src, err := c.Product(r.Context(), id, productLoader(store, media, id))
 		w.Header().Set("X-Cache", string(src))
 		if err != nil {
 			return storeProblem(err)
 		}
-		web.RespondCacheable(w, r, web.CachePurged, media.view(p))
+		web.RespondTagged(w, r, web.CachePurged, t)
 		return nil
+	}
+}
+
+// productLoader loads product id as the API shows it, for the cache.
+func productLoader(store Store, media Media, id int64) cache.Loader {
+	return func(ctx context.Context, minLSN string) (any, error) {
+		p, err := store.Product(ctx, id, minLSN)
+		if err != nil {
+			return nil, err
+		}
+		return media.view(p), nil
 	}
 }
 
@@ -148,12 +159,18 @@ func handleCategories(tree *catalog.Tree) web.HandlerFunc {
 func respondPage(w http.ResponseWriter, r *http.Request, c *cache.Cache, media Media, key string,
 	load func(ctx context.Context, minLSN string) (catalog.Page, error),
 ) error {
-	page, src, err := c.Page(r.Context(), key, load)
+	t, src, err := c.Page(r.Context(), key, func(ctx context.Context, minLSN string) (any, error) {
+		page, err := load(ctx, minLSN)
+		if err != nil {
+			return nil, err
+		}
+		return media.page(page), nil
+	})
 	w.Header().Set("X-Cache", string(src))
 	if err != nil {
 		return storeProblem(err)
 	}
-	web.RespondCacheable(w, r, web.CachePublic, media.page(page))
+	web.RespondTagged(w, r, web.CachePublic, t)
 	return nil
 }
 

@@ -41,7 +41,7 @@ const (
 // a second miniredis (closed to make enqueueing fail), with the database and the object store
 // faked.
 type api struct {
-	t       *testing.T
+	t       testing.TB
 	h       http.Handler
 	store   *fakeStore
 	objects *fakeObjects
@@ -53,7 +53,7 @@ type api struct {
 	checks    atomic.Int32
 }
 
-func newAPI(t *testing.T) *api {
+func newAPI(t testing.TB) *api {
 	t.Helper()
 	a := &api{t: t, store: newFakeStore(), objects: &fakeObjects{objects: map[string]minio.ObjectInfo{}}}
 	a.media = Media{Store: a.objects, Presign: a.objects, Bucket: "media", PublicURL: "http://media.test"}
@@ -102,7 +102,7 @@ func newAPI(t *testing.T) *api {
 	return a
 }
 
-func redisClient(t *testing.T, mr *miniredis.Miniredis) *redis.Client {
+func redisClient(t testing.TB, mr *miniredis.Miniredis) *redis.Client {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
@@ -433,7 +433,7 @@ type edge struct {
 	purges map[string]int
 }
 
-func newEdge(t *testing.T) (*edge, string) {
+func newEdge(t testing.TB) (*edge, string) {
 	e := &edge{purges: map[string]int{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
