@@ -45,12 +45,19 @@ func Unavailable(err error) bool {
 }
 
 // TimedOut reports whether err means the statement ran out of time: the database cancelled it
-// past statement_timeout (SQLSTATE 57014, query_canceled), or the context it ran under reached
-// its deadline first (a server that stopped answering, as behind a network partition, is only
-// ever noticed that way). Either way the request deserves a 503 with Retry-After, not a 500.
+// (StatementTimedOut), or a deadline passed first (the context it ran under, or pgx's connect
+// timeout: a server that stopped answering, as behind a network partition, is only ever noticed
+// that way). Either way the request deserves a 503 with Retry-After, not a 500.
 func TimedOut(err error) bool {
+	return StatementTimedOut(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// StatementTimedOut reports whether the database cancelled the statement because it ran past
+// statement_timeout (SQLSTATE 57014, query_canceled): the statement's fault, which another
+// server would take as long over.
+func StatementTimedOut(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "57014" || errors.Is(err, context.DeadlineExceeded)
+	return errors.As(err, &pgErr) && pgErr.Code == "57014"
 }
 
 // NotSent reports whether err happened before the statement reached the server (a failed

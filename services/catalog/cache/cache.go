@@ -40,8 +40,13 @@ import (
 
 // Redis keys and the invalidation channel. The keys of answers carry their format's version
 // (v2: ETag, newline, body), so instances of another version never read what they cannot parse.
+// While two versions run side by side (a canary, a rollout), a write must reach both versions'
+// copies: a write here deletes the previous version's key too (oldProductKey), and a message
+// from any instance makes this one delete its own version's key, which the previous version's
+// code does not know.
 const (
-	productKey = "catalog:v2:product:%d"
+	productKey    = "catalog:v2:product:%d"
+	oldProductKey = "catalog:product:%d"
 	productLSN = "catalog:product:%d:lsn"
 	listGen    = "catalog:products:gen"
 	listLSN    = "catalog:products:lsn"
@@ -401,7 +406,7 @@ func (c *Cache) invalidate(ctx context.Context, id int64, lsn string, listings b
 			// Eval, not EvalSha: a pipeline cannot fall back when Redis does not know the script yet.
 			keepMax.Eval(ctx, p, lsnKeys, lsn, lsnTTL.Milliseconds())
 		}
-		p.Del(ctx, key, fmt.Sprintf(leaseKey, key))
+		p.Del(ctx, key, fmt.Sprintf(leaseKey, key), fmt.Sprintf(oldProductKey, id))
 		if listings {
 			p.Incr(ctx, listGen)
 		}
@@ -453,6 +458,10 @@ func (c *Cache) Listen(ctx context.Context) {
 				if id, err := strconv.ParseInt(m.Payload, 10, 64); err == nil {
 					c.dropLocal(id)
 					c.invalidations.WithLabelValues("pubsub").Inc()
+					// The writer may be of the previous version, which deleted only its own key.
+					if err := c.rdb.Del(ctx, fmt.Sprintf(productKey, id)).Err(); err != nil {
+						c.log.Debug("cache: delete after an invalidation message failed", "product_id", id, "err", err)
+					}
 				}
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -216,5 +217,42 @@ func TestWriteLSNNeverGoesBackwards(t *testing.T) {
 	defer l.mu.Unlock()
 	if l.minLSN != "9000" {
 		t.Fatalf("load asked for LSN %q, want the highest, 9000", l.minLSN)
+	}
+}
+
+// While two versions run side by side, an instance of the previous version deletes only its own
+// key and publishes the id. This version's copy in Redis must go too, or every instance would
+// serve the old product from it until CACHE_TTL.
+func TestAWriteByAnotherVersionDropsThisVersionsCopy(t *testing.T) {
+	addr := redisAddr(t)
+	a, listener := newInstance(t, addr), newInstance(t, addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go listener.Listen(ctx)
+	time.Sleep(100 * time.Millisecond) // let it subscribe
+
+	id := uniqueID()
+	l := &loader{}
+	l.price.Store(100)
+	if _, _, err := read(ctx, a, id, l); err != nil { // fills Redis
+		t.Fatal(err)
+	}
+	// The other version's write: the database changes, and only the id is published.
+	l.price.Store(200)
+	rdb := redis.NewClient(&redis.Options{Addr: addr, Username: os.Getenv("REDIS_CACHE_USER"), Password: os.Getenv("REDIS_CACHE_PASSWORD")})
+	defer rdb.Close()
+	if err := rdb.Publish(ctx, "catalog:invalidations", strconv.FormatInt(id, 10)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		p, src, err := read(ctx, newInstance(t, addr), id, l) // an empty L1: Redis or the database
+		if err == nil && p.PriceCents == 200 && src == cache.Miss {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a second after the message, a new instance still reads %+v from %s (%v)", p, src, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

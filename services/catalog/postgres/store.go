@@ -78,9 +78,10 @@ func (s *Store) read(ctx context.Context, minLSN string, fn func(queries.DBTX) e
 		return err
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case db.TimedOut(err):
+	case db.StatementTimedOut(err):
 		// The statement, not the replica, is at fault: on the primary it would only take as
-		// long again, on the one server every write needs.
+		// long again, on the one server every write needs. (A replica that did not answer in
+		// time, its connect timeout, is a replica_error: the primary may well answer.)
 		return err
 	case errors.Is(err, errBehind), errors.Is(err, catalog.ErrNotFound):
 		// Not found on a replica that must see a recent write: it may be the write that made
