@@ -47,12 +47,12 @@ import (
 const (
 	productKey    = "catalog:v2:product:%d"
 	oldProductKey = "catalog:product:%d"
-	productLSN = "catalog:product:%d:lsn"
-	listGen    = "catalog:products:gen"
-	listLSN    = "catalog:products:lsn"
-	pageKey    = "catalog:v2:page:%s:%s" // generation, the page's own key
-	leaseKey   = "%s:lease"
-	channel    = "catalog:invalidations"
+	productLSN    = "catalog:product:%d:lsn"
+	listGen       = "catalog:products:gen"
+	listLSN       = "catalog:products:lsn"
+	pageKey       = "catalog:v2:page:%s:%s" // generation, the page's own key
+	leaseKey      = "%s:lease"
+	channel       = "catalog:invalidations"
 )
 
 const (

@@ -53,7 +53,7 @@ func TestRead(t *testing.T) {
 		// pgx's connect timeout wraps context.DeadlineExceeded while the caller's context lives.
 		{name: "a replica does not answer in time: the primary answers", replicas: true,
 			fails: map[string]error{"replica": fmt.Errorf("connect: %w", context.DeadlineExceeded)},
-			runs: []string{"replica", "primary"}, fallback: "replica_error"},
+			runs:  []string{"replica", "primary"}, fallback: "replica_error"},
 		{name: "the LSN check fails on a replica: the primary answers", replicas: true, minLSN: "42",
 			runs: []string{"primary"}, fallback: "replica_error"},
 		{name: "the LSN check fails and so does the primary", replicas: true, minLSN: "42",
