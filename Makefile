@@ -10,7 +10,7 @@ MODULES := contracts foundation services/catalog services/orders gateway worker 
 # Modules whose Go sqlc makes from SQL (each has a sqlc.yaml).
 SQLC_MODULES := services/catalog services/orders
 # Go programs of the infrastructure images, outside the workspace (their images build them alone).
-INFRA_MODULES := infra/minio/setup infra/webhook-sink infra/asynqmon infra/cgroup-exporter
+INFRA_MODULES := infra/minio/setup infra/webhook-sink infra/ceiling infra/asynqmon infra/cgroup-exporter
 # sqlc makes typed Go from SQL (each SQLC_MODULES entry has a sqlc.yaml). `go run` builds it into Go's cache:
 # minutes the first time (its PostgreSQL parser is C: cgo and a C compiler), seconds after.
 SQLC_VERSION := v1.31.1

@@ -30,10 +30,8 @@ func composeExec(t *testing.T, env map[string]string, service string, cmd ...str
 	return strings.TrimSpace(string(out)), err
 }
 
-// redisCall is one command sent to a Redis server as user: "" for no login at all, "healthcheck"
-// for the container healthcheck's own user (its password is made at the server's start, in its
-// container), any other with the password its container has for it (REDIS_<USER>_PASSWORD, as
-// compose passes it). host, when set, is the other Redis to send it to from this container: a
+// redisCall is one command sent to a Redis server as user: "" for no login at all, any other
+// with the password its container has for it (REDIS_<USER>_PASSWORD, as compose passes it). host, when set, is the other Redis to send it to from this container: a
 // user of one server must not get into the other with its password.
 type redisCall struct {
 	user    string
@@ -52,8 +50,6 @@ func redisAnswers(t *testing.T, server string, calls []redisCall) []string {
 		switch c.user {
 		case "":
 			script.WriteString("redis-cli")
-		case "healthcheck":
-			script.WriteString(`REDISCLI_AUTH="$(cat /run/redis/healthcheck.pass)" redis-cli --user healthcheck`)
 		default:
 			script.WriteString(`REDISCLI_AUTH="$REDIS_` + strings.ToUpper(c.user) + `_PASSWORD" redis-cli --user ` + c.user)
 		}
@@ -114,7 +110,6 @@ func TestRedisGivesEachJobOnlyItsOwnKeys(t *testing.T) {
 		{redisCall{"carts", []string{"SET", "cart:e2e:acl", "1", "EX", "60"}, ""}, "OK"},
 		{redisCall{"exporter", []string{"INFO", "server"}, ""}, "redis_version"},
 		{redisCall{"exporter", []string{"CONFIG", "GET", "maxmemory-policy"}, ""}, "volatile-lru"},
-		{redisCall{"healthcheck", []string{"PING"}, ""}, "PONG"},
 		// Everything else is refused.
 		{redisCall{"", []string{"PING"}, ""}, "NOAUTH"},
 		{redisCall{"", []string{"GET", "catalog:e2e:acl"}, ""}, "NOAUTH"},
@@ -133,8 +128,6 @@ func TestRedisGivesEachJobOnlyItsOwnKeys(t *testing.T) {
 		{redisCall{"carts", []string{"KEYS", "*"}, ""}, "NOPERM"},
 		{redisCall{"exporter", []string{"GET", "catalog:e2e:acl"}, ""}, "NOPERM"},
 		{redisCall{"exporter", []string{"CONFIG", "SET", "maxmemory-samples", "10"}, ""}, "NOPERM"},
-		{redisCall{"healthcheck", []string{"GET", "catalog:e2e:acl"}, ""}, "NOPERM"},
-		{redisCall{"healthcheck", []string{"INFO"}, ""}, "NOPERM"},
 		// The jobs of this server have no user on the queue Redis.
 		{redisCall{"carts", []string{"PING"}, "redis-queue"}, "WRONGPASS"},
 		{redisCall{"cache", []string{"PING"}, "redis-queue"}, "WRONGPASS"},
@@ -155,7 +148,6 @@ func TestQueueRedisLetsEnqueuersOnlyEnqueue(t *testing.T) {
 		{redisCall{"asynqmon", []string{"GET", "asynq:e2e:acl"}, ""}, "1"},
 		{redisCall{"exporter", []string{"INFO", "memory"}, ""}, "used_memory"},
 		{redisCall{"exporter", []string{"CONFIG", "GET", "maxmemory-policy"}, ""}, "noeviction"},
-		{redisCall{"healthcheck", []string{"PING"}, ""}, "PONG"},
 		// An enqueuer reads, moves and deletes no task, and cancels none.
 		{redisCall{"", []string{"PING"}, ""}, "NOAUTH"},
 		{redisCall{"catalog", []string{"GET", "asynq:e2e:acl"}, ""}, "NOPERM"},
@@ -169,7 +161,6 @@ func TestQueueRedisLetsEnqueuersOnlyEnqueue(t *testing.T) {
 		{redisCall{"asynqmon", []string{"SET", "session:e2e:acl", "x"}, ""}, "NOPERM"},
 		{redisCall{"asynqmon", []string{"KEYS", "*"}, ""}, "NOPERM"},
 		{redisCall{"exporter", []string{"GET", "asynq:e2e:acl"}, ""}, "NOPERM"},
-		{redisCall{"healthcheck", []string{"INFO"}, ""}, "NOPERM"},
 		// The jobs of this server have no user on the main Redis.
 		{redisCall{"orders", []string{"PING"}, "redis"}, "WRONGPASS"},
 		{redisCall{"worker", []string{"PING"}, "redis"}, "WRONGPASS"},

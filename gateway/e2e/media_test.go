@@ -69,11 +69,38 @@ func TestDeletedProductTakesItsImages(t *testing.T) {
 	}
 }
 
+// s3As sends a signed S3 request to MinIO as user, with curl in the HAProxy container (on MinIO's
+// network), and returns curl's output; format, when set, is curl's -w. The secrets are those
+// compose hands minio-setup, which makes every user.
+func s3As(t *testing.T, user, method, path, format string) string {
+	t.Helper()
+	var cfg struct {
+		Services map[string]struct{ Environment map[string]string }
+	}
+	if err := json.Unmarshal([]byte(compose(t, "config", "--format", "json")), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	env := cfg.Services["minio-setup"].Environment
+	secret := map[string]string{"root": env["MINIO_ROOT_PASSWORD"], "catalog": env["MINIO_CATALOG_PASSWORD"],
+		"worker": env["MINIO_WORKER_PASSWORD"], "pgbackrest": env["MINIO_PGBACKREST_PASSWORD"]}[user]
+	if user == "root" {
+		user = env["MINIO_ROOT_USER"]
+	}
+	if secret == "" {
+		t.Fatalf("no MinIO secret for %s in minio-setup's environment", user)
+	}
+	flags := "-fsS"
+	if format != "" {
+		flags = "-s -o /dev/null -w '" + format + "'"
+	}
+	return compose(t, "exec", "-T", "-e", "S3_USER="+user+":"+secret, "haproxy", "sh", "-c", fmt.Sprintf(
+		`curl %s -X %s --aws-sigv4 aws:amz:us-east-1:s3 --user "$S3_USER" 'http://minio:9000%s'`, flags, method, path))
+}
+
 // Uploads never attached expire: the bucket carries the lifecycle rule (MinIO's scanner applies
-// it after a day, too long for a test to wait). Asked inside the MinIO container as root.
+// it after a day, too long for a test to wait). Asked as root.
 func TestUnattachedUploadsExpire(t *testing.T) {
-	out := compose(t, "exec", "-T", "minio", "sh", "-c",
-		`curl -fsS --aws-sigv4 aws:amz:us-east-1:s3 --user "$MINIO_ROOT_USER:$MINIO_ROOT_PASSWORD" 'http://127.0.0.1:9000/media?lifecycle'`)
+	out := s3As(t, "root", "GET", "/media?lifecycle", "")
 	for _, want := range []string{"<Prefix>uploads/</Prefix>", "<Days>1</Days>", "<Status>Enabled</Status>"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("lifecycle of media lacks %s:\n%s", want, out)
@@ -83,28 +110,23 @@ func TestUnattachedUploadsExpire(t *testing.T) {
 
 // The apps hold their own MinIO users, not root, and each may do only its own job.
 func TestAppsUseLeastPrivilegeMinIOUsers(t *testing.T) {
-	s3 := func(user, secretVar, method, path string) string {
-		return compose(t, "exec", "-T", "minio", "sh", "-c", fmt.Sprintf(
-			`curl -s -o /dev/null -w '%%{http_code}' -X %s --aws-sigv4 aws:amz:us-east-1:s3 --user "%s:$%s" 'http://127.0.0.1:9000%s'`,
-			method, user, secretVar, path))
-	}
-	for _, c := range []struct{ user, secret, method, path, want string }{
-		{"catalog", "MINIO_CATALOG_PASSWORD", "GET", "/media?list-type=2", "403"}, // no listing
-		{"catalog", "MINIO_CATALOG_PASSWORD", "GET", "/media?policy", "403"},      // no bucket settings
-		{"worker", "MINIO_WORKER_PASSWORD", "GET", "/media/uploads/1/x.png", "403"},
-		{"worker", "MINIO_WORKER_PASSWORD", "DELETE", "/media/products/1/x.png", "403"},
-		{"worker", "MINIO_WORKER_PASSWORD", "GET", "/media?list-type=2", "403"},
+	for _, c := range []struct{ user, method, path, want string }{
+		{"catalog", "GET", "/media?list-type=2", "403"}, // no listing
+		{"catalog", "GET", "/media?policy", "403"},      // no bucket settings
+		{"worker", "GET", "/media/uploads/1/x.png", "403"},
+		{"worker", "DELETE", "/media/products/1/x.png", "403"},
+		{"worker", "GET", "/media?list-type=2", "403"},
 		// The backups bucket is pgBackRest's alone, and pgBackRest's user has nothing else.
-		{"catalog", "MINIO_CATALOG_PASSWORD", "GET", "/backups?list-type=2", "403"},
-		{"worker", "MINIO_WORKER_PASSWORD", "GET", "/backups/flashcrowd/backup/flashcrowd/backup.info", "403"},
-		{"pgbackrest", "MINIO_PGBACKREST_PASSWORD", "GET", "/media?list-type=2", "403"},
-		{"pgbackrest", "MINIO_PGBACKREST_PASSWORD", "GET", "/backups?list-type=2", "200"},
+		{"catalog", "GET", "/backups?list-type=2", "403"},
+		{"worker", "GET", "/backups/flashcrowd/backup/flashcrowd/backup.info", "403"},
+		{"pgbackrest", "GET", "/media?list-type=2", "403"},
+		{"pgbackrest", "GET", "/backups?list-type=2", "200"},
 	} {
-		if got := s3(c.user, c.secret, c.method, c.path); got != c.want {
+		if got := s3As(t, c.user, c.method, c.path, "%{http_code}"); got != c.want {
 			t.Errorf("%s %s as %s: %s, want %s", c.method, c.path, c.user, got, c.want)
 		}
 	}
-	// No service but MinIO is handed the root password.
+	// No service but MinIO and minio-setup is handed the root password.
 	var cfg struct {
 		Services map[string]struct{ Environment map[string]*string }
 	}
@@ -114,7 +136,7 @@ func TestAppsUseLeastPrivilegeMinIOUsers(t *testing.T) {
 	root := dotenv("MINIO_ROOT_PASSWORD")
 	for name, svc := range cfg.Services {
 		for k, v := range svc.Environment {
-			if name != "minio" && v != nil && *v == root {
+			if name != "minio" && name != "minio-setup" && v != nil && *v == root {
 				t.Errorf("service %s gets MinIO's root password in %s", name, k)
 			}
 		}

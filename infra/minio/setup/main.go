@@ -1,6 +1,7 @@
-// Command minio-setup runs inside the MinIO container, beside the server, and is the only
-// program that holds MinIO's root credentials. Once the server is ready it makes the media
-// bucket and what guards it, idempotently, on every start:
+// Command minio-setup is compose's one-shot service of that name (the MinIO image, another
+// entrypoint), and with MinIO itself the only program that holds MinIO's root credentials.
+// Once the server (MINIO_ENDPOINT) is ready it makes the media bucket and what guards it,
+// idempotently, at every `make up`:
 //
 //   - anonymous read of published media only (products/ and thumbs/), never of uploads/ or
 //     reports/ (sales reports: the bucket's policy names the public prefixes, nothing else);
@@ -13,7 +14,8 @@
 //
 //	pgbackrest  lists, reads, writes and deletes in it (backups and archived WAL, docs/backups.md).
 //
-// It then writes a marker file that the container healthcheck waits for.
+// It then exits 0: what needs the buckets and users (catalog, worker, backup) starts after it
+// has completed, so MinIO needs no periodic healthcheck, each a `docker exec` that costs CPU.
 package main
 
 import (
@@ -31,10 +33,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/lifecycle"
 )
 
-const (
-	endpoint = "127.0.0.1:9000"
-	region   = "us-east-1" // as the apps' clients (foundation/objstore)
-)
+const region = "us-east-1" // as the apps' clients (foundation/objstore)
 
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -46,20 +45,20 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string) error {
+	endpoint := getenv("MINIO_ENDPOINT")
 	root, rootSecret := getenv("MINIO_ROOT_USER"), getenv("MINIO_ROOT_PASSWORD")
 	bucket := getenv("MINIO_BUCKET")
-	marker := getenv("MINIO_SETUP_MARKER")
 	backups := getenv("MINIO_BACKUP_BUCKET")
 	users := map[string]string{"catalog": getenv("MINIO_CATALOG_PASSWORD"), "worker": getenv("MINIO_WORKER_PASSWORD"),
 		"pgbackrest": getenv("MINIO_PGBACKREST_PASSWORD")}
-	for name, v := range map[string]string{"MINIO_ROOT_USER": root, "MINIO_ROOT_PASSWORD": rootSecret, "MINIO_BUCKET": bucket,
-		"MINIO_BACKUP_BUCKET": backups, "MINIO_SETUP_MARKER": marker, "MINIO_CATALOG_PASSWORD": users["catalog"],
+	for name, v := range map[string]string{"MINIO_ENDPOINT": endpoint, "MINIO_ROOT_USER": root, "MINIO_ROOT_PASSWORD": rootSecret,
+		"MINIO_BUCKET": bucket, "MINIO_BACKUP_BUCKET": backups, "MINIO_CATALOG_PASSWORD": users["catalog"],
 		"MINIO_WORKER_PASSWORD": users["worker"], "MINIO_PGBACKREST_PASSWORD": users["pgbackrest"]} {
 		if v == "" {
 			return fmt.Errorf("%s must be set", name)
 		}
 	}
-	if err := waitReady(ctx); err != nil {
+	if err := waitReady(ctx, endpoint); err != nil {
 		return err
 	}
 	s3, err := minio.New(endpoint, &minio.Options{Creds: credentials.NewStaticV4(root, rootSecret, ""), Region: region})
@@ -101,14 +100,11 @@ func run(ctx context.Context, getenv func(string) string) error {
 			return err
 		}
 	}
-	if err := os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
-		return err
-	}
 	fmt.Println("minio-setup: buckets", bucket, "and", backups, "and users catalog, worker, pgbackrest ready")
 	return nil
 }
 
-func waitReady(ctx context.Context) error {
+func waitReady(ctx context.Context, endpoint string) error {
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+endpoint+"/minio/health/ready", nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {

@@ -1,0 +1,3 @@
+module github.com/flashcrowd/flashcrowd/infra/ceiling
+
+go 1.26
