@@ -1,7 +1,9 @@
 // breakpoint: how many requests per second can this stack hold within its service level? The
 // arrival rate climbs a staircase with the browse mix: START_RATE, then STEP more every STEP_TIME,
 // up to MAX_RATE. Each step is judged on its own, after a settling time.
-//   make k6 SCENARIO=breakpoint       START_RATE (default 25/s), STEP (default 25/s),
+//   make k6 SCENARIO=breakpoint       START_RATE (default 25/s), STEP (default 25/s), or
+//                                     STEP_FACTOR (each step this many times the one below,
+//                                     e.g. 1.5: a few steps cover a wide range; make lab does),
 //                                     STEP_TIME (how long each rate is held, default 20s),
 //                                     SETTLE (the start of a step left unjudged, default 5s),
 //                                     MAX_RATE (default 1000/s), MAX_VUS (default 600),
@@ -35,13 +37,14 @@
 import exec from 'k6/execution';
 import { envDuration, envInt, envNumber, slo } from './lib/config.js';
 import { browse, browseEndpoints, preflight } from './lib/catalog.js';
-import { reportByTag, sloThresholds, TREND_STATS } from './lib/thresholds.js';
+import { SYSTEM_TAGS, TREND_STATS, reportByTag, sloThresholds } from './lib/thresholds.js';
 import { latencyRow, ms, pad, pct, summaryHandler } from './lib/summary.js';
 
 // 25/s steps: a mode without caches may not hold 50/s here (its typo searches alone saturate
 // the replicas), and on a 2-core laptop the limits lie between a few dozen and a few hundred.
 const START_RATE = envInt('START_RATE', 25);
 const STEP = envInt('STEP', 25);
+const STEP_FACTOR = envNumber('STEP_FACTOR', 1);
 const MAX_RATE = envInt('MAX_RATE', 1000);
 const STEP_TIME = envDuration('STEP_TIME', '20s');
 const SETTLE = envDuration('SETTLE', '5s');
@@ -57,7 +60,9 @@ if (SETTLE.secs < CLIMB_SECS || SETTLE.secs + 5 > STEP_TIME.secs) {
 }
 
 const rates = [];
-for (let r = START_RATE; r <= MAX_RATE; r += STEP) rates.push(r);
+for (let r = START_RATE; r <= MAX_RATE; r = STEP_FACTOR > 1 ? Math.max(r + 1, Math.round(r * STEP_FACTOR)) : r + STEP) {
+  rates.push(r);
+}
 const judgeSecs = STEP_TIME.secs - SETTLE.secs;
 
 const stages = [];
@@ -83,6 +88,7 @@ export const options = {
     'http_req_failed{scenario:breakpoint}': [{ threshold: 'rate<0.05', abortOnFail: true, delayAbortEval: '10s' }],
   }),
   summaryTrendStats: TREND_STATS,
+  systemTags: SYSTEM_TAGS,
 };
 
 export function setup() {
@@ -153,7 +159,7 @@ export const handleSummary = summaryHandler('breakpoint', (data) => {
       broke_at_rps: a.brokeAt,
       target_rps_reached: a.reached,
       slo: SLO,
-      staircase: { start_rate: START_RATE, step: STEP, max_rate: MAX_RATE, step_s: STEP_TIME.secs, settle_s: SETTLE.secs },
+      staircase: { start_rate: START_RATE, step: STEP, step_factor: STEP_FACTOR, max_rate: MAX_RATE, step_s: STEP_TIME.secs, settle_s: SETTLE.secs },
       steps: a.rows,
     },
     text: lines.join('\n'),

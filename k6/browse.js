@@ -12,7 +12,7 @@
 // the stack was then not given the load the report claims.
 import { envDuration, envInt, envNumber, slo, vusFor } from './lib/config.js';
 import { browse, browseEndpoints, preflight } from './lib/catalog.js';
-import { sloThresholds, TREND_STATS } from './lib/thresholds.js';
+import { sloThresholds, SYSTEM_TAGS, TREND_STATS } from './lib/thresholds.js';
 import { summaryHandler } from './lib/summary.js';
 
 const RATE = envInt('RATE', 200);
@@ -32,6 +32,7 @@ export const options = {
     dropped_iterations: [`count<${Math.max(1, Math.ceil(RATE * DURATION.secs * 0.01))}`],
   }),
   summaryTrendStats: TREND_STATS,
+  systemTags: SYSTEM_TAGS,
 };
 
 export function setup() {

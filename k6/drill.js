@@ -16,7 +16,7 @@ import { Counter, Rate, Trend } from 'k6/metrics';
 import { ADMIN_TOKEN, BASE_URL, envDuration, envInt } from './lib/config.js';
 import { browse, preflight } from './lib/catalog.js';
 import { metric, ms, pct, summaryHandler } from './lib/summary.js';
-import { REPORT_ONLY, TREND_STATS } from './lib/thresholds.js';
+import { REPORT_ONLY, SYSTEM_TAGS, TREND_STATS } from './lib/thresholds.js';
 
 const RATE = envInt('RATE', 20);
 const CHECKOUT_RATE = envInt('CHECKOUT_RATE', 2);
@@ -66,6 +66,7 @@ export const options = {
     drill_orders_acknowledged: [REPORT_ONLY.counter],
   },
   summaryTrendStats: TREND_STATS,
+  systemTags: SYSTEM_TAGS,
 };
 
 export function setup() {

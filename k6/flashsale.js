@@ -12,7 +12,7 @@ import { Counter, Gauge, Trend } from 'k6/metrics';
 import { ADMIN_TOKEN, BASE_URL, envDuration, envInt } from './lib/config.js';
 import { metric, ms } from './lib/summary.js';
 import { summaryHandler } from './lib/summary.js';
-import { TREND_STATS } from './lib/thresholds.js';
+import { SYSTEM_TAGS, TREND_STATS } from './lib/thresholds.js';
 
 const K = envInt('K', 100);
 const BUYERS = envInt('BUYERS', 2000);
@@ -60,6 +60,7 @@ export const options = {
     dropped_iterations: ['count==0'],
   },
   summaryTrendStats: TREND_STATS,
+  systemTags: SYSTEM_TAGS,
   // The teardown waits for the queue to drain.
   teardownTimeout: `${EMAIL_WAIT.secs + 30}s`,
 };

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# make lab: the before/after table. For a baseline mode and the full stack in turn, it brings
-# the stack up in that mode, finds the highest request rate it sustains (breakpoint scenario),
-# then holds the same fixed load on both (browse scenario) and reads what the databases and
-# caches did meanwhile from Prometheus, and what CPU each container used from Docker. k6/lab
-# turns the runs' own figures into the table, and draws beside it a chart of the requests/s and
-# p95 each mode achieved at each step of its breakpoint staircase.
+# make lab: the before/after table. First the machine's ceiling: a bare Go server (infra/ceiling)
+# measured with the same k6. Then, for a baseline mode and the full stack in turn, it brings the
+# stack up in that mode, finds the highest request rate it sustains (two breakpoint staircases:
+# a coarse one, ×1.5 per short step, finds the range; a fine one, ×1.06 per step from a little
+# below it, finds the limit within 6 %), holds the same fixed load on both (browse scenario) and
+# reads what the databases and caches did meanwhile from Prometheus, what CPU each container
+# used from Docker and what k6 used itself, then sends 3× the baseline's limit with a shopper's
+# 10 s timeout. k6/lab turns the runs' own figures into the table, and draws beside it a chart of
+# the requests/s and p95 each mode achieved at each step of its fine staircase.
 #   LAYER          empty: naive vs full; cache | pooler | replicas | instances: that layer alone
 #   LAB_RATE       the common load for the browse runs, requests/s (default: the baseline's maximum
-#                  sustainable rate from its breakpoint run, the load it can just carry)
+#                  sustainable rate, the load it can just carry)
 #   LAB_DURATION   length of the browse run (default 60s)
-#   LAB_MAX_RATE   the top of the breakpoint staircase (default 800/s; a 2-core laptop sustains a
-#                  few hundred, and the run stops itself a step or two past the limit)
+#   LAB_OVERLOAD   length of the run at 3× the baseline's limit (default 30s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,45 +44,95 @@ newest() {
 
 lab=$(mktemp -d)/lab
 marker=$(dirname "$lab")/marker
-trap 'rm -rf "$(dirname "$lab")"' EXIT
+# On any exit: the scratch directory goes, and so does the ceiling server if it still runs.
+trap 'rm -rf "$(dirname "$lab")"; docker compose --profile tools rm --stop --force ceiling >/dev/null 2>&1 || true' EXIT
 go build -o "$lab" ./k6/lab
 # cpu_snapshot: each stack container's CPU time so far, read from the Engine API wherever the
 # docker CLI finds it.
 docker_host=${DOCKER_HOST:-$(docker context inspect --format '{{.Endpoints.docker.Host}}')}
 cpu_snapshot() { DOCKER_HOST="$docker_host" "$lab" cpu >"$1"; }
 
+# k6_as <label> VAR=value...: a k6 run whose results are labelled <label>. A stack mode goes
+# through make, which lays that mode's settings over compose's (naive's k6 calls the catalog
+# directly); anything else (the ceiling) is not a mode, and runs with compose's defaults.
+k6_as() {
+  local label=$1
+  shift
+  if [ -f "infra/modes/$label.env" ] || [ "$label" = full ]; then
+    QUIET=1 make --no-print-directory k6 MODE="$label" "$@"
+  else
+    env QUIET=1 MODE="$label" "$@" k6/run.sh
+  fi
+}
+
+# staircase <label>: the coarse and then the fine breakpoint run against what BASE_URL (default:
+# the mode's) points at; prints the fine run's summary. Neither stops at a top step: each climbs
+# until the service level breaks (k6 exits 99 then, by design).
+staircase() {
+  local coarse start
+  touch "$marker"
+  k6_as "$1" SCENARIO=breakpoint START_RATE=50 STEP_FACTOR=1.5 STEP_TIME=8s SETTLE=3s MAX_RATE=100000 >&2 || true
+  # (set -e does not reach into a command substitution: each step returns on failure itself.)
+  coarse=$(newest breakpoint "$1" "$marker") || return 1
+  start=$("$lab" fine-start "$coarse") || return 1
+  echo "==> lab: $1 held $(max_of "$coarse") req/s on the coarse staircase; the fine one starts at $start" >&2
+  touch "$marker"
+  k6_as "$1" SCENARIO=breakpoint START_RATE="$start" STEP_FACTOR=1.06 STEP_TIME=12s SETTLE=4s MAX_RATE=$((start * 3)) >&2 || true
+  newest breakpoint "$1" "$marker" || return 1
+}
+
+# max_of <breakpoint summary>: its maximum sustainable rate, rounded down to a multiple of 10.
+max_of() {
+  local max
+  max=$(grep -o '"max_sustainable_rps": *[0-9.]*' "$1" | head -1 | grep -o '[0-9.]*$' || true)
+  max=${max:-0}
+  echo $(( ${max%.*} / 10 * 10 ))
+}
+
+echo "==> lab: the machine's ceiling (a bare Go server, infra/ceiling)"
+docker compose --profile tools build --quiet k6 ceiling
+docker compose --profile tools up --detach ceiling
+ceiling=$(BASE_URL=http://ceiling:8080 staircase ceiling)
+echo "==> lab: the machine's ceiling is $(max_of "$ceiling") req/s"
+docker compose --profile tools rm --stop --force ceiling >/dev/null
+
 args=()
+overload=
 for mode in "$base" full; do
   echo "==> lab: $mode mode"
   make --no-print-directory up MODE="$mode"
   # Warm-up, not measured: freshly started instances plan their first queries, fill pools and
   # read cold index pages; without it the first step could fail on start-up costs.
-  QUIET=1 make --no-print-directory k6 SCENARIO=browse MODE="$mode" RATE=20 DURATION=15s >/dev/null || true
-  # k6 exits 99 when a threshold breaks: for the breakpoint that is how it ends, and at the common
-  # load a mode that cannot keep up is a finding, not a failure of the lab.
-  # (A run that failed outright leaves no summary, and `newest` stops the lab.)
-  touch "$marker"
-  QUIET=1 make --no-print-directory k6 SCENARIO=breakpoint MODE="$mode" \
-    MAX_RATE="${LAB_MAX_RATE:-800}" || true
-  breakpoint=$(newest breakpoint "$mode" "$marker")
+  k6_as "$mode" SCENARIO=browse RATE=20 DURATION=15s >/dev/null || true
+  breakpoint=$(staircase "$mode")
   if [ -z "$rate" ]; then
-    # The baseline's limit, rounded down to a multiple of 10.
-    max=$(grep -o '"max_sustainable_rps": *[0-9.]*' "$breakpoint" | head -1 | grep -o '[0-9.]*$' || true)
-    max=${max:-0}
-    rate=$(( ${max%.*} / 10 * 10 ))
-    [ "$rate" -ge 10 ] || { echo "lab.sh: $breakpoint gives no usable maximum ($max req/s); set LAB_RATE" >&2; exit 1; }
+    rate=$(max_of "$breakpoint")
+    [ "$rate" -ge 10 ] || { echo "lab.sh: $breakpoint gives no usable maximum; set LAB_RATE" >&2; exit 1; }
     echo "==> lab: the common load is $rate req/s, the most $mode sustained"
+  fi
+  if [ -z "$overload" ]; then
+    overload=$(( $(max_of "$breakpoint") * 3 ))
+    [ "$overload" -ge 30 ] || overload=$(( rate * 3 ))
   fi
   cpu="results/cpu-$mode-$stamp"
   cpu_snapshot "$cpu-before.json"
   touch "$marker"
   start=$(date +%s)
-  QUIET=1 make --no-print-directory k6 SCENARIO=browse MODE="$mode" RATE="$rate" DURATION="$duration" || true
+  k6_as "$mode" SCENARIO=browse RATE="$rate" DURATION="$duration" || true
   end=$(date +%s)
   cpu_snapshot "$cpu-after.json"
   browse=$(newest browse "$mode" "$marker")
-  args+=(-run "$mode,$breakpoint,$browse,$start,$end,$cpu-before.json,$cpu-after.json")
+  # Our sources' error row: 3× the baseline's limit, and shoppers who give up after 10 s. VUs
+  # for 10 s of answers at that rate, up to 1,000 (about 550 MiB of k6's 1 GiB); past that,
+  # requests k6 could not send count as failed (in an open model they would have waited past
+  # 10 s too).
+  echo "==> lab: $mode at $overload req/s, 3× $base's limit, with a 10 s timeout"
+  touch "$marker"
+  k6_as "$mode" SCENARIO=browse RATE="$overload" DURATION="${LAB_OVERLOAD:-30s}" \
+    REQUEST_TIMEOUT=10s MAX_VUS=$(( overload * 10 < 1000 ? overload * 10 : 1000 )) || true
+  over=$(newest browse "$mode" "$marker")
+  args+=(-run "$mode,$breakpoint,$browse,$start,$end,$cpu-before.json,$cpu-after.json,$over")
 done
 
-"$lab" -prometheus "http://127.0.0.1:${PROMETHEUS_PORT:-9090}" -rate "$rate" -out "$report" -chart "$chart" "${args[@]}"
+"$lab" -prometheus "http://127.0.0.1:${PROMETHEUS_PORT:-9090}" -rate "$rate" -overload "$overload" -ceiling "$ceiling" -out "$report" -chart "$chart" "${args[@]}"
 echo "==> lab: table written to $report, chart to $chart; the stack is left in full mode"

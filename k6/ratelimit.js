@@ -15,7 +15,7 @@ import exec from 'k6/execution';
 import { Counter } from 'k6/metrics';
 import { envDuration, envInt } from './lib/config.js';
 import { metric, summaryHandler } from './lib/summary.js';
-import { TREND_STATS } from './lib/thresholds.js';
+import { SYSTEM_TAGS, TREND_STATS } from './lib/thresholds.js';
 
 const URL = (__ENV.LIMITED_URL || 'http://haproxy:8080').replace(/\/+$/, '');
 const ROLE = __ENV.ROLE || 'above';
@@ -66,7 +66,7 @@ if (ROLE === 'above') {
   thresholds.ratelimit_checkout_gateways = ['count>=2']; // the limit is shared, not per instance
 }
 
-export const options = { scenarios, thresholds, summaryTrendStats: TREND_STATS };
+export const options = { scenarios, thresholds, summaryTrendStats: TREND_STATS, systemTags: SYSTEM_TAGS };
 
 // ask is one request of the client: a category list, which the edge answers from its cache, so
 // the run measures the edge's limits and not the stack's capacity.

@@ -36,10 +36,10 @@ mkdir -p results
 
 # As the caller's user, so the results belong to whoever ran them.
 run_args=(--rm --user "$(id -u):$(id -g)"
-  -e MODE="$mode" -e RUN_STAMP="$stamp"
+  -e MODE="$mode" -e RUN_STAMP="$stamp" -e K6_CPU_FILE="/results/$name.cpu"
   -e K6_WEB_DASHBOARD=true -e K6_WEB_DASHBOARD_EXPORT="/results/$name.html" -e K6_WEB_DASHBOARD_PERIOD=2s)
 for knob in BASE_URL SEED_PRODUCTS VUS RATE DURATION WRITE_PCT MAX_VUS P95_MS P99_MS MAX_FAIL_RATE \
-  BASE_RATE SPIKE_RATE RISE HOLD AFTER_P95_MS START_RATE MAX_RATE STEP STEP_TIME SETTLE WINDOW ABORT_DROPPED \
+  BASE_RATE SPIKE_RATE RISE HOLD AFTER_P95_MS START_RATE MAX_RATE STEP STEP_FACTOR STEP_TIME SETTLE WINDOW ABORT_DROPPED REQUEST_TIMEOUT ZIPF_EXPONENT \
   K BUYERS ARRIVAL SOLD_OUT_P95_MS EMAIL_WAIT MAILPIT_URL ROLE ABOVE_RATE BELOW_RATE CHECKOUT_RATE LIMITED_URL RETRY_FOR; do
   if [ -n "${!knob:-}" ]; then run_args+=(-e "$knob=${!knob}"); fi
 done
@@ -64,9 +64,11 @@ if [ -z "$quiet" ] && { [ ! -t 0 ] || [ ! -t 1 ]; }; then run_args+=(-T); fi
 
 rc=0
 docker compose --profile tools run "${run_args[@]}" k6 run ${k6_args[@]+"${k6_args[@]}"} "$@" "/scripts/$scenario.js" || rc=$?
-for f in "results/$name.json" "results/$name.html"; do
+for f in "results/$name.json" "results/$name.html" "results/$name.cpu"; do
   if [ -f "$f" ]; then echo "wrote $f"; else echo "run.sh: $f was not written" >&2; fi
 done
+# k6 shares the machine with the stack it measures: say what it cost.
+if [ -f "results/$name.cpu" ]; then echo "k6 itself used $(cat "results/$name.cpu") CPU-seconds"; fi
 # k6 exits 99 when a threshold is crossed (also when one stopped the run: breakpoint does, by
 # design), 108 when the script gave up (the stack did not answer the preflight request).
 exit "$rc"

@@ -6,7 +6,7 @@ import { sleep } from 'k6';
 import { envDuration, envInt, slo } from './lib/config.js';
 import { getFeatured, getMissingProduct, getProduct, listProducts, preflight, searchProducts } from './lib/catalog.js';
 import { randomProductId } from './lib/ids.js';
-import { sloThresholds, TREND_STATS } from './lib/thresholds.js';
+import { sloThresholds, SYSTEM_TAGS, TREND_STATS } from './lib/thresholds.js';
 import { summaryHandler } from './lib/summary.js';
 
 // Loose enough for a busy CI machine, tight enough that a broken or wedged stack fails.
@@ -20,6 +20,7 @@ export const options = {
     checks: ['rate>0.99'],
   }),
   summaryTrendStats: TREND_STATS,
+  systemTags: SYSTEM_TAGS,
 };
 
 export function setup() {
@@ -31,8 +32,8 @@ export function setup() {
 export default function () {
   getFeatured();
   const page = listProducts({ category: 'kitchen', sort: 'price', in_stock: 'true' });
-  if (page && Array.isArray(page.items) && page.items.length > 0) {
-    getProduct(page.items[Math.floor(Math.random() * page.items.length)].id);
+  if (page.items > 0) {
+    getProduct(page.res.json(`items.${Math.floor(Math.random() * page.items)}.id`));
   }
   getProduct(randomProductId());
   searchProducts('ketle'); // a typo search must still find kettles

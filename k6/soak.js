@@ -10,7 +10,7 @@
 import exec from 'k6/execution';
 import { envDuration, envInt, envNumber, slo, vusFor } from './lib/config.js';
 import { browse, browseEndpoints, preflight } from './lib/catalog.js';
-import { sloThresholds, TREND_STATS } from './lib/thresholds.js';
+import { sloThresholds, SYSTEM_TAGS, TREND_STATS } from './lib/thresholds.js';
 import { latencyRow, ms, summaryHandler, table } from './lib/summary.js';
 
 const RATE = envInt('RATE', 100);
@@ -41,6 +41,7 @@ export const options = {
     dropped_iterations: [`count<${Math.max(1, Math.ceil(RATE * DURATION.secs * 0.01))}`],
   }),
   summaryTrendStats: TREND_STATS,
+  systemTags: SYSTEM_TAGS,
 };
 
 export function setup() {

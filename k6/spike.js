@@ -11,7 +11,7 @@
 import exec from 'k6/execution';
 import { envDuration, envInt, envNumber, slo } from './lib/config.js';
 import { browse, browseEndpoints, preflight } from './lib/catalog.js';
-import { reportByTag, sloThresholds, TREND_STATS } from './lib/thresholds.js';
+import { reportByTag, sloThresholds, SYSTEM_TAGS, TREND_STATS } from './lib/thresholds.js';
 import { latencyRow, summaryHandler, table } from './lib/summary.js';
 
 const BASE_RATE = envInt('BASE_RATE', 5);
@@ -53,6 +53,7 @@ export const options = {
     'http_req_failed{phase:after}': [`rate<${SLO.failRate}`],
   }),
   summaryTrendStats: TREND_STATS,
+  systemTags: SYSTEM_TAGS,
 };
 
 export function setup() {

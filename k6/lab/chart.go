@@ -18,6 +18,7 @@ import (
 type breakpointRun struct {
 	MaxSustainableRPS *float64 `json:"max_sustainable_rps"`
 	Broke             bool     `json:"broke"`
+	BrokeAtRPS        *float64 `json:"broke_at_rps"`
 	SLO               struct {
 		P95 float64 `json:"p95"`
 	} `json:"slo"`

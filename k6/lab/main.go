@@ -23,8 +23,15 @@ import (
 
 func main() {
 	cmd := run
-	if len(os.Args) > 1 && os.Args[1] == "cpu" {
-		cmd = func(ctx context.Context, args []string, w io.Writer) error { return cpuCommand(ctx, args[1:], w) }
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "cpu":
+			cmd = func(ctx context.Context, args []string, w io.Writer) error { return cpuCommand(ctx, args[1:], w) }
+		case "idle":
+			cmd = func(ctx context.Context, args []string, w io.Writer) error { return idleCommand(ctx, args[1:], w) }
+		case "fine-start":
+			cmd = func(_ context.Context, args []string, w io.Writer) error { return fineStartCommand(args[1:], w) }
+		}
 	}
 	if err := cmd(context.Background(), os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "lab:", err)
@@ -33,12 +40,15 @@ func main() {
 }
 
 // runSpec is one mode's runs:
-// -run mode,breakpoint.json,browse.json,startUnix,endUnix,cpu-before.json,cpu-after.json
-// (the CPU snapshots are `lab cpu` taken just before and just after the browse run).
+// -run mode,breakpoint.json,browse.json,startUnix,endUnix,cpu-before.json,cpu-after.json,overload.json
+// (the CPU snapshots are `lab cpu` taken just before and just after the browse run; k6's own
+// CPU is the browse run's .cpu file beside its summary; overload.json is the browse run at 3×
+// the baseline's limit).
 type runSpec struct {
 	mode, breakpoint, browse string
 	start, end               time.Time
 	cpuBefore, cpuAfter      string
+	overload                 string
 }
 
 type runFlags []runSpec
@@ -47,15 +57,15 @@ func (r *runFlags) String() string { return fmt.Sprint(len(*r), " runs") }
 
 func (r *runFlags) Set(v string) error {
 	f := strings.Split(v, ",")
-	if len(f) != 7 {
-		return errors.New("want mode,breakpoint.json,browse.json,start,end,cpu-before.json,cpu-after.json")
+	if len(f) != 8 {
+		return errors.New("want mode,breakpoint.json,browse.json,start,end,cpu-before.json,cpu-after.json,overload.json")
 	}
 	start, err1 := strconv.ParseInt(f[3], 10, 64)
 	end, err2 := strconv.ParseInt(f[4], 10, 64)
 	if err1 != nil || err2 != nil || end <= start {
 		return fmt.Errorf("start and end must be Unix seconds, start before end: %q", v)
 	}
-	*r = append(*r, runSpec{f[0], f[1], f[2], time.Unix(start, 0), time.Unix(end, 0), f[5], f[6]})
+	*r = append(*r, runSpec{f[0], f[1], f[2], time.Unix(start, 0), time.Unix(end, 0), f[5], f[6], f[7]})
 	return nil
 }
 
@@ -63,6 +73,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
 	prom := fs.String("prometheus", "http://127.0.0.1:9090", "Prometheus base URL")
 	rate := fs.Int("rate", 0, "the common load of the browse runs, requests/s")
+	ceilingPath := fs.String("ceiling", "", "the breakpoint summary of the ceiling server (infra/ceiling), measured in the same run")
+	overload := fs.Int("overload", 0, "the overload runs' rate, requests/s (3× the baseline's limit)")
 	out := fs.String("out", "", "also write the table to this Markdown file")
 	chartOut := fs.String("chart", "", "write the chart of RPS and p95 per breakpoint step to this SVG file (and link it from -out)")
 	var runs runFlags
@@ -70,8 +82,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if len(runs) != 2 || *rate <= 0 {
-		return errors.New("need -rate and exactly two -run flags, the baseline first")
+	if len(runs) != 2 || *rate <= 0 || *overload <= 0 || *ceilingPath == "" {
+		return errors.New("need -rate, -overload, -ceiling and exactly two -run flags, the baseline first")
+	}
+	ceiling, err := readSummary(*ceilingPath)
+	if err != nil {
+		return fmt.Errorf("ceiling: %w", err)
 	}
 	p := promClient{base: strings.TrimRight(*prom, "/"), http: &http.Client{Timeout: 10 * time.Second}}
 	var figs [2]figures
@@ -82,7 +98,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		figs[i] = f
 	}
-	table := render(runs[0].mode, runs[1].mode, *rate, figs[0], figs[1])
+	table := render(runs[0].mode, runs[1].mode, *rate, *overload, limitOf(ceiling.Flashcrowd.Derived), figs[0], figs[1])
 	// A chart that cannot be drawn must not lose the table a quarter of an hour of runs made:
 	// the table is still printed and written, and the chart's error returned after.
 	var chartErr error
@@ -124,15 +140,47 @@ func chartLink(tablePath, chartPath, baseMode, fullMode string) string {
 
 // figures are one mode's cells. NaN means "not measured" (a cache ratio with the cache off).
 type figures struct {
-	maxRPS, p50, p95, p99, errRate, reqs float64
-	dbQPS, dbPer1k, hitRatio, edgeRatio  float64
-	// cpuMs is the stack's CPU milliseconds per request in the browse run, cpuBy the same by service.
-	cpuMs float64
-	cpuBy map[string]float64
-	// unbroken: the breakpoint staircase ended before the SLO broke, so maxRPS is a lower bound.
-	unbroken bool
+	limit                               limit
+	p50, p95, p99, errRate, reqs        float64
+	dbQPS, dbPer1k, hitRatio, edgeRatio float64
+	// cpuMs is the stack's CPU milliseconds per request in the browse run, cpuBy the same by
+	// service, k6Ms the load generator's own.
+	cpuMs, k6Ms float64
+	cpuBy       map[string]float64
+	// overloadErr: in the run at 3× the baseline's limit, the share of the planned requests that
+	// failed or that k6 could not send (every VU waiting on an answer).
+	overloadErr float64
 	// breakpoint is what the breakpoint run derived, its steps included, for the chart.
 	breakpoint breakpointRun
+}
+
+// limit is a staircase's verdict: the throughput of the highest step held, and the rate of the
+// step above it, which failed (NaN when the staircase ended without failing: max is then only
+// a lower bound).
+type limit struct {
+	max, failedAt float64
+}
+
+func limitOf(r breakpointRun) limit {
+	l := limit{max: math.NaN(), failedAt: math.NaN()}
+	if r.MaxSustainableRPS != nil {
+		l.max = *r.MaxSustainableRPS
+	}
+	if r.Broke && r.BrokeAtRPS != nil {
+		l.failedAt = *r.BrokeAtRPS
+	}
+	return l
+}
+
+// String is the figure with the step that bounds it: "412 (437 failed)".
+func (l limit) String() string {
+	switch {
+	case math.IsNaN(l.max):
+		return "–"
+	case math.IsNaN(l.failedAt):
+		return fmt.Sprintf("≥ %.0f (never failed)", l.max)
+	}
+	return fmt.Sprintf("%.0f (%.0f failed)", l.max, l.failedAt)
 }
 
 // summary is the part of a k6 summary (k6/lib/summary.js writes it) that the table and the
@@ -159,16 +207,13 @@ func readSummary(path string) (summary, error) {
 }
 
 func measure(ctx context.Context, r runSpec, p promClient) (figures, error) {
-	f := figures{maxRPS: math.NaN(), hitRatio: math.NaN(), edgeRatio: math.NaN()}
+	f := figures{hitRatio: math.NaN(), edgeRatio: math.NaN(), k6Ms: math.NaN()}
 	bp, err := readSummary(r.breakpoint)
 	if err != nil {
 		return f, err
 	}
 	f.breakpoint = bp.Flashcrowd.Derived
-	if v := f.breakpoint.MaxSustainableRPS; v != nil {
-		f.maxRPS = *v
-		f.unbroken = !f.breakpoint.Broke
-	}
+	f.limit = limitOf(f.breakpoint)
 	br, err := readSummary(r.browse)
 	if err != nil {
 		return f, err
@@ -194,6 +239,24 @@ func measure(ctx context.Context, r runSpec, p promClient) (figures, error) {
 		f.cpuBy[svc] = 1000 * secs / f.reqs
 		f.cpuMs += f.cpuBy[svc]
 	}
+	// k6/run.sh leaves k6's CPU seconds beside the summary; an older k6 image leaves none.
+	if b, err := os.ReadFile(strings.TrimSuffix(r.browse, ".json") + ".cpu"); err == nil {
+		if secs, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64); err == nil {
+			f.k6Ms = 1000 * secs / f.reqs
+		}
+	}
+
+	ov, err := readSummary(r.overload)
+	if err != nil {
+		return f, err
+	}
+	sent := ov.Metrics["http_reqs"].Values["count"]
+	failed := ov.Metrics["http_req_failed"].Values["rate"] * sent
+	dropped := ov.Metrics["dropped_iterations"].Values["count"]
+	if sent+dropped == 0 {
+		return f, fmt.Errorf("%s: the overload run sent no requests", r.overload)
+	}
+	f.overloadErr = (failed + dropped) / (sent + dropped)
 
 	// Counters over exactly the browse window, read at its end.
 	window := fmt.Sprintf("[%ds]", int(r.end.Sub(r.start).Seconds()))
@@ -263,8 +326,9 @@ func (p promClient) scalar(ctx context.Context, query string, t time.Time) (floa
 	return strconv.ParseFloat(s, 64)
 }
 
-func render(baseMode, fullMode string, rate int, base, full figures) string {
+func render(baseMode, fullMode string, rate, overload int, ceiling limit, base, full figures) string {
 	var b strings.Builder
+	fmt.Fprintf(&b, "\nThe machine's ceiling: %s req/s, a bare Go server answering the same requests with bodies made at start (infra/ceiling), measured with the same k6 in this run.\n", ceiling)
 	fmt.Fprintf(&b, "\n| Metric | %s | %s | %s ÷ %s |\n|---|---:|---:|---:|\n", baseMode, fullMode, fullMode, baseMode)
 	row := func(name string, v0, v1 float64, cell func(float64) string) {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name, cell(v0), cell(v1), ratioOf(v0, v1))
@@ -277,30 +341,34 @@ func render(baseMode, fullMode string, rate int, base, full figures) string {
 			return strconv.FormatFloat(v, 'f', prec, 64)
 		}
 	}
-	msec := func(v float64) string { return num(1)(v) + " ms" }
+	msec := func(v float64) string {
+		if math.IsNaN(v) {
+			return "–"
+		}
+		return num(1)(v) + " ms"
+	}
 	percent := func(v float64) string {
 		if math.IsNaN(v) {
 			return "–"
 		}
 		return strconv.FormatFloat(100*v, 'f', 2, 64) + "%"
 	}
-	rps := "Max sustainable RPS (breakpoint)"
-	if base.unbroken || full.unbroken {
-		// The staircase ended before the service level broke: that figure is a lower bound.
-		rps += ", ≥ where the staircase ended first (raise LAB_MAX_RATE)"
-	}
-	fmt.Fprintf(&b, "| %s | %s%s | %s%s | %s |\n", rps, atLeast(base), num(0)(base.maxRPS), atLeast(full), num(0)(full.maxRPS),
-		ratioOf(base.maxRPS, full.maxRPS))
+	fmt.Fprintf(&b, "| Max sustainable RPS (breakpoint: the highest step held, and the step above it) | %s | %s | %s |\n",
+		base.limit, full.limit, ratioOf(base.limit.max, full.limit.max))
+	row("Max sustainable RPS, share of the machine's ceiling", base.limit.max/ceiling.max, full.limit.max/ceiling.max, percent)
 	at := fmt.Sprintf(" at %d req/s", rate)
 	row("p50 latency"+at, base.p50, full.p50, msec)
 	row("p95 latency"+at, base.p95, full.p95, msec)
 	row("p99 latency"+at, base.p99, full.p99, msec)
 	row("Error rate"+at, base.errRate, full.errRate, percent)
+	row(fmt.Sprintf("Error rate at 3× %s's limit (%d req/s, 10 s timeout; requests k6 could not send count as failed)", baseMode, overload),
+		base.overloadErr, full.overloadErr, percent)
 	row("DB queries per second"+at, base.dbQPS, full.dbQPS, num(1))
 	row("DB queries per 1,000 requests", base.dbPer1k, full.dbPer1k, num(1))
 	row("Edge cache hit ratio (HAProxy)", base.edgeRatio, full.edgeRatio, percent)
 	row("Catalog cache hit ratio (L1 + Redis) of the requests past the edge", base.hitRatio, full.hitRatio, percent)
 	row("Stack CPU per request (every container but k6's)"+at, base.cpuMs, full.cpuMs, msec)
+	row("k6's own CPU per request (the load generator, on the same cores)"+at, base.k6Ms, full.k6Ms, msec)
 
 	// The CPU row, service by service: on one machine every layer spends the same cores.
 	fmt.Fprintf(&b, "\nWhere the stack's CPU went%s, in CPU ms per request:\n\n| Service | %s | %s |\n|---|---:|---:|\n", at, baseMode, fullMode)
@@ -319,11 +387,28 @@ func render(baseMode, fullMode string, rate int, base, full figures) string {
 	return b.String()
 }
 
-func atLeast(f figures) string {
-	if f.unbroken {
-		return "≥ "
+// fineStartCommand is `lab fine-start coarse.json`: where the fine staircase starts, a little
+// below the highest step the coarse one held, so that its first steps hold and the limit lies
+// between its start and the coarse step that failed.
+func fineStartCommand(args []string, w io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: lab fine-start <breakpoint summary>")
 	}
-	return ""
+	s, err := readSummary(args[0])
+	if err != nil {
+		return err
+	}
+	held := 0.0
+	for _, st := range s.Flashcrowd.Derived.Steps {
+		if st.Sustained {
+			held = max(held, st.Rate)
+		}
+	}
+	if held == 0 {
+		return fmt.Errorf("%s: no step held, so there is nothing to refine", args[0])
+	}
+	fmt.Fprintf(w, "%.0f\n", max(1, math.Round(0.85*held)))
+	return nil
 }
 
 // ratioOf is v1/v0, or "–" when it means nothing.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,7 +18,7 @@ func writeSummary(t *testing.T, dir, name string, maxRPS string, med, p95, p99, 
 	derived := "null"
 	if maxRPS != "" {
 		// Two steps as k6/breakpoint.js writes them; the second sent nothing, so its p95 is null.
-		derived = `{"max_sustainable_rps": ` + maxRPS + `, "broke": true, "slo": {"p95": 250},
+		derived = `{"max_sustainable_rps": ` + maxRPS + `, "broke": true, "broke_at_rps": 50, "slo": {"p95": 250},
 			"staircase": {"step_s": 20, "settle_s": 5},
 			"steps": [{"rate": 25, "achieved_rps": 24.8, "p95": 12.5, "sustained": true},
 				{"rate": 50, "achieved_rps": 0, "p95": null, "sustained": false}]}`
@@ -25,8 +26,9 @@ func writeSummary(t *testing.T, dir, name string, maxRPS string, med, p95, p99, 
 	body := fmt.Sprintf(`{"metrics": {
 		"http_req_duration": {"values": {"med": %g, "p(95)": %g, "p(99)": %g}},
 		"http_req_failed": {"values": {"rate": %g}},
-		"http_reqs": {"values": {"count": %g}}},
-		"flashcrowd": {"derived": %s}}`, med, p95, p99, fail, reqs, derived)
+		"http_reqs": {"values": {"count": %g}},
+		"dropped_iterations": {"values": {"count": %g}}},
+		"flashcrowd": {"derived": %s}}`, med, p95, p99, fail, reqs, reqs/4, derived)
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
@@ -73,18 +75,32 @@ func TestTableFromRuns(t *testing.T) {
 	fullCPU := cpu("cpu-full-0.json", `{"a":{"service":"catalog","seconds":1},"d":{"service":"catalog","seconds":1},"e":{"service":"minio","seconds":1}}`) + "," +
 		cpu("cpu-full-1.json", `{"a":{"service":"catalog","seconds":7},"d":{"service":"catalog","seconds":7},"e":{"service":"minio","seconds":1.06}}`)
 
-	args := []string{"-prometheus", prom.URL, "-rate", "100", "-out", filepath.Join(dir, "lab.md"), "-chart", filepath.Join(dir, "lab.svg"),
+	// k6's own CPU seconds beside the naive browse run's summary, none beside full's.
+	if err := os.WriteFile(filepath.Join(dir, "br-naive.cpu"), []byte("3.000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The overload runs, 60 s each (writeSummary's rates): 4,800 requests sent, 1,200 never sent
+	// (dropped), and a quarter of those sent failed in naive.
+	args := []string{"-prometheus", prom.URL, "-rate", "100", "-overload", "1200", "-out", filepath.Join(dir, "lab.md"), "-chart", filepath.Join(dir, "lab.svg"),
+		"-ceiling", writeSummary(t, dir, "bp-ceiling.json", "4000", 0, 0, 0, 0, 1),
 		"-run", "naive," + writeSummary(t, dir, "bp-naive.json", "400", 0, 0, 0, 0, 1) + "," +
-			writeSummary(t, dir, "br-naive.json", "", 20, 80, 200, 0.05, 6000) + ",40,100," + naiveCPU,
+			writeSummary(t, dir, "br-naive.json", "", 20, 80, 200, 0.05, 6000) + ",40,100," + naiveCPU + "," +
+			writeSummary(t, dir, "ov-naive.json", "", 0, 0, 0, 0.25, 4800),
 		"-run", "full," + writeSummary(t, dir, "bp-full.json", "1200", 0, 0, 0, 0, 1) + "," +
-			writeSummary(t, dir, "br-full.json", "", 5, 20, 50, 0, 6000) + ",240,300," + fullCPU,
+			writeSummary(t, dir, "br-full.json", "", 5, 20, 50, 0, 6000) + ",240,300," + fullCPU + "," +
+			writeSummary(t, dir, "ov-full.json", "", 0, 0, 0, 0, 4800),
 	}
 	var out bytes.Buffer
 	if err := run(context.Background(), args, &out); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"| Max sustainable RPS (breakpoint) | 400 | 1200 | 3.00× |",
+		"The machine's ceiling: 4000 (50 failed) req/s",
+		"| Max sustainable RPS (breakpoint: the highest step held, and the step above it) | 400 (50 failed) | 1200 (50 failed) | 3.00× |",
+		"| Max sustainable RPS, share of the machine's ceiling | 10.00% | 30.00% | 3.00× |",
+		// (0.25 × 4800 + 1200) / 6000 in naive; 1200 / 6000 in full.
+		"| Error rate at 3× naive's limit (1200 req/s, 10 s timeout; requests k6 could not send count as failed) | 40.00% | 20.00% | 0.50× |",
+		"| k6's own CPU per request (the load generator, on the same cores) at 100 req/s | 0.5 ms | – | – |",
 		"| p95 latency at 100 req/s | 80.0 ms | 20.0 ms | 0.25× |",
 		"| Error rate at 100 req/s | 5.00% | 0.00% | 0.00× |",
 		"| DB queries per second at 100 req/s | 100.0 | 5.0 | 0.05× |",
@@ -132,8 +148,8 @@ func TestTableWithoutSteps(t *testing.T) {
 	}
 	noSteps := writeSummary(t, dir, "bp.json", "", 0, 0, 0, 0, 1)
 	browse := writeSummary(t, dir, "br.json", "", 5, 20, 50, 0, 6000)
-	spec := noSteps + "," + browse + ",40,100," + cpu + "," + cpu
-	err := run(context.Background(), []string{"-prometheus", prom.URL, "-rate", "100",
+	spec := noSteps + "," + browse + ",40,100," + cpu + "," + cpu + "," + browse
+	err := run(context.Background(), []string{"-prometheus", prom.URL, "-rate", "100", "-overload", "300", "-ceiling", noSteps,
 		"-out", filepath.Join(dir, "lab.md"), "-chart", filepath.Join(dir, "lab.svg"),
 		"-run", "naive," + spec, "-run", "full," + spec}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "no steps") {
@@ -148,17 +164,37 @@ func TestTableWithoutSteps(t *testing.T) {
 }
 
 func TestRunNeedsTwoModes(t *testing.T) {
-	if err := run(context.Background(), []string{"-rate", "10", "-run", "full,a,b,1,2,c,d"}, &bytes.Buffer{}); err == nil {
+	if err := run(context.Background(), []string{"-rate", "10", "-overload", "30", "-ceiling", "c", "-run", "full,a,b,1,2,c,d,e"}, &bytes.Buffer{}); err == nil {
 		t.Fatal("one run accepted")
 	}
-	if err := run(context.Background(), []string{"-rate", "10", "-run", "full,a,b,2,1,c,d"}, &bytes.Buffer{}); err == nil {
+	if err := run(context.Background(), []string{"-rate", "10", "-overload", "30", "-ceiling", "c", "-run", "full,a,b,2,1,c,d,e"}, &bytes.Buffer{}); err == nil {
 		t.Fatal("a window ending before it starts accepted")
 	}
 }
 
 func TestUnbrokenStaircaseIsALowerBound(t *testing.T) {
-	got := render("naive", "full", 100, figures{maxRPS: 400}, figures{maxRPS: 1500, unbroken: true})
-	if !strings.Contains(got, "| 400 | ≥ 1500 | 3.75× |") {
+	got := render("naive", "full", 100, 300, limit{4000, 4400}, figures{limit: limit{400, 425}}, figures{limit: limit{1500, math.NaN()}})
+	if !strings.Contains(got, "| 400 (425 failed) | ≥ 1500 (never failed) | 3.75× |") {
 		t.Fatalf("table does not mark the lower bound:\n%s", got)
+	}
+}
+
+func TestFineStartIsBelowTheHighestStepHeld(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "coarse.json")
+	body := `{"flashcrowd": {"derived": {"steps": [{"rate": 50, "sustained": true}, {"rate": 75, "sustained": false},
+		{"rate": 113, "sustained": true}, {"rate": 169, "sustained": false}]}}}`
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := fineStartCommand([]string{path}, &out); err != nil || out.String() != "96\n" {
+		t.Fatalf("fine-start = %q (%v), want 96 (0.85 × 113)", out.String(), err)
+	}
+	if err := os.WriteFile(path, []byte(`{"flashcrowd": {"derived": {"steps": [{"rate": 50, "sustained": false}]}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := fineStartCommand([]string{path}, &out); err == nil {
+		t.Fatal("a staircase that held no step gave a start")
 	}
 }

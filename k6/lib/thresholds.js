@@ -5,6 +5,12 @@
 // The trend statistics every summary carries, for the thresholds below and for the lab's tables.
 export const TREND_STATS = ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max', 'count'];
 
+// The tags k6 puts on every sample, for the scenarios' options (systemTags). Without `url`, which
+// k6 adds by default: every product id is another URL, so every product page was a time series
+// of its own for k6 to make and keep, on the cores the stack is measured on. Requests carry
+// `name` (the URL's pattern) instead.
+export const SYSTEM_TAGS = ['status', 'method', 'name', 'group', 'check', 'error', 'error_code', 'scenario', 'expected_response'];
+
 // sloThresholds holds the whole run and each endpoint to the service level `s` (see slo() in
 // config.js). With `abort`, a breach stops the run, after `delay` so the first seconds' few
 // samples cannot decide it.
