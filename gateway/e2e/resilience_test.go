@@ -16,14 +16,33 @@ import (
 
 // These tests stop a server and start it again; they run after the others (file order).
 
+// waitReady waits until HAProxy routes to every running instance of services again.
+func waitReady(t *testing.T, services ...string) {
+	t.Helper()
+	cmd := exec.Command("../../infra/scripts/wait-ready.sh", services...)
+	cmd.Env = append(os.Environ(), "HAPROXY_STATS_PORT="+getenv("HAPROXY_STATS_PORT", "8404"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("%v not back in HAProxy's rotation: %v %s", services, err, out)
+	}
+}
+
+// startRedis starts the main Redis again, and waits until HAProxy routes to the orders
+// instances, whose readiness asks Redis (carts): Redis has no Docker healthcheck, so
+// `compose up --wait` returns as soon as it runs, before HAProxy's checks have seen it answer.
+func startRedis(t *testing.T) {
+	t.Helper()
+	compose(t, "up", "--detach", "--wait", "redis")
+	waitReady(t, "orders")
+}
+
 func TestReadsSurviveRedisOutage(t *testing.T) {
 	compose(t, "stop", "redis")
-	t.Cleanup(func() { compose(t, "up", "--detach", "--wait", "redis") })
+	t.Cleanup(func() { startRedis(t) })
 	for id := int64(300); id < 330; id++ {
 		getProduct(t, id) // fails the test on any non-200
 	}
 
-	compose(t, "up", "--detach", "--wait", "redis")
+	startRedis(t)
 	// Caching resumes: a product first read after the restart is soon answered by Redis for
 	// an instance that has not read it yet.
 	const id = 331
@@ -194,11 +213,7 @@ func TestStandbyAnswersWhenEveryGatewayIsDown(t *testing.T) {
 	compose(t, "kill", "gateway") // at once: this is about none being up, not about stopping well
 	restart := func() {
 		compose(t, "up", "--detach", "--wait", "--no-recreate", "gateway")
-		cmd := exec.Command("../../infra/scripts/wait-ready.sh", "gateway")
-		cmd.Env = append(os.Environ(), "HAPROXY_STATS_PORT="+getenv("HAPROXY_STATS_PORT", "8404"))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("gateways not back: %v %s", err, out)
-		}
+		waitReady(t, "gateway")
 	}
 	t.Cleanup(restart)
 
