@@ -89,7 +89,9 @@ max_of() {
   echo $(( ${max%.*} / 10 * 10 ))
 }
 
-echo "==> lab: the machine's ceiling (a bare Go server, infra/ceiling)"
+echo "==> lab: the machine's ceiling (a bare Go server, infra/ceiling), beside the idle stack"
+# The stack is up, idle, while the ceiling is measured, as it is beside each mode's runs.
+make --no-print-directory up MODE="$base"
 docker compose --profile tools build --quiet k6 ceiling
 docker compose --profile tools up --detach ceiling
 ceiling=$(BASE_URL=http://ceiling:8080 staircase ceiling)
