@@ -66,8 +66,10 @@ k6_as() {
 }
 
 # staircase <label>: the coarse and then the fine breakpoint run against what BASE_URL (default:
-# the mode's) points at; prints the fine run's summary. Neither stops at a top step: each climbs
-# until the service level breaks (k6 exits 99 then, by design).
+# the mode's) points at; prints the fine run's summary. Each climbs until the service level
+# breaks (k6 exits 99 then, by design). The coarse one has no top; the fine one's is 6 × its
+# start (each step is a threshold of its own for k6 to keep): a stall in a coarse step once
+# put its verdict at a third of the limit, and a cap of 3 × cut that fine run short.
 staircase() {
   local coarse start
   touch "$marker"
@@ -77,7 +79,7 @@ staircase() {
   start=$("$lab" fine-start "$coarse") || return 1
   echo "==> lab: $1 held $(max_of "$coarse") req/s on the coarse staircase; the fine one starts at $start" >&2
   touch "$marker"
-  k6_as "$1" SCENARIO=breakpoint START_RATE="$start" STEP_FACTOR=1.06 STEP_TIME=12s SETTLE=4s MAX_RATE=$((start * 3)) >&2 || true
+  k6_as "$1" SCENARIO=breakpoint START_RATE="$start" STEP_FACTOR=1.06 STEP_TIME=12s SETTLE=4s MAX_RATE=$((start * 6)) >&2 || true
   newest breakpoint "$1" "$marker" || return 1
 }
 
