@@ -26,13 +26,18 @@ func waitReady(t *testing.T, services ...string) {
 	}
 }
 
-// startRedis starts the main Redis again, and waits until HAProxy routes to the orders
-// instances, whose readiness asks Redis (carts): Redis has no Docker healthcheck, so
-// `compose up --wait` returns as soon as it runs, before HAProxy's checks have seen it answer.
+// startRedis starts the main Redis again, and waits until the shop works again: HAProxy
+// routes to the orders instances (their readiness asks Redis for carts) and a cart takes an
+// item. Redis has no Docker healthcheck, so `compose up --wait` returns as soon as it runs. In
+// CI the first cart adds after the restart were still refused (503, "the catalog is
+// unavailable for a moment") after the orders instances were back in rotation.
 func startRedis(t *testing.T) {
 	t.Helper()
 	compose(t, "up", "--detach", "--wait", "redis")
 	waitReady(t, "orders")
+	eventually(t, 30*time.Second, "a cart add after Redis came back", func() bool {
+		return newShopper(t).addToCart(7, 1).status == 200
+	})
 }
 
 func TestReadsSurviveRedisOutage(t *testing.T) {
