@@ -40,7 +40,7 @@ else ifneq ($(PROFILE),)
 $(error PROFILE=$(PROFILE): the only profile is ha)
 endif
 
-.PHONY: help up stats down logs ps test vet generate unit fuzz integration bench e2e browser dashboards trust-cert rollout canary lab offline-images secrets docs
+.PHONY: help up stats down logs ps test vet generate unit fuzz integration bench e2e browser dashboards trust-cert rollout canary lab profile offline-images secrets docs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -232,6 +232,9 @@ pg-sync: ## Synchronous replication on or off in the running Postgres cluster: m
 	@case "$(SYNC)" in on) v=true ;; off) v=false ;; *) echo "make pg-sync SYNC=on|off" >&2; exit 2 ;; esac; \
 	  . infra/scripts/lib.sh; m=$$(pg_member) && \
 	  $(COMPOSE) exec -T $$m patronictl -c /run/patroni/patroni.yml edit-config --force --set synchronous_mode=$$v
+
+profile: ## CPU profile of one instance under the browse load: make profile SERVICE=catalog|orders|gateway|worker (INSTANCE, PROFILE_SECONDS, RATE)
+	@SERVICE="$(SERVICE)" INSTANCE="$(INSTANCE)" PROFILE_SECONDS="$(PROFILE_SECONDS)" RATE="$(RATE)" infra/scripts/profile.sh
 
 lab: ## The before/after table: naive vs full (or LAYER=cache|pooler|replicas|instances alone)
 	@LAYER="$(LAYER)" k6/lab.sh

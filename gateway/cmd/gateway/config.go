@@ -9,11 +9,13 @@ import (
 
 	"github.com/flashcrowd/flashcrowd/contracts/identity"
 	"github.com/flashcrowd/flashcrowd/foundation/config"
+	"github.com/flashcrowd/flashcrowd/foundation/web"
 )
 
 // Config is every variable the gateway reads; docs/configuration.md shows it (config.Doc).
 type Config struct {
 	config.Common
+	web.Debug
 	HTTPAddr          string        `env:"HTTP_ADDR" envDefault:":8080" desc:"Listen address. 'gateway healthcheck' probes 127.0.0.1:<port>/healthz."`
 	UpstreamURL       url.URL       `env:"UPSTREAM_URL" envDefault:"http://haproxy:8081" desc:"Where /api/* is forwarded, and where the orders service's /internal/v1/customers* is called: HAProxy's internal frontend, http://host:port."`
 	AdminToken        string        `env:"ADMIN_TOKEN,required" secret:"true" desc:"Bearer token for /api/v1/admin/*, and what the admin pages (/admin) take to sign in. The catalog checks it too."`

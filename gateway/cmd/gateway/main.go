@@ -91,5 +91,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		CrossOrigin: csrf,
 		Instance:    instance,
 	})
+	web.ServeDebug(ctx, log, cfg.DebugAddr)
 	return web.Serve(ctx, log, cfg.HTTPAddr, compress(h), cfg.HTTPUnreadyDelay, cfg.HTTPDrainTimeout)
 }

@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/flashcrowd/flashcrowd/foundation/config"
+	"github.com/flashcrowd/flashcrowd/foundation/web"
 	"github.com/flashcrowd/flashcrowd/worker/images"
 )
 
 // Config is every variable the worker reads; docs/configuration.md shows it (config.Doc).
 type Config struct {
 	config.Common
+	web.Debug
 	HTTPAddr           string        `env:"HTTP_ADDR" envDefault:":8080" desc:"Health and metrics listener. 'worker healthcheck' probes 127.0.0.1:<port>/healthz."`
 	RedisQueueAddr     string        `env:"REDIS_QUEUE_ADDR" envDefault:"redis-queue:6379" desc:"The queue Redis, holding the asynq queues."`
 	RedisQueueUser     string        `env:"REDIS_QUEUE_USER" envDefault:"worker" desc:"Its ACL user (keys asynq:*)."`

@@ -146,6 +146,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	r := web.NewRouter(log, reg, map[string]web.Check{
 		"redis-queue": func(context.Context) error { return srv.Ping() },
 	})
+	web.ServeDebug(ctx, log, cfg.DebugAddr)
 	return web.Serve(ctx, log, cfg.HTTPAddr, r, 0, cfg.HTTPDrainTimeout) // no load balancer in front
 }
 

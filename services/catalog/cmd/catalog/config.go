@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flashcrowd/flashcrowd/foundation/config"
+	"github.com/flashcrowd/flashcrowd/foundation/web"
 )
 
 // Media is where the catalog's object store is and how it signs in: as its own MinIO user,
@@ -22,6 +23,7 @@ type Media struct {
 // Config is every variable 'catalog' (serve) reads; docs/configuration.md shows it (config.Doc).
 type Config struct {
 	config.Common
+	web.Debug
 	HTTPAddr        string `env:"HTTP_ADDR" envDefault:":8080" desc:"Listen address. 'catalog healthcheck' probes 127.0.0.1:<port>/healthz."`
 	Version         string `env:"SERVICE_VERSION" envDefault:"stable" desc:"This instance's version label, in X-Version on every answer: a canary (make canary) says canary, so a shopper's answer shows which version served it (letters, digits, '.', '-', '_'; up to 32)."`
 	AdminToken      string `env:"ADMIN_TOKEN,required" secret:"true" desc:"Bearer token the catalog requires on /api/v1/admin/*, whoever calls: it trusts no network."`

@@ -135,6 +135,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		Instance:      instance,
 		Version:       cfg.Version,
 	})
+	web.ServeDebug(ctx, log, cfg.DebugAddr)
 	err = web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPUnreadyDelay, cfg.HTTPDrainTimeout)
 	// No request is left to write: send the last writes' repurges (up to 5 s after them).
 	pctx, cancel := context.WithTimeout(context.Background(), cfg.HTTPDrainTimeout)

@@ -8,11 +8,13 @@ import (
 
 	"github.com/flashcrowd/flashcrowd/contracts/identity"
 	"github.com/flashcrowd/flashcrowd/foundation/config"
+	"github.com/flashcrowd/flashcrowd/foundation/web"
 )
 
 // Config is every variable 'orders' (serve) reads; docs/configuration.md shows it (config.Doc).
 type Config struct {
 	config.Common
+	web.Debug
 	HTTPAddr    string `env:"HTTP_ADDR" envDefault:":8080" desc:"Listen address. 'orders healthcheck' probes 127.0.0.1:<port>/healthz."`
 	DatabaseURL string `env:"DATABASE_URL,required" secret:"url" desc:"The primary, through PgBouncer: checkouts, orders, customers and the outbox. Orders never read a replica: every read must see the writes before it."`
 	DBMaxConns  int    `env:"DB_MAX_CONNS" envDefault:"10" desc:"Maximum connections of the pgx pool in this instance (1 to 1000)."`

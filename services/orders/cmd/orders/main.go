@@ -131,6 +131,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 	var relaying sync.WaitGroup
 	relaying.Go(func() { relay.Run(rctx) })
 
+	web.ServeDebug(ctx, log, cfg.DebugAddr)
 	err = web.Serve(ctx, log, cfg.HTTPAddr, h, cfg.HTTPUnreadyDelay, cfg.HTTPDrainTimeout)
 	// No request is left: one last pass moves the last commits' outbox rows (the other
 	// instances would otherwise get them on their next poll), then the relay stops.
