@@ -123,7 +123,7 @@ func New(base *url.URL, token string, ttl time.Duration, log *slog.Logger, reg p
 		DialContext:           (&net.Dialer{Timeout: 500 * time.Millisecond, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
+		IdleConnTimeout:       60 * time.Second, // below HAProxy's internal keep-alive timeout (75 s)
 		ResponseHeaderTimeout: notifyTimeout,
 		TLSHandshakeTimeout:   time.Second,
 		ExpectContinueTimeout: time.Second,
