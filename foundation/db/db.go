@@ -42,6 +42,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 }
 
+// connectTimeout bounds one connect: a connect that takes longer is to a server or balancer that
+// will not answer, and without a bound pgx waits for the kernel to give up on it, minutes.
+const connectTimeout = 3 * time.Second
+
+// ParseConnConfig parses url for a single connection (a migrator's), with the pools' connect
+// timeout.
+func ParseConnConfig(url string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	cfg.ConnectTimeout = connectTimeout
+	return cfg, nil
+}
+
 // Open makes a pool for url; it connects on first use, so a database that is not up yet fails
 // requests (and /readyz), not the start. maxConns bounds this instance's share.
 func Open(ctx context.Context, url string, role Role, maxConns int, m *Metrics) (*pgxpool.Pool, error) {
@@ -53,7 +68,7 @@ func Open(ctx context.Context, url string, role Role, maxConns int, m *Metrics) 
 	cfg.MinConns = 0
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	cfg.HealthCheckPeriod = 30 * time.Second
-	cfg.ConnConfig.ConnectTimeout = 3 * time.Second
+	cfg.ConnConfig.ConnectTimeout = connectTimeout
 	cfg.ConnConfig.Tracer = queryCounter{m.queries.WithLabelValues(string(role))}
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

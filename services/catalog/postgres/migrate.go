@@ -2,13 +2,13 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
 
+	fdb "github.com/flashcrowd/flashcrowd/foundation/db"
 	"github.com/jackc/pgx/v5"
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", which goose needs
+	"github.com/jackc/pgx/v5/stdlib" // database/sql for goose
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 )
@@ -21,10 +21,11 @@ var migrations embed.FS
 // url must reach the primary directly, not through PgBouncer: the session advisory lock that
 // stops two migrators from racing does not survive transaction pooling.
 func Migrate(ctx context.Context, url string, n int) ([]string, int64, error) {
-	db, err := sql.Open("pgx", url)
+	cfg, err := fdb.ParseConnConfig(url)
 	if err != nil {
 		return nil, 0, fmt.Errorf("migrate: %w", err)
 	}
+	db := stdlib.OpenDB(*cfg)
 	defer db.Close()
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
@@ -47,7 +48,7 @@ func Migrate(ctx context.Context, url string, n int) ([]string, int64, error) {
 		applied = append(applied, r.Source.Path)
 	}
 
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, 0, fmt.Errorf("seed: %w", err)
 	}

@@ -2,12 +2,12 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", which goose needs
+	fdb "github.com/flashcrowd/flashcrowd/foundation/db"
+	"github.com/jackc/pgx/v5/stdlib" // database/sql for goose
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 )
@@ -28,10 +28,11 @@ const lockID = 0x6f72646572730001 // "orders" + 1
 // from racing does not survive transaction pooling. The catalog's migrations must have run
 // first: checkout takes stock from its products table.
 func Migrate(ctx context.Context, url string) ([]string, error) {
-	db, err := sql.Open("pgx", url)
+	cfg, err := fdb.ParseConnConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
+	db := stdlib.OpenDB(*cfg)
 	defer db.Close()
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID))
 	if err != nil {
