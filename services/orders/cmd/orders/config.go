@@ -31,7 +31,7 @@ type Config struct {
 	CartTTL            time.Duration `env:"CART_TTL" envDefault:"168h" desc:"Lifetime of a cart in Redis after its last use (1m to 8760h)."`
 	CartHold           time.Duration `env:"CART_HOLD" envDefault:"15m" desc:"How long units added to a cart stay held for it after it last changed them (1m to 24h): other buyers hear \"sold out\" while every unit is held; then they are free again and the cart's checkout holds anew."`
 	OrderCancelWindow  time.Duration `env:"ORDER_CANCEL_WINDOW" envDefault:"30m" desc:"How long after checkout its owner may cancel an order, putting the stock back (0 to 720h; 0: never)."`
-	OutboxPollInterval time.Duration `env:"OUTBOX_POLL_INTERVAL" envDefault:"250ms" desc:"How often the outbox relay looks for rows other instances committed (10ms to 1m); a local commit wakes it at once."`
+	OutboxPollInterval time.Duration `env:"OUTBOX_POLL_INTERVAL" envDefault:"1s" desc:"How often the outbox relay looks for rows no commit of this instance woke it for (another instance's, or a failed enqueue's) (10ms to 1m); a local commit wakes it at once. Each look is a query on the primary, from every instance: a laptop's idle stack pays for it."`
 	HTTPUnreadyDelay   time.Duration `env:"HTTP_UNREADY_DELAY" envDefault:"5s" desc:"On SIGTERM, how long the instance goes on serving while /readyz answers 503, so that HAProxy (two failed checks, 2 s apart) stops sending it requests before it stops accepting them (0 to 20s)."`
 	HTTPDrainTimeout   time.Duration `env:"HTTP_DRAIN_TIMEOUT" envDefault:"10s" desc:"On SIGTERM, how long in-flight requests may take to finish."`
 }
