@@ -28,7 +28,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/redis/go-redis/v9"
@@ -127,8 +126,8 @@ type Cache struct {
 	rdb      *redis.Client
 	cfg      Config
 	log      *slog.Logger
-	products *expirable.LRU[int64, entry]
-	pages    *expirable.LRU[string, entry] // listing and search pages
+	products *local[int64]
+	pages    *local[string] // listing and search pages
 	group    singleflight.Group
 	// epoch counts invalidations seen here: a load that started before one must not fill L1.
 	epoch atomic.Uint64
@@ -147,8 +146,8 @@ func New(rdb *redis.Client, cfg Config, log *slog.Logger, reg prometheus.Registe
 		rdb:      rdb,
 		cfg:      cfg,
 		log:      log,
-		products: expirable.NewLRU[int64, entry](cfg.LocalSize, nil, cfg.LocalTTL),
-		pages:    expirable.NewLRU[string, entry](cfg.LocalSize, nil, cfg.LocalTTL),
+		products: newLocal[int64](cfg.LocalSize, cfg.LocalTTL),
+		pages:    newLocal[string](cfg.LocalSize, cfg.LocalTTL),
 		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "flashcrowd_cache_requests_total",
 			Help: "Cache look-ups by layer (l1, redis) and result (hit, miss, or error when Redis was unreachable).",
@@ -235,7 +234,7 @@ func answer(e entry, src Source, err error) (web.Tagged, Source, error) {
 
 // get answers from L1, or runs remote once for all concurrent callers of the same key in
 // this instance and keeps its answer in L1.
-func get[K comparable](ctx context.Context, c *Cache, l1 *expirable.LRU[K, entry], key K, flight string,
+func get[K comparable](ctx context.Context, c *Cache, l1 *local[K], key K, flight string,
 	remote func(ctx context.Context) ([]byte, Source, error),
 ) (entry, Source, error) {
 	if e, ok := l1.Get(key); ok {
