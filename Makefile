@@ -40,7 +40,7 @@ else ifneq ($(PROFILE),)
 $(error PROFILE=$(PROFILE): the only profile is ha)
 endif
 
-.PHONY: help up stats down logs ps test vet generate unit fuzz integration bench e2e browser dashboards trust-cert rollout canary lab profile offline-images secrets docs
+.PHONY: help up stats down logs ps test vet generate unit fuzz integration bench e2e browser dashboards trust-cert rollout canary lab profile k8s-validate offline-images secrets docs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -232,6 +232,17 @@ pg-sync: ## Synchronous replication on or off in the running Postgres cluster: m
 	@case "$(SYNC)" in on) v=true ;; off) v=false ;; *) echo "make pg-sync SYNC=on|off" >&2; exit 2 ;; esac; \
 	  . infra/scripts/lib.sh; m=$$(pg_member) && \
 	  $(COMPOSE) exec -T $$m patronictl -c /run/patroni/patroni.yml edit-config --force --set synchronous_mode=$$v
+
+k8s-validate: offline-images ## Server-side dry run of every deploy/k8s overlay against kube-apiserver 1.34 and etcd (the first build: about 8 min)
+	@docker image inspect flashcrowd/kube:dev >/dev/null 2>&1 || echo "building kube-apiserver and kubectl from k8s.io/kubernetes (about 8 min the first time)"
+	@docker build --quiet -t flashcrowd/kube:dev infra/kube >/dev/null
+	@docker run --rm --read-only --tmpfs /tmp --network none -v "$$PWD/deploy/k8s:/k8s:ro" flashcrowd/kube:dev
+	@# The check can fail: manifests it must refuse (infra/kube/testdata) are refused, for their faults.
+	@out=$$(docker run --rm --read-only --tmpfs /tmp --network none -v "$$PWD/infra/kube/testdata:/k8s:ro" flashcrowd/kube:dev 2>&1) \
+	  && { echo "k8s-validate accepted infra/kube/testdata, which it must refuse"; exit 1; } || true; \
+	  grep -q 'minReplicas: Invalid value: 0' <<<"$$out" && grep -q 'violate PodSecurity "restricted' <<<"$$out" \
+	  || { echo "k8s-validate refused infra/kube/testdata, but not for its faults:"; echo "$$out"; exit 1; }
+	@echo "k8s-validate: infra/kube/testdata refused, as it must be"
 
 profile: ## CPU profile of one instance under the browse load: make profile SERVICE=catalog|orders|gateway|worker (INSTANCE, PROFILE_SECONDS, RATE)
 	@SERVICE="$(SERVICE)" INSTANCE="$(INSTANCE)" PROFILE_SECONDS="$(PROFILE_SECONDS)" RATE="$(RATE)" infra/scripts/profile.sh

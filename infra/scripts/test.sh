@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make test: static checks and unit tests, then the composed stack, integration tests against
-# its servers, the k6 smoke scenario, the end-to-end suite through the edge, the browser suite
-# (headless Chromium), and teardown (also when a step fails).
+# make test: static checks, unit tests, fuzzing and the Kubernetes manifests' dry run, then the
+# composed stack, integration tests against its servers, the k6 smoke scenario, the end-to-end
+# suite through the edge, the browser suite (headless Chromium), and teardown (also when a step
+# fails).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . infra/scripts/lib.sh
@@ -12,6 +13,8 @@ log "unit tests"
 make --no-print-directory unit
 log "fuzzing the request decoder"
 make --no-print-directory fuzz
+log "Kubernetes manifests: server-side dry run against kube-apiserver"
+make --no-print-directory k8s-validate
 
 teardown() {
   local rc=$?
