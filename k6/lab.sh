@@ -83,6 +83,16 @@ staircase() {
   newest breakpoint "$1" "$marker" || return 1
 }
 
+# On a virtual machine the host may run something else while this machine's cores are ready to
+# run: "steal" in /proc/stat. A staircase run while a fifth of the time is stolen finds a fifth
+# less, so the lab says how much was taken during each one. (No /proc/stat, as on macOS: n/a.)
+cpu_times() { awk '/^cpu /{ t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $9 }' /proc/stat 2>/dev/null || echo "0 0"; }
+steal_pct() {
+  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); d = y[1] - x[1]
+    if (d > 0) printf "%.1f %%", 100 * (y[2] - x[2]) / d; else printf "n/a" }'
+}
+steal=()
+
 # max_of <breakpoint summary>: its maximum sustainable rate, rounded down to a multiple of 10.
 max_of() {
   local max
@@ -96,7 +106,9 @@ echo "==> lab: the machine's ceiling (a bare Go server, infra/ceiling), beside t
 make --no-print-directory up MODE="$base"
 docker compose --profile tools build --quiet k6 ceiling
 docker compose --profile tools up --detach ceiling
+t0=$(cpu_times)
 ceiling=$(BASE_URL=http://ceiling:8080 staircase ceiling)
+steal+=("ceiling $(steal_pct "$t0" "$(cpu_times)")")
 echo "==> lab: the machine's ceiling is $(max_of "$ceiling") req/s"
 docker compose --profile tools rm --stop --force ceiling >/dev/null
 
@@ -108,7 +120,9 @@ for mode in "$base" full; do
   # Warm-up, not measured: freshly started instances plan their first queries, fill pools and
   # read cold index pages; without it the first step could fail on start-up costs.
   k6_as "$mode" SCENARIO=browse RATE=20 DURATION=15s >/dev/null || true
+  t0=$(cpu_times)
   breakpoint=$(staircase "$mode")
+  steal+=("$mode $(steal_pct "$t0" "$(cpu_times)")")
   if [ -z "$rate" ]; then
     rate=$(max_of "$breakpoint")
     [ "$rate" -ge 10 ] || { echo "lab.sh: $breakpoint gives no usable maximum; set LAB_RATE" >&2; exit 1; }
@@ -139,4 +153,7 @@ for mode in "$base" full; do
 done
 
 "$lab" -prometheus "http://127.0.0.1:${PROMETHEUS_PORT:-9090}" -rate "$rate" -overload "$overload" -ceiling "$ceiling" -out "$report" -chart "$chart" "${args[@]}"
+note="CPU time the hypervisor took from this machine's cores during each staircase (steal, /proc/stat): $(IFS=,; echo "${steal[*]}" | sed 's/,/, /g')."
+printf '\n%s\n' "$note" >>"$report"
+echo "==> lab: $note"
 echo "==> lab: table written to $report, chart to $chart; the stack is left in full mode"
