@@ -67,5 +67,6 @@ export function slo({ p95, p99, failRate }) {
 // less load. Each VU costs k6 a few MB, and k6 shares the laptop with the stack.
 export function vusFor(rate) {
   const max = envInt('MAX_VUS', Math.max(50, Math.ceil(rate)));
-  return { preAllocatedVUs: Math.min(max, Math.max(10, Math.ceil(rate / 5))), maxVUs: max };
+  const pre = envInt('PRE_VUS', Math.max(10, Math.ceil(rate / 5)));
+  return { preAllocatedVUs: Math.min(max, pre), maxVUs: max };
 }
