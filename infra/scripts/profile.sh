@@ -55,7 +55,7 @@ k6rc=0
 wait "$k6pid" || k6rc=$?
 k6_summary "$k6log"
 [ "$k6rc" -eq 0 ] || log "k6 ended with $k6rc (thresholds crossed: the profile shows an overloaded instance)"
-[ -s "results/$name.pb.gz" ] || { echo "no profile was written" >&2; exit 1; }
+[ -s "results/$name.pb.gz" ] || { echo "no profile was written (in production mode, make secrets, DEBUG_ADDR is empty: no profile port)" >&2; exit 1; }
 
 echo
 pprof -top -nodecount=25 "/results/$name.pb.gz" 2>/dev/null

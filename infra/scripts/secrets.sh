@@ -14,11 +14,13 @@ umask 077
 {
   echo "# Written by make secrets on $(date -u +%FT%TZ). Laid over .env by the Makefile; never commit it."
   echo "FLASHCROWD_ENV=production"
+  # No profile listener: what make profile reads is for development.
+  echo "DEBUG_ADDR="
   # 24 random bytes as 48 hex digits: long enough (IDENTITY_KEY wants 32+ characters), and safe
   # in URLs, ini files and shell.
   grep -E '^[A-Z0-9_]+=dev-' .env | cut -d= -f1 | while read -r name; do
     echo "$name=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
   done
 } >"$out"
-echo "wrote $out: $(($(wc -l <"$out") - 2)) fresh secrets, FLASHCROWD_ENV=production."
+echo "wrote $out: $(($(wc -l <"$out") - 3)) fresh secrets, FLASHCROWD_ENV=production."
 echo "Postgres, MinIO and Redis take their passwords from the first start: run make down (it deletes the data) before make up."
