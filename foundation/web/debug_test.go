@@ -11,17 +11,15 @@ import (
 )
 
 func TestServeDebugServesProfilesUntilCancelled(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	ServeDebug(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), addr)
 
 	url := "http://" + addr + "/debug/pprof/cmdline"
-	var res *http.Response
+	var (
+		res *http.Response
+		err error
+	)
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if res, err = http.Get(url); err == nil || time.Now().After(deadline) {
 			break
