@@ -233,12 +233,14 @@ pg-sync: ## Synchronous replication on or off in the running Postgres cluster: m
 	  . infra/scripts/lib.sh; m=$$(pg_member) && \
 	  $(COMPOSE) exec -T $$m patronictl -c /run/patroni/patroni.yml edit-config --force --set synchronous_mode=$$v
 
+# kube_validate <dir>: the validator on <dir>/overlays/*, in a container with no network.
+kube_validate = docker run --rm --read-only --tmpfs /tmp --network none -v "$$PWD/$(1):/k8s:ro" flashcrowd/kube:dev
 k8s-validate: offline-images ## Server-side dry run of every deploy/k8s overlay against kube-apiserver 1.34 and etcd (the first build: about 8 min)
 	@docker image inspect flashcrowd/kube:dev >/dev/null 2>&1 || echo "building kube-apiserver and kubectl from k8s.io/kubernetes (about 8 min the first time)"
 	@docker build --quiet -t flashcrowd/kube:dev infra/kube >/dev/null
-	@docker run --rm --read-only --tmpfs /tmp --network none -v "$$PWD/deploy/k8s:/k8s:ro" flashcrowd/kube:dev
+	@$(call kube_validate,deploy/k8s)
 	@# The check can fail: manifests it must refuse (infra/kube/testdata) are refused, for their faults.
-	@out=$$(docker run --rm --read-only --tmpfs /tmp --network none -v "$$PWD/infra/kube/testdata:/k8s:ro" flashcrowd/kube:dev 2>&1) \
+	@out=$$($(call kube_validate,infra/kube/testdata) 2>&1) \
 	  && { echo "k8s-validate accepted infra/kube/testdata, which it must refuse"; exit 1; } || true; \
 	  grep -q 'minReplicas: Invalid value: 0' <<<"$$out" && grep -q 'violate PodSecurity "restricted' <<<"$$out" \
 	  || { echo "k8s-validate refused infra/kube/testdata, but not for its faults:"; echo "$$out"; exit 1; }
