@@ -247,7 +247,7 @@ k8s-validate: offline-images ## Server-side dry run of every deploy/k8s overlay 
 	@echo "k8s-validate: infra/kube/testdata refused, as it must be"
 
 profile: ## CPU profile of one instance under the browse load: make profile SERVICE=catalog|orders|gateway|worker (INSTANCE, PROFILE_SECONDS, RATE)
-	@SERVICE="$(SERVICE)" INSTANCE="$(INSTANCE)" PROFILE_SECONDS="$(PROFILE_SECONDS)" RATE="$(RATE)" infra/scripts/profile.sh
+	@SERVICE="$(SERVICE)" INSTANCE="$(INSTANCE)" PROFILE_SECONDS="$(PROFILE_SECONDS)" RATE="$(RATE)" DEBUG_ADDR="$(DEBUG_ADDR)" infra/scripts/profile.sh
 
 lab: ## The before/after table: naive vs full (or LAYER=cache|pooler|replicas|instances alone)
 	@LAYER="$(LAYER)" k6/lab.sh

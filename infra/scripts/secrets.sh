@@ -11,6 +11,7 @@ if [ -e "$out" ] && [ "${FORCE:-}" != 1 ]; then
   exit 1
 fi
 umask 077
+secrets=$(grep -cE '^[A-Z0-9_]+=dev-' .env)
 {
   echo "# Written by make secrets on $(date -u +%FT%TZ). Laid over .env by the Makefile; never commit it."
   echo "FLASHCROWD_ENV=production"
@@ -22,5 +23,5 @@ umask 077
     echo "$name=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
   done
 } >"$out"
-echo "wrote $out: $(($(wc -l <"$out") - 3)) fresh secrets, FLASHCROWD_ENV=production."
+echo "wrote $out: $secrets fresh secrets, FLASHCROWD_ENV=production."
 echo "Postgres, MinIO and Redis take their passwords from the first start: run make down (it deletes the data) before make up."
