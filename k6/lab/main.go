@@ -29,6 +29,8 @@ func main() {
 			cmd = func(ctx context.Context, args []string, w io.Writer) error { return cpuCommand(ctx, args[1:], w) }
 		case "idle":
 			cmd = func(ctx context.Context, args []string, w io.Writer) error { return idleCommand(ctx, args[1:], w) }
+		case "hpa":
+			cmd = func(_ context.Context, args []string, w io.Writer) error { return hpaCommand(args[1:], w) }
 		case "fine-start":
 			cmd = func(_ context.Context, args []string, w io.Writer) error { return fineStartCommand(args[1:], w) }
 		}
@@ -105,7 +107,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *chartOut != "" {
 		chartErr = writeChart(*chartOut, [2]string{runs[0].mode, runs[1].mode}, [2]breakpointRun{figs[0].breakpoint, figs[1].breakpoint})
 		if chartErr == nil {
-			table += chartLink(*out, *chartOut, runs[0].mode, runs[1].mode)
+			table += chartLink(*out, *chartOut, "Requests per second achieved and p95 latency at each step of the breakpoint staircase:",
+				fmt.Sprintf("RPS and p95 per breakpoint step, %s vs %s", runs[0].mode, runs[1].mode))
 		}
 	}
 	fmt.Fprint(stdout, table)
@@ -125,17 +128,16 @@ func writeChart(path string, modes [2]string, runs [2]breakpointRun) error {
 	return os.WriteFile(path, []byte(svg), 0o644)
 }
 
-// chartLink is the Markdown image line for the chart, its path relative to the table's file so
-// the link works wherever results/ is opened.
-func chartLink(tablePath, chartPath, baseMode, fullMode string) string {
+// chartLink is the Markdown image line for a chart under its caption, the chart's path relative
+// to the report's file so the link works wherever results/ is opened.
+func chartLink(reportPath, chartPath, caption, alt string) string {
 	link := chartPath
-	if tablePath != "" {
-		if rel, err := filepath.Rel(filepath.Dir(tablePath), chartPath); err == nil {
+	if reportPath != "" {
+		if rel, err := filepath.Rel(filepath.Dir(reportPath), chartPath); err == nil {
 			link = rel
 		}
 	}
-	return fmt.Sprintf("\nRequests per second achieved and p95 latency at each step of the breakpoint staircase:\n\n![RPS and p95 per breakpoint step, %s vs %s](%s)\n",
-		baseMode, fullMode, filepath.ToSlash(link))
+	return fmt.Sprintf("\n%s\n\n![%s](%s)\n", caption, alt, filepath.ToSlash(link))
 }
 
 // figures are one mode's cells. NaN means "not measured" (a cache ratio with the cache off).
