@@ -40,7 +40,7 @@ else ifneq ($(PROFILE),)
 $(error PROFILE=$(PROFILE): the only profile is ha)
 endif
 
-.PHONY: help up stats down logs ps test vet generate unit fuzz integration bench e2e browser dashboards trust-cert rollout canary lab profile k8s-validate offline-images secrets docs
+.PHONY: help up stats down logs ps test vet generate unit fuzz integration bench e2e browser dashboards trust-cert rollout canary lab profile k8s-validate k8s-up k8s-lab k8s-down offline-images secrets docs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -247,6 +247,13 @@ k8s-validate: offline-images ## Server-side dry run of every deploy/k8s overlay 
 	  grep -q 'minReplicas: Invalid value: 0' <<<"$$out" && grep -q 'violate PodSecurity "restricted' <<<"$$out" \
 	  || { echo "k8s-validate refused infra/kube/testdata, but not for its faults:"; echo "$$out"; exit 1; }
 	@echo "k8s-validate: infra/kube/testdata refused, as it must be"
+
+k8s-up: offline-images ## The stack on a local kind cluster: Kubernetes 1.34 from a node image built here (the first time about 30 min)
+	@infra/kind/k8s-up.sh
+k8s-lab: ## A surge against the kind cluster: the catalog's autoscaler from 3 to at least 5 Pods and back after its 300 s window (about 14 min; make k8s-up first)
+	@infra/kind/k8s-lab.sh
+k8s-down: ## Delete the kind cluster, and its data
+	@"$$(go env GOPATH)/bin/kind" delete cluster --name "$${KIND_CLUSTER:-flashcrowd}"
 
 profile: ## CPU profile of one instance under the browse load: make profile SERVICE=catalog|orders|gateway|worker (INSTANCE, PROFILE_SECONDS, RATE)
 	@SERVICE="$(SERVICE)" INSTANCE="$(INSTANCE)" PROFILE_SECONDS="$(PROFILE_SECONDS)" RATE="$(RATE)" DEBUG_ADDR="$(DEBUG_ADDR)" infra/scripts/profile.sh
