@@ -20,7 +20,7 @@ cd "$(dirname "$0")/../.."
 weight=${1:-}
 window=${CANARY_WINDOW:-10}
 backend=catalogs
-stable_slots=10 canary_slots=2 # haproxy.cfg: server-template catalog 10, catalog-canary 2
+stable_slots=10 canary_slots=2 # haproxy.cfg: server-template catalog (SERVER_SLOTS, 10 in compose), catalog-canary 2
 
 if [ -n "$weight" ] && ! [[ "$weight" =~ ^([0-9]|[1-9][0-9]|100)$ ]]; then
   echo "canary: WEIGHT must be a whole percentage from 0 to 100, got '$weight'" >&2
