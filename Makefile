@@ -253,7 +253,7 @@ k8s-up: offline-images ## The stack on a local kind cluster: Kubernetes 1.34 fro
 k8s-lab: ## A surge against the kind cluster: the catalog's autoscaler from 3 to at least 5 Pods and back after its 300 s window (about 14 min; make k8s-up first)
 	@infra/kind/k8s-lab.sh
 k8s-down: ## Delete the kind cluster, and its data
-	@"$$(go env GOPATH)/bin/kind" delete cluster --name "$${KIND_CLUSTER:-flashcrowd}"
+	@. infra/kind/lib.sh && "$$kind_bin" delete cluster --name "$$CLUSTER"
 
 profile: ## CPU profile of one instance under the browse load: make profile SERVICE=catalog|orders|gateway|worker (INSTANCE, PROFILE_SECONDS, RATE)
 	@SERVICE="$(SERVICE)" INSTANCE="$(INSTANCE)" PROFILE_SECONDS="$(PROFILE_SECONDS)" RATE="$(RATE)" DEBUG_ADDR="$(DEBUG_ADDR)" infra/scripts/profile.sh

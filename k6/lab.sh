@@ -27,20 +27,8 @@ duration=${LAB_DURATION:-60s}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 report="results/lab-${LAYER:-naive}-$stamp.md"
 chart="${report%.md}.svg"
+. infra/scripts/lib.sh
 mkdir -p results
-
-# newest <scenario> <mode> <marker>: the newest results/<scenario>-<mode>-*.json, if it was
-# written after the file <marker> was touched. A run that died leaves no summary: stop rather
-# than reuse an older run's, or the warm-up's. (-nt, not stat: stat's flags differ on macOS.)
-newest() {
-  local f
-  f=$(ls -t results/"$1-$2"-*.json 2>/dev/null | head -1 || true)
-  if [ -z "$f" ] || ! [ "$f" -nt "$3" ]; then
-    echo "lab.sh: the $1 run in $2 mode wrote no summary; see its output above" >&2
-    exit 1
-  fi
-  echo "$f"
-}
 
 lab=$(mktemp -d)/lab
 marker=$(dirname "$lab")/marker
@@ -75,12 +63,12 @@ staircase() {
   touch "$marker"
   k6_as "$1" SCENARIO=breakpoint START_RATE=50 STEP_FACTOR=1.5 STEP_TIME=8s SETTLE=3s MAX_RATE=100000 >&2 || true
   # (set -e does not reach into a command substitution: each step returns on failure itself.)
-  coarse=$(newest breakpoint "$1" "$marker") || return 1
+  coarse=$(newest_summary breakpoint "$1" "$marker") || return 1
   start=$("$lab" fine-start "$coarse") || return 1
   echo "==> lab: $1 held $(max_of "$coarse") req/s on the coarse staircase; the fine one starts at $start" >&2
   touch "$marker"
   k6_as "$1" SCENARIO=breakpoint START_RATE="$start" STEP_FACTOR=1.06 STEP_TIME=12s SETTLE=4s MAX_RATE=$((start * 6)) >&2 || true
-  newest breakpoint "$1" "$marker" || return 1
+  newest_summary breakpoint "$1" "$marker" || return 1
 }
 
 # On a virtual machine the host may run something else while this machine's cores are ready to
@@ -139,7 +127,7 @@ for mode in "$base" full; do
   k6_as "$mode" SCENARIO=browse RATE="$rate" DURATION="$duration" || true
   end=$(date +%s)
   cpu_snapshot "$cpu-after.json"
-  browse=$(newest browse "$mode" "$marker")
+  browse=$(newest_summary browse "$mode" "$marker")
   # Our sources' error row: 3× the baseline's limit, and shoppers who give up after 10 s. VUs
   # for 10 s of answers at that rate, up to 1,000 (about 550 MiB of k6's 1 GiB); past that,
   # requests k6 could not send count as failed (in an open model they would have waited past
@@ -148,7 +136,7 @@ for mode in "$base" full; do
   touch "$marker"
   k6_as "$mode" SCENARIO=browse RATE="$overload" DURATION="${LAB_OVERLOAD:-30s}" \
     REQUEST_TIMEOUT=10s MAX_VUS=$(( overload * 10 < 1000 ? overload * 10 : 1000 )) || true
-  over=$(newest browse "$mode" "$marker")
+  over=$(newest_summary browse "$mode" "$marker")
   args+=(-run "$mode,$breakpoint,$browse,$start,$end,$cpu-before.json,$cpu-after.json,$over")
 done
 

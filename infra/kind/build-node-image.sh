@@ -12,13 +12,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$root/infra/scripts/lib.sh"
+. "$root/infra/kind/lib.sh"
 
 KUBE_VERSION=v1.34.4
 ETCD_TAG=3.5.16-0              # also in cluster.yaml and node/kind/images-check.yaml
 PAUSE_VERSION=3.10.1
 COREDNS_VERSION=v1.12.1
 METRICS_SERVER_VERSION=v0.8.0
-NODE_IMAGE=${KIND_NODE_IMAGE:-flashcrowd/kind-node:$KUBE_VERSION}
 BASE_IMAGE=flashcrowd/kind-node-base:$KUBE_VERSION
 KUBE_MOD=$root/infra/kube
 
@@ -67,7 +67,8 @@ for t in "${targets[@]}"; do
   log "image ${tag[$t]}"
   build "$t" "${tag[$t]}"
 done
-docker run --rm --entrypoint etcd "${tag[etcd]}" --version | grep -q "^etcd Version: ${ETCD_TAG%-*}\$" ||
+etcd_version=$(docker run --rm --entrypoint etcd "${tag[etcd]}" --version)
+grep -q "^etcd Version: ${ETCD_TAG%-*}\$" <<<"$etcd_version" ||
   { echo "Debian's etcd is no longer ${ETCD_TAG%-*}: change ETCD_TAG here, in cluster.yaml and in node/kind/images-check.yaml" >&2; exit 1; }
 
 log "preloading the images into the node's containerd"
@@ -91,7 +92,8 @@ docker exec -e EXTRA="${tag[metrics-server]}" "$cid" bash -euo pipefail -c '
   sandbox=$(sed -n "s/^ *sandbox_image = \"\(.*\)\"/\1/p" /etc/containerd/config.toml)
   have=$(ctr -n k8s.io images ls -q)
   missing=0
-  for ref in $(kubeadm config images list --config /kind/images-check.yaml) "$sandbox" "$EXTRA"; do
+  refs=$(kubeadm config images list --config /kind/images-check.yaml)
+  for ref in $refs "$sandbox" "$EXTRA"; do
     if grep -qxF "$ref" <<<"$have"; then
       ctr -n k8s.io images label "$ref" io.cri-containerd.pinned=pinned >/dev/null
     else

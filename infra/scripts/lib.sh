@@ -8,6 +8,19 @@ k6_summary() {
   grep -E '^(flashcrowd|  requests|  endpoint|  [a-z_]+ +[0-9])' "$1" || tail -30 "$1"
 }
 
+# newest_summary <scenario> <mode> <marker>: the newest results/<scenario>-<mode>-*.json, if it
+# was written after the file <marker> was touched. A run that died leaves no summary: stop rather
+# than reuse an older run's. (-nt, not stat: stat's flags differ on macOS.)
+newest_summary() {
+  local f
+  f=$(ls -t results/"$1-$2"-*.json 2>/dev/null | head -1 || true)
+  if [ -z "$f" ] || ! [ "$f" -nt "$3" ]; then
+    echo "the $1 run in $2 mode wrote no summary; see its output above" >&2
+    return 1
+  fi
+  echo "$f"
+}
+
 # k6_image builds k6's image (compose profile tools) unless it is built: a drill that starts k6
 # in the background and its fault a few seconds later must not spend those seconds building.
 k6_image() {

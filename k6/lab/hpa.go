@@ -49,26 +49,39 @@ type replicaSample struct {
 	gateway, orders  int
 }
 
-// hpaVerdict is what the run showed of the autoscaler, in seconds from the moment that matters
-// (NaN when it never happened).
+// hpaRules is what the run is judged against: the autoscaler's own settings (its floor, CPU
+// target and scale-down window, which the lab reads from the cluster) and what the surge must do.
+type hpaRules struct {
+	floor, reach         int
+	within, hold, slack  time.Duration
+	cpuTarget, maxFailed float64
+}
+
+// hpaVerdict is what the run showed of the autoscaler, in seconds since the run began or since a
+// moment that matters (NaN when it never happened).
 type hpaVerdict struct {
-	spikeStart, loadEnd float64 // since the run began
-	floor, peak         int
+	spikeStart, loadEnd float64
+	peak                int
 	reachedAfter        float64 // the target count reached, after the surge began
-	firstDropAfter      float64 // the first Pod removed, after the load fell back
-	backAfter           float64 // back at the floor, after the load fell back
+	lastHigh            float64 // the last sample whose CPU reading was at or above the target
+	firstDrop           float64 // the first sample whose desired count fell from its highest so far
+	backAt              float64 // ready Pods back at the floor
 	failed, reqs        float64
-	failedDuringDown    float64 // failure rate from the load's fall to the end
+	failedInLull        float64 // failure rate from the load's fall to the end
 }
 
 func hpaCommand(args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("lab hpa", flag.ContinueOnError)
 	summaryPath := fs.String("summary", "", "the hpa run's k6 summary (k6/hpa.js)")
 	samplesPath := fs.String("samples", "", "the replica samples taken during the run")
-	floor := fs.Int("min", 3, "the catalog autoscaler's minReplicas")
-	target := fs.Int("reach", 5, "the Pod count the surge must bring the catalog to")
-	within := fs.Duration("within", 3*time.Minute, "how soon after the surge began")
-	hold := fs.Duration("hold", 300*time.Second, "the scale-down stabilization window")
+	var r hpaRules
+	fs.IntVar(&r.floor, "min", 3, "the catalog autoscaler's minReplicas")
+	fs.Float64Var(&r.cpuTarget, "cpu-target", 60, "the catalog autoscaler's CPU target, % of the Pods' request")
+	fs.DurationVar(&r.hold, "hold", 300*time.Second, "the catalog autoscaler's scale-down stabilization window")
+	fs.IntVar(&r.reach, "reach", 5, "the Pod count the surge must bring the catalog to")
+	fs.DurationVar(&r.within, "within", 3*time.Minute, "how soon after the surge began")
+	fs.DurationVar(&r.slack, "slack", 20*time.Second, "how early the first scale-down may seem: the autoscaler reads the CPU every 15 s, the lab samples every 5 s")
+	fs.Float64Var(&r.maxFailed, "max-failed", 0.01, "the share of failed requests allowed")
 	out := fs.String("out", "", "also write the report to this Markdown file")
 	chartOut := fs.String("chart", "", "write the timeline to this SVG file (and link it from -out)")
 	if err := fs.Parse(args); err != nil {
@@ -76,6 +89,9 @@ func hpaCommand(args []string, w io.Writer) error {
 	}
 	if *summaryPath == "" || *samplesPath == "" {
 		return errors.New("need -summary and -samples")
+	}
+	if r.reach <= r.floor {
+		return fmt.Errorf("-reach (%d) must be above -min (%d): nothing would be judged", r.reach, r.floor)
 	}
 	run, err := readHPARun(*summaryPath)
 	if err != nil {
@@ -85,11 +101,11 @@ func hpaCommand(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	v := judge(run, samples, *floor, *target)
-	report, problems := renderHPA(run, samples, v, *target, *within, *hold)
+	v := judge(run, samples, r)
+	report, problems := renderHPA(run, samples, v, r)
 	var chartErr error
 	if *chartOut != "" {
-		chartErr = os.WriteFile(*chartOut, []byte(hpaChart(run, samples, v, *hold)), 0o644)
+		chartErr = os.WriteFile(*chartOut, []byte(hpaChart(run, samples, v, r.hold)), 0o644)
 		if chartErr == nil && *out != "" {
 			report += chartLink(*out, *chartOut, "Requests per second and p95 as k6 measured them, and the ready Pods as the lab sampled them:",
 				"req/s, p95 and ready Pods over the run")
@@ -170,88 +186,103 @@ func readReplicaSamples(path string, startedUnixMs float64) ([]replicaSample, er
 	return out, nil
 }
 
-func judge(run hpaRun, samples []replicaSample, floor, target int) hpaVerdict {
+func judge(run hpaRun, samples []replicaSample, r hpaRules) hpaVerdict {
 	p := run.PhasesS
-	v := hpaVerdict{
-		spikeStart: p.Idle, loadEnd: p.Idle + p.Rise + p.Hold + p.Fall, floor: floor,
-		reachedAfter: math.NaN(), firstDropAfter: math.NaN(), backAfter: math.NaN(),
-	}
+	nan := math.NaN()
+	v := hpaVerdict{spikeStart: p.Idle, loadEnd: p.Idle + p.Rise + p.Hold + p.Fall,
+		reachedAfter: nan, lastHigh: nan, firstDrop: nan, backAt: nan, failedInLull: nan}
 	for _, s := range samples {
 		v.peak = max(v.peak, s.catalog)
-		if math.IsNaN(v.reachedAfter) && s.at >= v.spikeStart && s.catalog >= target {
+		if math.IsNaN(v.reachedAfter) && s.at >= v.spikeStart && s.catalog >= r.reach {
 			v.reachedAfter = s.at - v.spikeStart
 		}
+		if s.at >= v.spikeStart && s.cpu >= r.cpuTarget { // false for NaN: no reading
+			v.lastHigh = s.at
+		}
 	}
+	// The window runs from the autoscaler's last recommendation above the floor's count, which it
+	// made from its last high CPU reading; the desired count falling from its highest so far is
+	// its decision to scale down (ready Pods still arriving after the load fell are not).
+	highest := 0
 	for _, s := range samples {
-		if s.at <= v.loadEnd {
+		if s.at < v.spikeStart {
 			continue
 		}
-		if math.IsNaN(v.firstDropAfter) && s.catalog < v.peak {
-			v.firstDropAfter = s.at - v.loadEnd
+		if math.IsNaN(v.firstDrop) && !math.IsNaN(v.lastHigh) && s.at > v.lastHigh && s.desired < highest {
+			v.firstDrop = s.at
 		}
-		if math.IsNaN(v.backAfter) && s.catalog <= floor {
-			v.backAfter = s.at - v.loadEnd
+		highest = max(highest, s.desired)
+		if !math.IsNaN(v.firstDrop) && math.IsNaN(v.backAt) && s.catalog <= r.floor {
+			v.backAt = s.at
 		}
 	}
-	var downFailed, downReqs float64
+	var lullFailed, lullReqs float64
 	for _, wd := range run.Windows {
 		v.reqs += wd.Reqs
 		v.failed += wd.Reqs * wd.FailRate
 		if wd.StartS >= v.loadEnd {
-			downReqs += wd.Reqs
-			downFailed += wd.Reqs * wd.FailRate
+			lullReqs += wd.Reqs
+			lullFailed += wd.Reqs * wd.FailRate
 		}
 	}
-	v.failedDuringDown = math.NaN()
-	if downReqs > 0 {
-		v.failedDuringDown = downFailed / downReqs
+	if lullReqs > 0 {
+		v.failedInLull = lullFailed / lullReqs
 	}
 	return v
 }
 
 // renderHPA is the report: the verdicts, then one row per k6 window with the replica counts last
 // sampled in it. problems lists the verdicts that failed.
-func renderHPA(run hpaRun, samples []replicaSample, v hpaVerdict, target int, within, hold time.Duration) (string, []string) {
+func renderHPA(run hpaRun, samples []replicaSample, v hpaVerdict, r hpaRules) (string, []string) {
 	var b strings.Builder
 	var problems []string
 	secs := func(f float64) string { return fmt.Sprintf("%.0f s", f) }
 	fmt.Fprintf(&b, "## The catalog autoscaler under a surge (%.0f → %.0f req/s for %.0f s, then %.0f req/s)\n\n",
 		run.BaseRate, run.SpikeRate, run.PhasesS.Rise+run.PhasesS.Hold, run.BaseRate)
-	switch {
-	case math.IsNaN(v.reachedAfter):
-		problems = append(problems, fmt.Sprintf("the catalog never reached %d Pods (at most %d)", target, v.peak))
-		fmt.Fprintf(&b, "- Scale-up: **never reached %d Pods** (at most %d).\n", target, v.peak)
-	default:
-		ok := v.reachedAfter <= within.Seconds()
+	if math.IsNaN(v.reachedAfter) {
+		problems = append(problems, fmt.Sprintf("the catalog never reached %d Pods (at most %d)", r.reach, v.peak))
+		fmt.Fprintf(&b, "- Scale-up: **never reached %d Pods** (at most %d).\n", r.reach, v.peak)
+	} else {
+		ok := v.reachedAfter <= r.within.Seconds()
 		if !ok {
-			problems = append(problems, fmt.Sprintf("%d Pods only %s after the surge began (allowed: %s)", target, secs(v.reachedAfter), secs(within.Seconds())))
+			problems = append(problems, fmt.Sprintf("%d Pods only %s after the surge began (allowed: %s)", r.reach, secs(v.reachedAfter), secs(r.within.Seconds())))
 		}
 		fmt.Fprintf(&b, "- Scale-up: %d → %d Pods %s after the surge began (allowed: %s): %s; at most %d.\n",
-			v.floor, target, secs(v.reachedAfter), secs(within.Seconds()), verdict(ok), v.peak)
+			r.floor, r.reach, secs(v.reachedAfter), secs(r.within.Seconds()), verdict(ok), v.peak)
 	}
 	switch {
-	case v.peak <= v.floor:
-		// Nothing to scale down; the scale-up verdict already failed.
-	case math.IsNaN(v.firstDropAfter):
-		problems = append(problems, "no Pod was removed before the run ended")
+	case v.peak <= r.floor:
+		// Nothing to scale down; the scale-up verdict failed.
+	case math.IsNaN(v.firstDrop):
+		problems = append(problems, "the autoscaler removed no Pod before the run ended")
 		fmt.Fprintf(&b, "- Scale-down: **no Pod removed** by the end of the run.\n")
 	default:
-		ok := v.firstDropAfter >= hold.Seconds()
+		after := v.firstDrop - v.lastHigh
+		ok := after >= (r.hold - r.slack).Seconds()
 		if !ok {
-			problems = append(problems, fmt.Sprintf("the first Pod went %s after the load fell, inside the %s window", secs(v.firstDropAfter), secs(hold.Seconds())))
+			problems = append(problems, fmt.Sprintf("the first Pod went %s after the last CPU reading above %.0f %%, inside the %s window",
+				secs(after), r.cpuTarget, secs(r.hold.Seconds())))
 		}
-		fmt.Fprintf(&b, "- Scale-down: the first Pod removed %s after the load fell back (stabilization window %s): %s.\n",
-			secs(v.firstDropAfter), secs(hold.Seconds()), verdict(ok))
-		if math.IsNaN(v.backAfter) {
-			problems = append(problems, fmt.Sprintf("not back at %d Pods when the run ended", v.floor))
-			fmt.Fprintf(&b, "- Back at %d Pods: **not by the end of the run**.\n", v.floor)
+		fmt.Fprintf(&b, "- Scale-down: the first Pod removed %s after the last CPU reading above the target (%.0f %%), %s after the load fell back; stabilization window %s (seen to within %s): %s.\n",
+			secs(after), r.cpuTarget, secs(v.firstDrop-v.loadEnd), secs(r.hold.Seconds()), secs(r.slack.Seconds()), verdict(ok))
+		if math.IsNaN(v.backAt) {
+			problems = append(problems, fmt.Sprintf("not back at %d Pods when the run ended", r.floor))
+			fmt.Fprintf(&b, "- Back at %d Pods: **not by the end of the run**.\n", r.floor)
 		} else {
-			fmt.Fprintf(&b, "- Back at %d Pods %s after the load fell back.\n", v.floor, secs(v.backAfter))
+			fmt.Fprintf(&b, "- Back at %d Pods %s after the load fell back.\n", r.floor, secs(v.backAt-v.loadEnd))
 		}
 	}
-	fmt.Fprintf(&b, "- Failed requests: %s of %.0f", pctOf(v.failed, v.reqs), v.reqs)
-	if !math.IsNaN(v.failedDuringDown) {
-		fmt.Fprintf(&b, "; from the load's fall to the end, while Pods were removed: %.2f %%", 100*v.failedDuringDown)
+	failRate := 0.0
+	if v.reqs > 0 {
+		failRate = v.failed / v.reqs
+	}
+	ok := v.reqs > 0 && failRate <= r.maxFailed
+	if !ok {
+		problems = append(problems, fmt.Sprintf("%.2f %% of %.0f requests failed (allowed: %.2f %%)", 100*failRate, v.reqs, 100*r.maxFailed))
+	}
+	fmt.Fprintf(&b, "- Failed requests: %.2f %% (%.0f of %.0f; allowed: %.2f %%): %s", 100*failRate, v.failed, v.reqs, 100*r.maxFailed, verdict(ok))
+	if !math.IsNaN(v.failedInLull) {
+		fmt.Fprintf(&b, "; in the lull after the surge, through the scale-down: %.2f %%", 100*v.failedInLull)
 	}
 	b.WriteString(".\n\n")
 
@@ -278,13 +309,6 @@ func verdict(ok bool) string {
 		return "met"
 	}
 	return "**not met**"
-}
-
-func pctOf(part, whole float64) string {
-	if whole == 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f %% (%.0f)", 100*part/whole, part)
 }
 
 // phaseAt names the part of the run a window starts in.
@@ -362,10 +386,10 @@ func hpaChart(run hpaRun, samples []replicaSample, v hpaVerdict, hold time.Durat
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", chartW, hpaChartH)
 	text(&b, chartW/2, 28, `text-anchor="middle" font-size="18" font-weight="bold"`, "A surge on the kind cluster: the autoscalers at work")
 	text(&b, chartW/2, 48, `text-anchor="middle" fill="#555"`,
-		fmt.Sprintf("Shaded: the surge (%.0f req/s offered); dashed: %.0f s after it, the stabilization window's end; hollow: a window with failures", run.SpikeRate, hold.Seconds()))
+		fmt.Sprintf("Shaded: the surge (%.0f req/s offered); dashed: %.0f s after the last high CPU reading; hollow: a window with failures", run.SpikeRate, hold.Seconds()))
 	for _, bot := range []float64{hpaRPSBot, hpaP95Bot, hpaPods} {
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%d" fill="#f3f3f3"/>`+"\n", x(v.spikeStart), bot-panelH, x(v.loadEnd)-x(v.spikeStart), panelH)
-		if end := v.loadEnd + hold.Seconds(); end <= top {
+		if end := v.lastHigh + hold.Seconds(); end <= top { // false for NaN: no high reading
 			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#999" stroke-dasharray="4 4"/>`+"\n", x(end), bot-panelH, x(end), bot)
 		}
 	}
