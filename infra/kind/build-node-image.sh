@@ -6,7 +6,7 @@
 #      containerd inside, `ctr images import --no-unpack` the saved images into the k8s.io namespace,
 #      stop containerd, `docker commit`. The node's /var then carries containerd's content store.
 # Skips everything when the node image carries the hash of this script's inputs.
-# The first run compiles Kubernetes, CoreDNS and metrics-server (about 20 min on 2 cores; see
+# The first run compiles Kubernetes, CoreDNS and metrics-server (about 26 min on 2 cores; see
 # docs/kubernetes.md); later runs are cached.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -61,7 +61,7 @@ build() { # target image
     "$ctx" >/dev/null
 }
 
-log "building the Kubernetes binaries and images (the first time: about 15 min)"
+log "building the Kubernetes binaries and images (the first time: about 25 min)"
 build node "$BASE_IMAGE"
 for t in "${targets[@]}"; do
   log "image ${tag[$t]}"
