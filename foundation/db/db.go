@@ -5,6 +5,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -126,5 +127,30 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(s.MaxConns()), r, "max")
 		ch <- prometheus.MustNewConstMetric(poolWaitsDesc, prometheus.CounterValue, float64(s.EmptyAcquireCount()), r)
 		ch <- prometheus.MustNewConstMetric(poolWaitDesc, prometheus.CounterValue, s.EmptyAcquireWaitTime().Seconds(), r)
+	}
+}
+
+// StartupWait is how long a migrator keeps trying to reach the database: it runs while the
+// database's members start, when a connect through the balancer can still land on a member that
+// is not ready (seen: a fresh replica refusing TLS, then not answering, for a few seconds).
+const StartupWait = 30 * time.Second
+
+// WaitFor calls try until it succeeds, once a second, for at most wait; then it returns try's
+// last error. A cancelled ctx ends it at once.
+func WaitFor(ctx context.Context, wait time.Duration, try func(context.Context) error) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := try(ctx)
+		if err == nil {
+			return nil
+		}
+		if time.Now().Add(time.Second).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(time.Second):
+		}
 	}
 }

@@ -2,8 +2,11 @@ package db
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -32,5 +35,43 @@ flashcrowd_db_pool_connections{role="replica",state="max"} 3
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "flashcrowd_db_pool_connections"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestWaitForRetriesUntilItWorks(t *testing.T) {
+	calls := 0
+	err := WaitFor(context.Background(), 5*time.Second, func(context.Context) error {
+		calls++
+		if calls < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Fatalf("err %v after %d calls, want nil after 3", err, calls)
+	}
+}
+
+func TestWaitForGivesUpWithTheLastError(t *testing.T) {
+	calls := 0
+	start := time.Now()
+	err := WaitFor(context.Background(), 2*time.Second, func(context.Context) error {
+		calls++
+		return fmt.Errorf("attempt %d", calls)
+	})
+	if err == nil || err.Error() != fmt.Sprintf("attempt %d", calls) || calls < 2 {
+		t.Fatalf("err %v after %d calls, want the last attempt's error after at least 2", err, calls)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("gave up after %v, want about 2 s", took)
+	}
+}
+
+func TestWaitForStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := WaitFor(ctx, time.Minute, func(context.Context) error { return errors.New("down") })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want it to carry context.Canceled", err)
 	}
 }

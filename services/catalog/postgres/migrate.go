@@ -27,6 +27,9 @@ func Migrate(ctx context.Context, url string, n int) ([]string, int64, error) {
 	}
 	db := stdlib.OpenDB(*cfg)
 	defer db.Close()
+	if err := fdb.WaitFor(ctx, fdb.StartupWait, db.PingContext); err != nil {
+		return nil, 0, fmt.Errorf("migrate: %w", err)
+	}
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
 		return nil, 0, fmt.Errorf("migrate: %w", err)
@@ -48,7 +51,11 @@ func Migrate(ctx context.Context, url string, n int) ([]string, int64, error) {
 		applied = append(applied, r.Source.Path)
 	}
 
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	var conn *pgx.Conn
+	err = fdb.WaitFor(ctx, fdb.StartupWait, func(ctx context.Context) (err error) {
+		conn, err = pgx.ConnectConfig(ctx, cfg)
+		return err
+	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("seed: %w", err)
 	}

@@ -34,6 +34,9 @@ func Migrate(ctx context.Context, url string) ([]string, error) {
 	}
 	db := stdlib.OpenDB(*cfg)
 	defer db.Close()
+	if err := fdb.WaitFor(ctx, fdb.StartupWait, db.PingContext); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID))
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
