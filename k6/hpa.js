@@ -13,7 +13,8 @@ import exec from 'k6/execution';
 import { envDuration, envInt, slo, vusFor } from './lib/config.js';
 import { browse, browseEndpoints, preflight } from './lib/catalog.js';
 import { reportByTag, sloThresholds, SYSTEM_TAGS, TREND_STATS } from './lib/thresholds.js';
-import { latencyRow, summaryHandler, table } from './lib/summary.js';
+import { summaryHandler, table } from './lib/summary.js';
+import { timeWindows } from './lib/windows.js';
 
 const BASE_RATE = envInt('BASE_RATE', 5);
 const SPIKE_RATE = envInt('SPIKE_RATE', 250);
@@ -27,9 +28,7 @@ const WINDOW = envDuration('WINDOW', '15s');
 const SLO = slo({ p95: 1000, p99: 3000, failRate: 0.01 });
 
 const total = IDLE.secs + RISE.secs + HOLD.secs + FALL.secs + AFTER.secs;
-const windowCount = Math.ceil(total / WINDOW.secs);
-const windowName = (i) => String(i).padStart(2, '0');
-const windows = Array.from({ length: windowCount }, (_, i) => windowName(i));
+const windows = timeWindows(total, WINDOW.secs);
 
 export const options = {
   scenarios: {
@@ -49,7 +48,7 @@ export const options = {
       vusFor(SPIKE_RATE),
     ),
   },
-  thresholds: Object.assign(sloThresholds(SLO, browseEndpoints(0)), reportByTag('window', windows)),
+  thresholds: Object.assign(sloThresholds(SLO, browseEndpoints(0)), reportByTag('window', windows.names)),
   summaryTrendStats: TREND_STATS,
   systemTags: SYSTEM_TAGS,
 };
@@ -63,18 +62,12 @@ export function setup() {
 
 export default function () {
   const t = (Date.now() - exec.scenario.startTime) / 1000;
-  browse({ window: windowName(Math.min(windowCount - 1, Math.floor(t / WINDOW.secs))) }, 0);
+  browse({ window: windows.at(t) }, 0);
 }
 
 export const handleSummary = summaryHandler('hpa', (data) => {
-  const rows = [];
-  const series = [];
-  for (const w of windows) {
-    const r = latencyRow(data, 'window', w);
-    if (!r) continue;
-    rows.push([`${w} (+${Number(w) * WINDOW.secs}s)`, r]);
-    series.push(Object.assign({ window: w, start_s: Number(w) * WINDOW.secs }, r));
-  }
+  const series = windows.series(data);
+  const rows = series.map((s) => [`${s.window} (+${s.start_s}s)`, s]);
   return {
     json: {
       base_rate: BASE_RATE,

@@ -11,7 +11,8 @@ import exec from 'k6/execution';
 import { envDuration, envInt, envNumber, slo, vusFor } from './lib/config.js';
 import { browse, browseEndpoints, preflight } from './lib/catalog.js';
 import { sloThresholds, SYSTEM_TAGS, TREND_STATS } from './lib/thresholds.js';
-import { latencyRow, ms, summaryHandler, table } from './lib/summary.js';
+import { ms, summaryHandler, table } from './lib/summary.js';
+import { timeWindows } from './lib/windows.js';
 
 const RATE = envInt('RATE', 100);
 const DURATION = envDuration('DURATION', '10m');
@@ -19,13 +20,11 @@ const WINDOW = envDuration('WINDOW', '1m');
 const WRITE_PCT = envNumber('WRITE_PCT', 1);
 const SLO = slo({ p95: 250, p99: 500, failRate: 0.01 });
 
-const windowCount = Math.ceil(DURATION.secs / WINDOW.secs);
-const windowName = (i) => String(i).padStart(2, '0');
-const windows = Array.from({ length: windowCount }, (_, i) => windowName(i));
+const windows = timeWindows(DURATION.secs, WINDOW.secs);
 
 // Every window must meet the SLO by itself: a late drift cannot hide in a good average.
 const windowThresholds = {};
-for (const w of windows) {
+for (const w of windows.names) {
   windowThresholds[`http_req_duration{window:${w}}`] = [`p(95)<${SLO.p95}`, `p(99)<${SLO.p99}`];
   windowThresholds[`http_req_failed{window:${w}}`] = [`rate<${SLO.failRate}`];
 }
@@ -50,7 +49,7 @@ export function setup() {
 
 export default function () {
   const t = (Date.now() - exec.scenario.startTime) / 1000;
-  browse({ window: windowName(Math.min(windowCount - 1, Math.floor(t / WINDOW.secs))) }, WRITE_PCT);
+  browse({ window: windows.at(t) }, WRITE_PCT);
 }
 
 // since labels a window by its start: +90s, +2m.
@@ -74,14 +73,8 @@ function slope(ys) {
 }
 
 export const handleSummary = summaryHandler('soak', (data) => {
-  const rows = [];
-  const series = [];
-  for (const w of windows) {
-    const r = latencyRow(data, 'window', w);
-    if (!r) continue;
-    rows.push([`${w} (+${since(Number(w) * WINDOW.secs)})`, r]);
-    series.push(Object.assign({ window: w, start_s: Number(w) * WINDOW.secs }, r));
-  }
+  const series = windows.series(data);
+  const rows = series.map((s) => [`${s.window} (+${since(s.start_s)})`, s]);
   const p95s = series.map((s) => s.p95);
   const drift = {
     p95_first_ms: p95s.length ? p95s[0] : null,
