@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/flashcrowd/flashcrowd/foundation/webtest"
 )
 
 func TestServeDebugServesProfilesUntilCancelled(t *testing.T) {
-	addr := freeAddr(t)
+	addr := webtest.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	ServeDebug(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), addr)
 

@@ -4,16 +4,17 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/flashcrowd/flashcrowd/foundation/webtest"
 )
 
 // After the signal, the server goes on answering for the unready period with /readyz 503 and
 // no keep-alive, so a load balancer stops sending it requests first; then it stops accepting.
 func TestServeLeavesUnreadyFirst(t *testing.T) {
-	addr := freeAddr(t)
+	addr := webtest.FreeAddr(t)
 	h := http.NewServeMux()
 	h.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	h.HandleFunc("/work", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
@@ -61,15 +62,4 @@ func TestServeLeavesUnreadyFirst(t *testing.T) {
 	if _, err := get("/work"); err == nil {
 		t.Fatal("still accepting after the unready period and the drain")
 	}
-}
-
-// freeAddr is a loopback address with a port nothing listens on, for a server under test to take.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
