@@ -85,11 +85,13 @@ kind load docker-image --name "$CLUSTER" "${images[@]}"
 k -n flashcrowd delete job migrate minio-setup --ignore-not-found >/dev/null 2>&1 || true
 log "applying deploy/k8s/overlays/local"
 k apply -k /tmp/k8s/overlays/local >/dev/null
-# Each Job: done, or failed (its logs then say why), within 10 min.
+# Each Job: complete, or failed for good (its retries spent; its logs then say why), within 10 min.
 for job in migrate minio-setup; do
   deadline=$((SECONDS + 600))
-  until [ "$(k -n flashcrowd get job "$job" -o jsonpath='{.status.succeeded}')" = 1 ]; do
-    if [ -n "$(k -n flashcrowd get job "$job" -o jsonpath='{.status.failed}')" ] || [ "$SECONDS" -ge "$deadline" ]; then
+  while :; do
+    state=$(k -n flashcrowd get job "$job" -o jsonpath='{.status.conditions[?(@.status=="True")].type}')
+    case " $state " in *" Complete "*) break ;; esac
+    if [[ " $state " == *" Failed "* ]] || [ "$SECONDS" -ge "$deadline" ]; then
       k -n flashcrowd logs "job/$job" --all-containers --tail=30 >&2 || true
       echo "k8s-up: Job $job did not complete" >&2
       exit 1
