@@ -166,6 +166,14 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 func (r *Relay) relay(ctx context.Context) (claimed, moved int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, relayTimeout)
 	defer cancel()
+	// Most polls find the outbox empty: one query then, not a transaction's three statements.
+	waiting, err := queries.New(r.pool).OutboxWaiting(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("look at outbox: %w", err)
+	}
+	if !waiting {
+		return 0, 0, nil
+	}
 	var (
 		enqueueErr error
 		unreadable []parking

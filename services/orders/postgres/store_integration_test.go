@@ -36,11 +36,12 @@ import (
 // `orders migrate` ran).
 func open(t *testing.T) (*postgres.Store, *pgxpool.Pool) {
 	t.Helper()
-	return openPool(t, 16)
+	return openPool(t, 16, prometheus.NewRegistry())
 }
 
-// openPool is open with a pool of at most conns connections.
-func openPool(t *testing.T, conns int) (*postgres.Store, *pgxpool.Pool) {
+// openPool is open with a pool of at most conns connections, whose statements are counted in
+// reg (flashcrowd_db_queries_total).
+func openPool(t *testing.T, conns int, reg prometheus.Registerer) (*postgres.Store, *pgxpool.Pool) {
 	t.Helper()
 	url := os.Getenv("DATABASE_URL")
 	if url == "" {
@@ -52,7 +53,7 @@ func openPool(t *testing.T, conns int) (*postgres.Store, *pgxpool.Pool) {
 			t.Fatal(err)
 		}
 	}
-	pool, err := db.Open(ctx, url, db.Primary, conns, db.NewMetrics(prometheus.NewRegistry()))
+	pool, err := db.Open(ctx, url, db.Primary, conns, db.NewMetrics(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func TestConcurrentCheckoutsNeverOversell(t *testing.T) {
 	// As many transactions at once as one orders instance runs (its checkout gate is half its
 	// pool of 10): more would only queue on the products' row locks until the app role's 2 s
 	// statement limit cancels one, which is this machine's load, not the store's rule.
-	store, pool := openPool(t, 5)
+	store, pool := openPool(t, 5, prometheus.NewRegistry())
 	const k, buyers = 25, 120
 	id := product(t, pool, k, 1000)
 	other := product(t, pool, 1000, 500) // a second line, so rows lock in product order under load
@@ -405,6 +406,48 @@ func TestRelayTreatsATakenTaskIDAsDone(t *testing.T) {
 	}
 }
 
+// A pass over an empty outbox is one query, not a transaction: every instance polls every
+// second, so this is the relay's whole cost on an idle stack. A row that waits is still relayed.
+func TestRelayLooksBeforeItClaims(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	_, pool := openPool(t, 2, reg)
+	ctx := context.Background()
+	rec := &recorder{seen: map[string]int{}}
+	relay := postgres.NewRelay(pool, rec, time.Second, quietLog(), prometheus.NewRegistry())
+	// Rows another test left waiting go first.
+	if !poll(10*time.Second, func() bool {
+		n, err := relay.RelayOnce(ctx)
+		if err != nil {
+			t.Fatalf("RelayOnce: %v", err)
+		}
+		return n == 0
+	}) {
+		t.Fatal("the outbox never emptied")
+	}
+
+	before := value(t, reg, "flashcrowd_db_queries_total")
+	if n, err := relay.RelayOnce(ctx); n != 0 || err != nil {
+		t.Fatalf("RelayOnce over an empty outbox = %d, %v", n, err)
+	}
+	if sent := value(t, reg, "flashcrowd_db_queries_total") - before; sent != 1 {
+		t.Errorf("a pass over an empty outbox sent %.0f statements, want 1", sent)
+	}
+
+	id := "relay-it-" + random(t)
+	b, _ := json.Marshal(tasks.OrderEventPayload{V: 1, ID: id, Type: tasks.EventOrderCreated, OccurredAt: time.Now()})
+	if _, err := pool.Exec(ctx, `INSERT INTO outbox (task_type, payload) VALUES ($1, $2)`, tasks.TypeOrderEvent, b); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := relay.RelayOnce(ctx); n != 1 || err != nil {
+		t.Fatalf("RelayOnce over one waiting row = %d, %v", n, err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.seen[id] != 1 {
+		t.Errorf("the waiting row was enqueued %d times", rec.seen[id])
+	}
+}
+
 // poll calls done every 20 ms until it reports true, for at most within; it reports whether
 // done did.
 func poll(within time.Duration, done func() bool) bool {
@@ -499,16 +542,16 @@ func TestRelayParksRowsItCannotRead(t *testing.T) {
 	watcher := postgres.NewRelay(pool, q, time.Minute, log, reg)
 	wctx, stop := context.WithCancel(ctx)
 	wg.Go(func() { watcher.Run(wctx) })
-	done = poll(10*time.Second, func() bool { return gauge(t, reg, "flashcrowd_outbox_parked") > 0 })
+	done = poll(10*time.Second, func() bool { return value(t, reg, "flashcrowd_outbox_parked") > 0 })
 	stop()
 	wg.Wait()
 	if !done {
 		t.Fatal("the parked gauge stayed 0")
 	}
-	if n := gauge(t, reg, "flashcrowd_outbox_parked"); n < float64(len(bad)) {
+	if n := value(t, reg, "flashcrowd_outbox_parked"); n < float64(len(bad)) {
 		t.Errorf("parked gauge %.0f, want at least %d", n, len(bad))
 	}
-	if age := gauge(t, reg, "flashcrowd_outbox_oldest_age_seconds"); age >= 3000 {
+	if age := value(t, reg, "flashcrowd_outbox_oldest_age_seconds"); age >= 3000 {
 		t.Errorf("oldest-row gauge %.0f s: it counts the parked rows, an hour old", age)
 	}
 
@@ -605,17 +648,22 @@ func TestRelayParksRowsItCannotRead(t *testing.T) {
 	}
 }
 
-// gauge reads a gauge's value from reg.
-func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// value reads a gauge's or a counter's value from reg (its first series).
+func value(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range families {
-		if f.GetName() == name {
-			return f.GetMetric()[0].GetGauge().GetValue()
+		if f.GetName() != name {
+			continue
 		}
+		m := f.GetMetric()[0]
+		if m.GetCounter() != nil {
+			return m.GetCounter().GetValue()
+		}
+		return m.GetGauge().GetValue()
 	}
 	t.Fatalf("no metric %s", name)
 	return 0

@@ -1,6 +1,11 @@
 -- name: AddOutbox :exec
 INSERT INTO outbox (task_type, payload) VALUES ($1, $2);
 
+-- name: OutboxWaiting :one
+-- Whether any row waits, before a relay pays for a transaction to claim it: one read of the
+-- index outbox_waiting. A row another relay holds counts too; the claim then skips it.
+SELECT EXISTS (SELECT 1 FROM outbox WHERE parked_at IS NULL);
+
 -- name: ClaimOutbox :many
 -- Rows another relay holds are skipped, not waited for: relays share the work. Parked rows
 -- are not claimed (the index outbox_waiting leaves them out).

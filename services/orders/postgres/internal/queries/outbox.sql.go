@@ -91,6 +91,19 @@ func (q *Queries) OutboxBacklog(ctx context.Context) (OutboxBacklogRow, error) {
 	return i, err
 }
 
+const outboxWaiting = `-- name: OutboxWaiting :one
+SELECT EXISTS (SELECT 1 FROM outbox WHERE parked_at IS NULL)
+`
+
+// Whether any row waits, before a relay pays for a transaction to claim it: one read of the
+// index outbox_waiting. A row another relay holds counts too; the claim then skips it.
+func (q *Queries) OutboxWaiting(ctx context.Context) (bool, error) {
+	row := q.db.QueryRow(ctx, outboxWaiting)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
+}
+
 const parkOutbox = `-- name: ParkOutbox :exec
 UPDATE outbox SET parked_at = now(), parked_reason = r.reason
 FROM (SELECT unnest($1::bigint[]) AS id, unnest($2::text[]) AS reason) AS r
