@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -137,6 +136,8 @@ type Cache struct {
 	requests      *prometheus.CounterVec
 	coalesced     *prometheus.CounterVec
 	invalidations *prometheus.CounterVec
+	preloads      *prometheus.CounterVec
+	preloaded     prometheus.Counter
 }
 
 // New returns a cache over rdb. Run Listen to receive other instances' invalidations.
@@ -160,6 +161,14 @@ func New(rdb *redis.Client, cfg Config, log *slog.Logger, reg prometheus.Registe
 			Name: "flashcrowd_cache_invalidations_total",
 			Help: "Invalidations applied, by source: a write in this instance, or a message from another one.",
 		}, []string{"source"}),
+		preloads: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "flashcrowd_cache_preloads_total",
+			Help: "Catalog-wide preloads of Redis run by this instance, by result (done, failed).",
+		}, []string{"result"}),
+		preloaded: f.NewCounter(prometheus.CounterOpts{
+			Name: "flashcrowd_cache_preloaded_products_total",
+			Help: "Product answers this instance sent to Redis in preloads (a product written in the last minute is left out by Redis).",
+		}),
 	}
 }
 
@@ -301,8 +310,7 @@ func (c *Cache) fill(ctx context.Context, key string, ttl time.Duration,
 		if string(b) == notFound {
 			ttl = c.cfg.NotFoundTTL
 		}
-		ttl += time.Duration(mrand.Int64N(int64(ttl)/5+1)) - ttl/10 // ±10%: keys filled together expire apart
-		if err := fillScript.Run(ctx, c.rdb, []string{lease, key}, token, b, ttl.Milliseconds()).Err(); err != nil {
+		if err := fillScript.Run(ctx, c.rdb, []string{lease, key}, token, b, jitter(ttl).Milliseconds()).Err(); err != nil {
 			c.log.Debug("cache fill failed", "key", key, "err", err)
 		}
 	}

@@ -256,3 +256,54 @@ func TestAWriteByAnotherVersionDropsThisVersionsCopy(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// The preload puts products in Redis before anyone asks, so the first read of each is a Redis
+// hit with the body the API would have loaded; a product written within the last minute is
+// left out (the batch may predate the write), and the next read loads it afresh.
+func TestPreloadFillsRedisButNotOverARecentWrite(t *testing.T) {
+	ctx := context.Background()
+	addr := redisAddr(t)
+	c := newInstance(t, addr)
+	first := uniqueID()
+	ids := []int64{first, first + 1, first + 2}
+	written := ids[1]
+	if err := c.Invalidate(ctx, written, "5000"); err != nil {
+		t.Fatal(err)
+	}
+	var asked []int64
+	batch := func(_ context.Context, after int64, limit int) ([]cache.Item, error) {
+		asked = append(asked, after)
+		var items []cache.Item
+		for _, id := range ids {
+			if id > after && len(items) < limit {
+				items = append(items, cache.Item{ID: id, View: catalog.Product{ID: id, PriceCents: 700}})
+			}
+		}
+		return items, nil
+	}
+	if err := c.Preload(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if len(asked) != 1 || asked[0] != 0 {
+		t.Fatalf("batches asked after %v, want one from 0 (three products, fewer than a batch)", asked)
+	}
+	other := newInstance(t, addr) // an empty L1: what it reads comes from Redis or the loader
+	l := &loader{}
+	l.price.Store(900)
+	for _, id := range ids {
+		p, src, err := read(ctx, other, id, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, wantSrc := int64(700), cache.RedisHit
+		if id == written {
+			want, wantSrc = 900, cache.Miss
+		}
+		if p.PriceCents != want || src != wantSrc {
+			t.Errorf("product %d: price %d from %s, want %d from %s", id, p.PriceCents, src, want, wantSrc)
+		}
+	}
+	if n := l.calls.Load(); n != 1 {
+		t.Errorf("%d loads, want 1 (the product written after the batch)", n)
+	}
+}

@@ -64,6 +64,27 @@ func productLoader(store Store, media Media, id int64) cache.Loader {
 	}
 }
 
+// Catalog is what the cache's preload reads products from (*postgres.Store).
+type Catalog interface {
+	ProductsAfter(ctx context.Context, after int64, limit int) ([]catalog.Product, error)
+}
+
+// Preloads reads the products for the cache's preload, each as the API shows it: the answers
+// it stores are the ones productLoader would have loaded.
+func Preloads(store Catalog, media Media) cache.Batch {
+	return func(ctx context.Context, after int64, limit int) ([]cache.Item, error) {
+		ps, err := store.ProductsAfter(ctx, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		items := make([]cache.Item, len(ps))
+		for i, p := range ps {
+			items[i] = cache.Item{ID: p.ID, View: media.view(p)}
+		}
+		return items, nil
+	}
+}
+
 func handleListProducts(store Store, c *cache.Cache, media Media, tree *catalog.Tree) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		l, key, err := parseListing(r.URL.Query(), tree)

@@ -159,9 +159,24 @@ func (s *Store) Featured(ctx context.Context, limit int, minLSN string) (catalog
 	return page, nil
 }
 
+// ProductsAfter returns up to limit products with ids above after, in id order, from a replica
+// (the primary when none answers): the cache's preload.
+func (s *Store) ProductsAfter(ctx context.Context, after int64, limit int) ([]catalog.Product, error) {
+	var out []catalog.Product
+	err := s.read(ctx, "", func(db queries.DBTX) error {
+		rows, err := queries.New(db).ProductsAfter(ctx, queries.ProductsAfterParams{After: after, Max: int32(limit)})
+		out = products(rows)
+		return err
+	})
+	if err != nil {
+		return nil, dbError(fmt.Sprintf("products after %d", after), err)
+	}
+	return out, nil
+}
+
 // products turns rows of a query that lists products into domain products: every such row type
 // has catalog.Product's fields, so each converts.
-func products[R queries.FeaturedRow | queries.SearchRow](rows []R) []catalog.Product {
+func products[R queries.FeaturedRow | queries.SearchRow | queries.ProductsAfterRow](rows []R) []catalog.Product {
 	out := make([]catalog.Product, len(rows))
 	for i, r := range rows {
 		out[i] = catalog.Product(r)

@@ -40,9 +40,10 @@ type Config struct {
 	RedisQueuePassword string `env:"REDIS_QUEUE_PASSWORD,required" secret:"true" desc:"Its password."`
 
 	CacheEnabled     bool          `env:"CACHE_ENABLED" envDefault:"true" desc:"false sends every read to the database (no L1, no Redis look-ups), to measure what the cache buys."`
-	CacheTTL         time.Duration `env:"CACHE_TTL" envDefault:"10m" desc:"Lifetime in Redis of cached products and pages, ±10%. Writes invalidate at once; the TTL bounds a lost invalidation. At least 1s."`
+	CacheTTL         time.Duration `env:"CACHE_TTL" envDefault:"1h" desc:"Lifetime in Redis of cached products and pages, ±10%. Writes invalidate at once; the TTL bounds a lost invalidation (a write while Redis was unreachable). At least 1s."`
 	CacheNotFoundTTL time.Duration `env:"CACHE_NOT_FOUND_TTL" envDefault:"10s" desc:"Lifetime in Redis of the marker for a product that does not exist, ±10%. At least 1s."`
 	CacheL1TTL       time.Duration `env:"CACHE_L1_TTL" envDefault:"5s" desc:"Lifetime of an in-process L1 entry: the longest a copy stays stale in an instance that missed an invalidation."`
+	CachePreload     bool          `env:"CACHE_PRELOAD" envDefault:"true" desc:"Keep every product's answer in Redis ahead of demand: one instance at a time reads the catalog in id order (1,000 products a query, from a replica) whenever Redis lacks the marker catalog:v2:preloaded (at the first start, after Redis lost its data, and every CACHE_TTL/2). About 600 bytes a product in Redis. false: products reach Redis only when someone asks for them."`
 	CacheL1Size      int           `env:"CACHE_L1_SIZE" envDefault:"10000" desc:"Entries in each of the two L1 LRUs (products; pages) (1 to 10000000)."`
 
 	EdgePurgeURL     string        `env:"EDGE_PURGE_URL" desc:"HAProxy's private purge port; comma-separated, one per edge node (the HA pair has two caches). After every write the instance sends PURGE /api/v1/products/{id} and /products/{id} (the storefront's page) to each, and again 1 s and 5 s later. Empty: no purges (no edge cache)."`

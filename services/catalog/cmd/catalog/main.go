@@ -120,6 +120,9 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		LocalSize:   cfg.CacheL1Size,
 	}, log, reg)
 	go c.Listen(ctx) // other instances' invalidations
+	if cfg.CachePreload {
+		go c.KeepPreloaded(ctx, httpapi.Preloads(store, media))
+	}
 	purges := purge.New(cfg.EdgePurgeURL, reg)
 	instance, _ := os.Hostname()
 	h := httpapi.NewServer(httpapi.Deps{

@@ -18,6 +18,16 @@ WHERE featured AND stock > 0
 ORDER BY updated_at DESC, id DESC
 LIMIT $1;
 
+-- name: ProductsAfter :many
+-- ProductsAfter reads products in id order after an id: the cache's preload walks the catalog
+-- with it, a batch at a time.
+SELECT id, sku, name, description, price_cents, currency, stock, coalesce(category_id, 0) AS category_id,
+    attributes, featured, coalesce(image_key, '') AS image_key, version, created_at, updated_at
+FROM products
+WHERE id > @after
+ORDER BY id
+LIMIT @max;
+
 -- name: Search :many
 -- Search ranks full-text matches on name and description (websearch syntax) together with names
 -- that have a word like one of the text's words (trigram word similarity, which forgives typos).

@@ -289,6 +289,74 @@ func (q *Queries) ProductExists(ctx context.Context, id int64) (bool, error) {
 	return exists, err
 }
 
+const ProductsAfter = `-- name: ProductsAfter :many
+SELECT id, sku, name, description, price_cents, currency, stock, coalesce(category_id, 0) AS category_id,
+    attributes, featured, coalesce(image_key, '') AS image_key, version, created_at, updated_at
+FROM products
+WHERE id > $1
+ORDER BY id
+LIMIT $2
+`
+
+type ProductsAfterParams struct {
+	After int64
+	Max   int32
+}
+
+type ProductsAfterRow struct {
+	ID          int64
+	SKU         string
+	Name        string
+	Description string
+	PriceCents  int64
+	Currency    string
+	Stock       int32
+	CategoryID  int32
+	Attributes  catalog.Attrs
+	Featured    bool
+	ImageKey    string
+	Version     int32
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// ProductsAfter reads products in id order after an id: the cache's preload walks the catalog
+// with it, a batch at a time.
+func (q *Queries) ProductsAfter(ctx context.Context, arg ProductsAfterParams) ([]ProductsAfterRow, error) {
+	rows, err := q.db.Query(ctx, ProductsAfter, arg.After, arg.Max)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ProductsAfterRow
+	for rows.Next() {
+		var i ProductsAfterRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.SKU,
+			&i.Name,
+			&i.Description,
+			&i.PriceCents,
+			&i.Currency,
+			&i.Stock,
+			&i.CategoryID,
+			&i.Attributes,
+			&i.Featured,
+			&i.ImageKey,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const Search = `-- name: Search :many
 SELECT id, sku, name, description, price_cents, currency, stock, coalesce(category_id, 0) AS category_id,
     attributes, featured, coalesce(image_key, '') AS image_key, version, created_at, updated_at
