@@ -125,7 +125,7 @@ func TestReadsAreServedByBothReplicas(t *testing.T) {
 	// HAProxy balances PgBouncer's server connections, not queries, and PgBouncer retires each
 	// connection after 60 s: right after start-up, while a replica was still being checked,
 	// one replica may hold them all for that long.
-	next, misses := int64(1000), 0 // ids no other test reads; a k6 run may have cached a few
+	next, misses := uncachedIDs(t, 3000), 0 // enough for 90 s of reads, 20 at a time
 	eventually(t, 90*time.Second, "both replicas serving reads", func() bool {
 		for range 20 {
 			if _, r := getProduct(t, next); r.header.Get("X-Cache") == "miss" {

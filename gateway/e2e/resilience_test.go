@@ -113,7 +113,7 @@ func TestReadsSurviveAReplicaOutage(t *testing.T) {
 	t.Cleanup(func() { compose(t, "up", "--detach", "--wait", down) })
 	up := []string{leader, other}
 	before := productReads(t, up...)
-	first := uncachedIDs(60)
+	first := uncachedIDs(t, 60)
 	for id := first; id < first+60; id++ {
 		getProduct(t, id) // fails the test on any non-200
 	}
@@ -127,7 +127,7 @@ func TestReadsSurviveAReplicaOutage(t *testing.T) {
 		return psql(t, leader, `SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'`) == "2"
 	})
 	served := productReads(t)[down]
-	next := uncachedIDs(900)
+	next := uncachedIDs(t, 900)
 	// HAProxy takes the replica back after two passing checks; PgBouncer retires the read pool's
 	// server connections after 60 s (server_lifetime) and opens new ones, balanced over both
 	// replicas. Seen: about 55 s.
@@ -178,7 +178,7 @@ func TestLaggingReplicaLeavesTheReadPool(t *testing.T) {
 	})
 
 	before := productReads(t)
-	first := uncachedIDs(30)
+	first := uncachedIDs(t, 30)
 	for id := first; id < first+30; id++ {
 		getProduct(t, id)
 	}
@@ -281,7 +281,7 @@ func TestReadOnlyModeWhileThereIsNoPrimary(t *testing.T) {
 	stopped := time.Now()
 
 	// Reads that reach the database (past the caches) are served by the replicas.
-	first := uncachedIDs(20)
+	first := uncachedIDs(t, 20)
 	for id := first; id < first+20; id++ {
 		getProduct(t, id)
 	}
@@ -381,7 +381,7 @@ func TestSwitchoverPausesWritesBriefly(t *testing.T) {
 		reads   []int
 		stop    = make(chan struct{})
 		done    sync.WaitGroup
-		firstID = uncachedIDs(400)
+		firstID = uncachedIDs(t, 400)
 	)
 	done.Add(2)
 	go func() { // a write every 200 ms

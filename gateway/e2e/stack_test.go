@@ -147,11 +147,21 @@ func psqlInt(t *testing.T, service, query string) int {
 	return n
 }
 
-// uncachedIDs returns the first of n seeded product ids that no earlier run on this stack is
-// likely to have read (the caches would answer them): a random stretch of the seed, above the
-// fixed ids tests name. A k6 run reads a few hundred of the 100,000 at random.
-func uncachedIDs(n int) int64 {
-	return 10_000 + rand.Int64N(80_000-int64(n))
+// uncachedIDs returns the first of n seeded product ids that no cache holds: a random stretch
+// of the seed, above the fixed ids tests name, dropped from Redis here (the catalogs preload
+// every product there; the next preload, up to half a CACHE_TTL away, would bring them back).
+// An L1 keeps only what was read in its last seconds, and the reads go past the edge.
+func uncachedIDs(t *testing.T, n int) int64 {
+	t.Helper()
+	first := 10_000 + rand.Int64N(80_000-int64(n))
+	del := []string{"DEL"}
+	for id := first; id < first+int64(n); id++ {
+		del = append(del, fmt.Sprintf("catalog:v2:product:%d", id))
+	}
+	if a := redisAnswers(t, "redis", []redisCall{{user: "cache", command: del}})[0]; strings.Trim(a, "0123456789") != "" {
+		t.Fatalf("dropping products %d-%d from Redis: %s", first, first+int64(n)-1, a)
+	}
+	return first
 }
 
 // dbNodes are the Postgres cluster's members. Which one leads changes with each failover:
