@@ -125,13 +125,13 @@ func TestReadsAreServedByBothReplicas(t *testing.T) {
 	// HAProxy balances PgBouncer's server connections, not queries, and PgBouncer retires each
 	// connection after 60 s: right after start-up, while a replica was still being checked,
 	// one replica may hold them all for that long.
-	next, misses := uncachedIDs(t, 3000), 0 // enough for 90 s of reads, 20 at a time
+	misses := 0
 	eventually(t, 90*time.Second, "both replicas serving reads", func() bool {
-		for range 20 {
-			if _, r := getProduct(t, next); r.header.Get("X-Cache") == "miss" {
+		first := uncachedIDs(t, 20)
+		for id := first; id < first+20; id++ {
+			if _, r := getProduct(t, id); r.header.Get("X-Cache") == "miss" {
 				misses++
 			}
-			next++
 		}
 		after := productReads(t)
 		for _, node := range dbNodes {

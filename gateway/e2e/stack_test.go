@@ -148,20 +148,37 @@ func psqlInt(t *testing.T, service, query string) int {
 }
 
 // uncachedIDs returns the first of n seeded product ids that no cache holds: a random stretch
-// of the seed, above the fixed ids tests name, dropped from Redis here (the catalogs preload
-// every product there; the next preload, up to half a CACHE_TTL away, would bring them back).
-// An L1 keeps only what was read in its last seconds, and the reads go past the edge.
+// of the seed, above the fixed ids tests name, dropped from Redis here. Each must have been
+// there: the catalogs preload every product. An L1 keeps only what was read in its last
+// seconds, and the reads go past the edge.
 func uncachedIDs(t *testing.T, n int) int64 {
 	t.Helper()
 	first := 10_000 + rand.Int64N(80_000-int64(n))
+	if dropped := dropProducts(t, first, n); dropped != n {
+		t.Fatalf("%d of products %d-%d were in Redis, want all %d: is the catalogs' preload running?", dropped, first, first+int64(n)-1, n)
+	}
+	return first
+}
+
+// dropProducts deletes products first to first+n-1 from Redis, once the catalogs' preload has
+// run and none is under way (it would put them back), and returns how many were there.
+func dropProducts(t *testing.T, first int64, n int) int {
+	t.Helper()
+	get := func(key string) redisCall { return redisCall{user: "cache", command: []string{"GET", key}} }
+	eventually(t, time.Minute, "the catalogs' preload done, and no other under way", func() bool {
+		a := redisAnswers(t, "redis", []redisCall{get("catalog:v2:preloaded"), get("catalog:v2:preloading")})
+		return a[0] != "" && a[1] == ""
+	})
 	del := []string{"DEL"}
 	for id := first; id < first+int64(n); id++ {
 		del = append(del, fmt.Sprintf("catalog:v2:product:%d", id))
 	}
-	if a := redisAnswers(t, "redis", []redisCall{{user: "cache", command: del}})[0]; strings.Trim(a, "0123456789") != "" {
+	a := redisAnswers(t, "redis", []redisCall{{user: "cache", command: del}})[0]
+	dropped, err := strconv.Atoi(a)
+	if err != nil {
 		t.Fatalf("dropping products %d-%d from Redis: %s", first, first+int64(n)-1, a)
 	}
-	return first
+	return dropped
 }
 
 // dbNodes are the Postgres cluster's members. Which one leads changes with each failover:

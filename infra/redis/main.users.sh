@@ -5,8 +5,8 @@
 
 # cache: what services/catalog/cache sends. MGET/GET/SET (the lease is SET NX PX), DEL, INCR
 # (listing generation), MULTI/EXEC (the invalidation), PUBLISH/SUBSCRIBE on catalog:invalidations,
-# and its two Lua scripts (EVALSHA, EVAL when Redis does not know them yet), which call GET, SET,
-# DEL and PEXPIRE: a script's calls are checked against its caller's rules too.
+# and its Lua scripts (fill, LSN, preload, unlock: EVALSHA, EVAL when Redis does not know them
+# yet), which call GET, SET, DEL and PEXPIRE: a script's calls are checked against its caller's rules too.
 user cache '~catalog:* &catalog:* +get +mget +set +del +incr +pexpire +multi +exec +discard
   +eval +evalsha +publish +subscribe +unsubscribe'
 # sessions: the gateway's sessions (session:*) and login rate limits. redis_rate puts "rate:" in

@@ -56,6 +56,9 @@ const (
 const (
 	// lsnTTL outlives any replica lag we tolerate: past it, every replica has the write.
 	lsnTTL = time.Minute
+	// unknownLSN stands for a write whose commit LSN is unknown: the WAL's last byte, which no
+	// replica has replayed, so reads that must see it go to the primary.
+	unknownLSN = "18446744073709551615"
 	// leaseTTL bounds how long one instance may hold the right to fill a key.
 	leaseTTL = 3 * time.Second
 	// awaitFor is how long an instance waits for another one's fill before loading itself.
@@ -114,10 +117,12 @@ type Config struct {
 	// Disabled sends every read to the database: the "no cache" mode of the labs, which
 	// measures what the cache buys. The code path is the same, only the look-ups are skipped.
 	Disabled    bool
-	TTL         time.Duration // Redis entries (±10%)
+	TTL         time.Duration // Redis entries of pages (±10%)
+	ProductTTL  time.Duration // Redis entries of products (±10%)
 	NotFoundTTL time.Duration // Redis entries for products that do not exist
 	LocalTTL    time.Duration // L1 entries
 	LocalSize   int           // L1 entries per kind (products, listing pages)
+	PreloadMax  int           // products KeepPreloaded keeps in Redis (the first, by id); 0: none
 }
 
 // Cache is the two-level product cache.
@@ -163,11 +168,11 @@ func New(rdb *redis.Client, cfg Config, log *slog.Logger, reg prometheus.Registe
 		}, []string{"source"}),
 		preloads: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "flashcrowd_cache_preloads_total",
-			Help: "Catalog-wide preloads of Redis run by this instance, by result (done, failed).",
+			Help: "Preloads of every product into Redis run by this instance, by result (ok, error).",
 		}, []string{"result"}),
 		preloaded: f.NewCounter(prometheus.CounterOpts{
 			Name: "flashcrowd_cache_preloaded_products_total",
-			Help: "Product answers this instance sent to Redis in preloads (a product written in the last minute is left out by Redis).",
+			Help: "Product answers this instance's preloads wrote to Redis: new or changed ones (an unchanged answer only has its TTL renewed; one written in the last minute is left out).",
 		}),
 	}
 }
@@ -188,7 +193,7 @@ func (c *Cache) Product(ctx context.Context, id int64, load Loader) (web.Tagged,
 			return []byte(s), RedisHit, nil
 		}
 		minLSN, _ := vals[1].(string)
-		return c.fill(ctx, key, c.cfg.TTL, func(ctx context.Context) (any, error) { return load(ctx, minLSN) })
+		return c.fill(ctx, key, c.cfg.ProductTTL, func(ctx context.Context) (any, error) { return load(ctx, minLSN) })
 	})
 	return answer(e, src, err)
 }
@@ -400,19 +405,23 @@ func (c *Cache) invalidate(ctx context.Context, id int64, lsn string, listings b
 	if c.cfg.Disabled {
 		return nil
 	}
+	if lsn == "" || lsn == "0" {
+		// The write's position is unknown: for the next lsnTTL, fills of what it touched read the
+		// primary, and preloads leave it alone (a batch read before the write must not bring
+		// back what it replaced).
+		lsn = unknownLSN
+	}
 	c.dropLocal(id)
 	c.invalidations.WithLabelValues("write").Inc()
 	key := fmt.Sprintf(productKey, id)
 	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		if lsn != "" {
-			lsnKeys := []string{fmt.Sprintf(productLSN, id)}
-			if listings {
-				lsnKeys = append(lsnKeys, listLSN)
-			}
-			// Writes may finish out of order: keep the highest LSN, never an older one.
-			// Eval, not EvalSha: a pipeline cannot fall back when Redis does not know the script yet.
-			keepMax.Eval(ctx, p, lsnKeys, lsn, lsnTTL.Milliseconds())
+		lsnKeys := []string{fmt.Sprintf(productLSN, id)}
+		if listings {
+			lsnKeys = append(lsnKeys, listLSN)
 		}
+		// Writes may finish out of order: keep the highest LSN, never an older one.
+		// Eval, not EvalSha: a pipeline cannot fall back when Redis does not know the script yet.
+		keepMax.Eval(ctx, p, lsnKeys, lsn, lsnTTL.Milliseconds())
 		p.Del(ctx, key, fmt.Sprintf(leaseKey, key), fmt.Sprintf(oldProductKey, id))
 		if listings {
 			p.Incr(ctx, listGen)

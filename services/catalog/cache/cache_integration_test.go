@@ -33,7 +33,7 @@ func newInstance(t *testing.T, addr string) *cache.Cache {
 		DialTimeout: 300 * time.Millisecond, MaxRetries: -1, PoolSize: 50,
 	})
 	t.Cleanup(func() { rdb.Close() })
-	cfg := cache.Config{TTL: time.Minute, NotFoundTTL: 10 * time.Second, LocalTTL: 5 * time.Second, LocalSize: 100}
+	cfg := cache.Config{TTL: time.Minute, ProductTTL: time.Minute, NotFoundTTL: 10 * time.Second, LocalTTL: 5 * time.Second, LocalSize: 100, PreloadMax: 5000}
 	return cache.New(rdb, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
 }
 
@@ -258,52 +258,70 @@ func TestAWriteByAnotherVersionDropsThisVersionsCopy(t *testing.T) {
 }
 
 // The preload puts products in Redis before anyone asks, so the first read of each is a Redis
-// hit with the body the API would have loaded; a product written within the last minute is
-// left out (the batch may predate the write), and the next read loads it afresh.
+// hit with the body the API would have loaded. A product written within the last minute is left
+// out (the batch may predate the write), whether the write's LSN is known or not, and the next
+// read loads it afresh. A preloaded answer expires after ProductTTL, as a filled one does.
 func TestPreloadFillsRedisButNotOverARecentWrite(t *testing.T) {
 	ctx := context.Background()
 	addr := redisAddr(t)
 	c := newInstance(t, addr)
 	first := uniqueID()
-	ids := []int64{first, first + 1, first + 2}
-	written := ids[1]
-	if err := c.Invalidate(ctx, written, "5000"); err != nil {
+	n := cache.PreloadBatch + 2 // two batches
+	written := map[int64]bool{first + 1: true, first + int64(n) - 1: true}
+	if err := c.Invalidate(ctx, first+1, "5000"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Invalidate(ctx, first+int64(n)-1, ""); err != nil { // its LSN was not read
 		t.Fatal(err)
 	}
 	var asked []int64
 	batch := func(_ context.Context, after int64, limit int) ([]cache.Item, error) {
 		asked = append(asked, after)
 		var items []cache.Item
-		for _, id := range ids {
-			if id > after && len(items) < limit {
-				items = append(items, cache.Item{ID: id, View: catalog.Product{ID: id, PriceCents: 700}})
-			}
+		for id := max(after+1, first); id < first+int64(n) && len(items) < limit; id++ {
+			items = append(items, cache.Item{ID: id, View: catalog.Product{ID: id, PriceCents: 700}})
 		}
 		return items, nil
 	}
-	if err := c.Preload(ctx, batch); err != nil {
-		t.Fatal(err)
+	got, err := c.Preload(ctx, batch, nil)
+	if err != nil || got != n {
+		t.Fatalf("preloaded %d (%v), want %d", got, err, n)
 	}
-	if len(asked) != 1 || asked[0] != 0 {
-		t.Fatalf("batches asked after %v, want one from 0 (three products, fewer than a batch)", asked)
+	if want := []int64{0, first + cache.PreloadBatch - 1}; fmt.Sprint(asked) != fmt.Sprint(want) {
+		t.Fatalf("batches asked after %v, want %v", asked, want)
 	}
 	other := newInstance(t, addr) // an empty L1: what it reads comes from Redis or the loader
 	l := &loader{}
 	l.price.Store(900)
-	for _, id := range ids {
+	for id := first; id < first+int64(n); id++ {
 		p, src, err := read(ctx, other, id, l)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want, wantSrc := int64(700), cache.RedisHit
-		if id == written {
+		if written[id] {
 			want, wantSrc = 900, cache.Miss
 		}
-		if p.PriceCents != want || src != wantSrc {
-			t.Errorf("product %d: price %d from %s, want %d from %s", id, p.PriceCents, src, want, wantSrc)
+		if p.ID != id || p.PriceCents != want || src != wantSrc {
+			t.Fatalf("product %d: got %d at price %d from %s, want price %d from %s", id, p.ID, p.PriceCents, src, want, wantSrc)
 		}
 	}
-	if n := l.calls.Load(); n != 1 {
-		t.Errorf("%d loads, want 1 (the product written after the batch)", n)
+	if n := l.calls.Load(); n != int64(len(written)) {
+		t.Errorf("%d loads, want %d (the products written after their batch)", n, len(written))
+	}
+
+	rdb := redis.NewClient(&redis.Options{Addr: addr, Username: os.Getenv("REDIS_CACHE_USER"), Password: os.Getenv("REDIS_CACHE_PASSWORD")})
+	t.Cleanup(func() { rdb.Close() })
+	short := cache.New(rdb, cache.Config{TTL: time.Second, ProductTTL: time.Second, NotFoundTTL: time.Second, LocalTTL: time.Millisecond, LocalSize: 10, PreloadMax: 1},
+		slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	id := uniqueID()
+	if _, err := short.Preload(ctx, func(context.Context, int64, int) ([]cache.Item, error) {
+		return []cache.Item{{ID: id, View: catalog.Product{ID: id}}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1200 * time.Millisecond) // 1 s + 10 %, and a little
+	if _, src, err := read(ctx, newInstance(t, addr), id, l); err != nil || src != cache.Miss {
+		t.Errorf("a preloaded answer past its ProductTTL came from %s (%v), want a miss", src, err)
 	}
 }

@@ -159,11 +159,17 @@ func (s *Store) Featured(ctx context.Context, limit int, minLSN string) (catalog
 	return page, nil
 }
 
-// ProductsAfter returns up to limit products with ids above after, in id order, from a replica
-// (the primary when none answers): the cache's preload.
+// ProductsAfter returns up to limit products with ids above after, in id order: the cache's
+// preload. Every write committed before the call is in it: it reads a replica only once that
+// has replayed the primary's position at the call (the primary otherwise), because a preload
+// overwrites what Redis holds, and a lagging replica's copy could replace a newer one.
 func (s *Store) ProductsAfter(ctx context.Context, after int64, limit int) ([]catalog.Product, error) {
 	var out []catalog.Product
-	err := s.read(ctx, "", func(db queries.DBTX) error {
+	lsn, err := s.db.CommitLSN(ctx)
+	if err != nil {
+		return nil, dbError("wal position", err)
+	}
+	err = s.read(ctx, lsn, func(db queries.DBTX) error {
 		rows, err := queries.New(db).ProductsAfter(ctx, queries.ProductsAfterParams{After: after, Max: int32(limit)})
 		out = products(rows)
 		return err
@@ -336,7 +342,8 @@ func dbError(what string, err error) error {
 // logged, not returned. LSNs travel as decimal byte positions in the WAL (pg_lsn minus '0/0'), so
 // Redis can compare them as numbers.
 func (s *Store) commitLSN(ctx context.Context) string {
-	lsn, err := s.db.CommitLSN(ctx)
+	// Not the request's context: a client gone right after the write must not cost its LSN.
+	lsn, err := s.db.CommitLSN(context.WithoutCancel(ctx))
 	if err != nil {
 		s.log.Warn("read commit lsn", "err", err)
 		return ""

@@ -278,3 +278,27 @@ func TestConditionalWritesAndStock(t *testing.T) {
 		t.Fatalf("deleted product still there: %v", err)
 	}
 }
+
+// The preload's batches: products in id order after an id, and each includes every write
+// committed before it was asked for (it reads a replica only once that has replayed them).
+func TestProductsAfterSeesEveryEarlierWrite(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	p, _ := newProduct(t, s)
+	got, err := s.ProductsAfter(ctx, p.ID-1, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || got[0].ID != p.ID || got[0].Name != p.Name {
+		t.Fatalf("ProductsAfter(%d) = %v, want the product just created first", p.ID-1, got)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].ID <= got[i-1].ID {
+			t.Fatalf("ids not in ascending order: %d after %d", got[i].ID, got[i-1].ID)
+		}
+	}
+	first, err := s.ProductsAfter(ctx, 0, 3)
+	if err != nil || len(first) != 3 || first[0].ID != 1 || first[2].ID != 3 {
+		t.Fatalf("ProductsAfter(0, 3) = %v (%v), want products 1, 2, 3", first, err)
+	}
+}

@@ -40,10 +40,11 @@ type Config struct {
 	RedisQueuePassword string `env:"REDIS_QUEUE_PASSWORD,required" secret:"true" desc:"Its password."`
 
 	CacheEnabled     bool          `env:"CACHE_ENABLED" envDefault:"true" desc:"false sends every read to the database (no L1, no Redis look-ups), to measure what the cache buys."`
-	CacheTTL         time.Duration `env:"CACHE_TTL" envDefault:"1h" desc:"Lifetime in Redis of cached products and pages, ±10%. Writes invalidate at once; the TTL bounds a lost invalidation (a write while Redis was unreachable). At least 1s."`
+	CacheTTL         time.Duration `env:"CACHE_TTL" envDefault:"10m" desc:"Lifetime in Redis of cached pages (listings, featured, search), ±10%. Writes invalidate at once; the TTL bounds a lost invalidation. At least 1s."`
+	CacheProductTTL  time.Duration `env:"CACHE_PRODUCT_TTL" envDefault:"1h" desc:"Lifetime in Redis of cached products, ±10%. Writes invalidate at once; the TTL bounds a lost invalidation (a write while Redis was unreachable). A preload runs every half of it. At least 1s."`
 	CacheNotFoundTTL time.Duration `env:"CACHE_NOT_FOUND_TTL" envDefault:"10s" desc:"Lifetime in Redis of the marker for a product that does not exist, ±10%. At least 1s."`
 	CacheL1TTL       time.Duration `env:"CACHE_L1_TTL" envDefault:"5s" desc:"Lifetime of an in-process L1 entry: the longest a copy stays stale in an instance that missed an invalidation."`
-	CachePreload     bool          `env:"CACHE_PRELOAD" envDefault:"true" desc:"Keep every product's answer in Redis ahead of demand: one instance at a time reads the catalog in id order (1,000 products a query, from a replica) whenever Redis lacks the marker catalog:v2:preloaded (at the first start, after Redis lost its data, and every CACHE_TTL/2). About 600 bytes a product in Redis. false: products reach Redis only when someone asks for them."`
+	CachePreloadMax  int           `env:"CACHE_PRELOAD_MAX" envDefault:"100000" desc:"How many products (the first, by id) are kept in Redis ahead of demand: one instance at a time reads them in id order (1,000 a query) at the first start, after Redis lost its data, and every CACHE_PRODUCT_TTL/2. About 650 bytes each: 100,000 take a quarter of the main Redis's 256 MB, shared with sessions and carts. 0: products reach Redis only when someone asks for them (0 to 10000000)."`
 	CacheL1Size      int           `env:"CACHE_L1_SIZE" envDefault:"10000" desc:"Entries in each of the two L1 LRUs (products; pages) (1 to 10000000)."`
 
 	EdgePurgeURL     string        `env:"EDGE_PURGE_URL" desc:"HAProxy's private purge port; comma-separated, one per edge node (the HA pair has two caches). After every write the instance sends PURGE /api/v1/products/{id} and /products/{id} (the storefront's page) to each, and again 1 s and 5 s later. Empty: no purges (no edge cache)."`
@@ -68,8 +69,11 @@ func (c *Config) Validate() error {
 	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
 		errs = append(errs, fmt.Errorf("DB_MAX_CONNS=%d: want 1 to 1000", c.DBMaxConns))
 	}
-	if c.CacheTTL < time.Second || c.CacheNotFoundTTL < time.Second || c.CacheL1TTL <= 0 {
-		errs = append(errs, errors.New("CACHE_TTL and CACHE_NOT_FOUND_TTL must be at least 1s, CACHE_L1_TTL above 0"))
+	if c.CacheTTL < time.Second || c.CacheProductTTL < time.Second || c.CacheNotFoundTTL < time.Second || c.CacheL1TTL <= 0 {
+		errs = append(errs, errors.New("CACHE_TTL, CACHE_PRODUCT_TTL and CACHE_NOT_FOUND_TTL must be at least 1s, CACHE_L1_TTL above 0"))
+	}
+	if c.CachePreloadMax < 0 || c.CachePreloadMax > 10_000_000 {
+		errs = append(errs, fmt.Errorf("CACHE_PRELOAD_MAX=%d: want 0 to 10000000", c.CachePreloadMax))
 	}
 	if c.CacheL1Size < 1 || c.CacheL1Size > 10_000_000 {
 		errs = append(errs, fmt.Errorf("CACHE_L1_SIZE=%d: want 1 to 10000000", c.CacheL1Size))

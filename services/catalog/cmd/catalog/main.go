@@ -115,14 +115,14 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 	c := cache.New(rdb, cache.Config{
 		Disabled:    !cfg.CacheEnabled,
 		TTL:         cfg.CacheTTL,
+		ProductTTL:  cfg.CacheProductTTL,
 		NotFoundTTL: cfg.CacheNotFoundTTL,
 		LocalTTL:    cfg.CacheL1TTL,
 		LocalSize:   cfg.CacheL1Size,
+		PreloadMax:  cfg.CachePreloadMax,
 	}, log, reg)
-	go c.Listen(ctx) // other instances' invalidations
-	if cfg.CachePreload {
-		go c.KeepPreloaded(ctx, httpapi.Preloads(store, media))
-	}
+	go c.Listen(ctx)                                        // other instances' invalidations
+	go c.KeepPreloaded(ctx, httpapi.Preloads(store, media)) // the product tail, in Redis
 	purges := purge.New(cfg.EdgePurgeURL, reg)
 	instance, _ := os.Hostname()
 	h := httpapi.NewServer(httpapi.Deps{

@@ -47,7 +47,7 @@ func TestRunRefusesDevelopmentSecretsOutsideDevelopment(t *testing.T) {
 func TestConfigRefusesAVersionThatIsNotALabel(t *testing.T) {
 	for version, ok := range map[string]bool{"stable": true, "canary": true, "v1.2.3-rc_1": true,
 		"two words": false, "a\r\nX-Evil: 1": false, strings.Repeat("v", 33): false} {
-		c := Config{Version: version, DBMaxConns: 10, CacheTTL: 600e9, CacheNotFoundTTL: 10e9, CacheL1TTL: 5e9, CacheL1Size: 10}
+		c := Config{Version: version, DBMaxConns: 10, CacheTTL: 600e9, CacheProductTTL: 3600e9, CacheNotFoundTTL: 10e9, CacheL1TTL: 5e9, CacheL1Size: 10}
 		if err := c.Validate(); (err == nil) != ok {
 			t.Errorf("SERVICE_VERSION=%q: Validate = %v, want ok=%v", version, err, ok)
 		}

@@ -18,6 +18,7 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	addr := webtest.FreeAddr(t)
 	env := map[string]string{"FLASHCROWD_ENV": "development", "HTTP_ADDR": addr, "LOG_LEVEL": "error",
 		"ADMIN_TOKEN": "dev-admin-token-for-run-test", "CATALOG_INTERNAL_TOKEN": "dev-internal-token-for-run-test", "S3_ACCESS_KEY": "catalog", "S3_SECRET_KEY": "dev-unused",
+		"CACHE_PRELOAD_MAX": "0", // the stack's own catalogs keep Redis preloaded
 		// The catalog's login on the queue Redis, under its .env name, as compose passes it.
 		"REDIS_QUEUE_PASSWORD": os.Getenv("REDIS_QUEUE_CATALOG_PASSWORD")}
 	getenv := func(k string) string {
