@@ -56,9 +56,11 @@ const (
 const (
 	// lsnTTL outlives any replica lag we tolerate: past it, every replica has the write.
 	lsnTTL = time.Minute
-	// unknownLSN stands for a write whose commit LSN is unknown: the WAL's last byte, which no
-	// replica has replayed, so reads that must see it go to the primary.
-	unknownLSN = "18446744073709551615"
+	// unknownLSN records a write whose commit LSN could not be read (the primary failing right
+	// after it, as a rule). Preloads see that a write happened and leave the product alone;
+	// reads get no minimum, as before the write was known: sending them to the primary would
+	// fail them exactly while there is none.
+	unknownLSN = "0"
 	// leaseTTL bounds how long one instance may hold the right to fill a key.
 	leaseTTL = 3 * time.Second
 	// awaitFor is how long an instance waits for another one's fill before loading itself.
@@ -192,7 +194,7 @@ func (c *Cache) Product(ctx context.Context, id int64, load Loader) (web.Tagged,
 			c.requests.WithLabelValues("redis", "hit").Inc()
 			return []byte(s), RedisHit, nil
 		}
-		minLSN, _ := vals[1].(string)
+		minLSN := knownLSN(vals[1])
 		return c.fill(ctx, key, c.cfg.ProductTTL, func(ctx context.Context) (any, error) { return load(ctx, minLSN) })
 	})
 	return answer(e, src, err)
@@ -213,7 +215,7 @@ func (c *Cache) Page(ctx context.Context, key string, load Loader) (web.Tagged, 
 		if gen == "" {
 			gen = "0"
 		}
-		minLSN, _ := vals[1].(string)
+		minLSN := knownLSN(vals[1])
 		rkey := fmt.Sprintf(pageKey, gen, key)
 		s, err := c.rdb.Get(ctx, rkey).Result()
 		switch {
@@ -405,11 +407,8 @@ func (c *Cache) invalidate(ctx context.Context, id int64, lsn string, listings b
 	if c.cfg.Disabled {
 		return nil
 	}
-	if lsn == "" || lsn == "0" {
-		// The write's position is unknown: for the next lsnTTL, fills of what it touched read the
-		// primary, and preloads leave it alone (a batch read before the write must not bring
-		// back what it replaced).
-		lsn = unknownLSN
+	if lsn == "" {
+		lsn = unknownLSN // still recorded: a preload must not bring back what the write replaced
 	}
 	c.dropLocal(id)
 	c.invalidations.WithLabelValues("write").Inc()
@@ -435,12 +434,21 @@ func (c *Cache) invalidate(ctx context.Context, id int64, lsn string, listings b
 	return nil
 }
 
+// knownLSN is the minimum LSN a read of an LSN key asks for: none when no write is recorded,
+// or only one whose position is unknown.
+func knownLSN(v any) string {
+	if s, _ := v.(string); s != unknownLSN {
+		return s
+	}
+	return ""
+}
+
 // keepMax sets each key to ARGV[1] (an LSN as a number of bytes) unless it holds a higher one,
-// and renews its TTL either way.
+// and renews its TTL either way. A key that does not exist is set, even to 0 (unknownLSN).
 var keepMax = redis.NewScript(`
 for _, key in ipairs(KEYS) do
-  local cur = tonumber(redis.call('GET', key) or '0')
-  if tonumber(ARGV[1]) > cur then
+  local cur = redis.call('GET', key)
+  if not cur or tonumber(ARGV[1]) > tonumber(cur) then
     redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
   else
     redis.call('PEXPIRE', key, ARGV[2])

@@ -309,6 +309,9 @@ func TestPreloadFillsRedisButNotOverARecentWrite(t *testing.T) {
 	if n := l.calls.Load(); n != int64(len(written)) {
 		t.Errorf("%d loads, want %d (the products written after their batch)", n, len(written))
 	}
+	if l.minLSN != "" { // the last load: the product whose write's LSN is unknown
+		t.Errorf("a write of unknown LSN made the read ask for LSN %q, want none (the primary may be what failed)", l.minLSN)
+	}
 
 	rdb := redis.NewClient(&redis.Options{Addr: addr, Username: os.Getenv("REDIS_CACHE_USER"), Password: os.Getenv("REDIS_CACHE_PASSWORD")})
 	t.Cleanup(func() { rdb.Close() })
