@@ -354,13 +354,16 @@ var errRedisSkipped = errors.New("redis skipped after a recent failure")
 
 // mget asks Redis for keys unless it failed within the last breakFor.
 func (c *Cache) mget(ctx context.Context, keys ...string) ([]any, error) {
-	if time.Now().UnixNano() < c.skipUntil.Load() {
+	if c.skipping() {
 		return nil, errRedisSkipped
 	}
 	vals, err := c.rdb.MGet(ctx, keys...).Result()
 	c.tripped(err)
 	return vals, err
 }
+
+// skipping reports whether Redis failed within the last breakFor, so is not asked now.
+func (c *Cache) skipping() bool { return time.Now().UnixNano() < c.skipUntil.Load() }
 
 // tripped starts skipping Redis after a failure to reach it.
 func (c *Cache) tripped(err error) {

@@ -81,7 +81,7 @@ func (c *Cache) KeepPreloaded(ctx context.Context, next Batch) {
 
 // tryPreload preloads if one is due and no other instance is at it; took is 0 when it did not.
 func (c *Cache) tryPreload(ctx context.Context, next Batch) (n int, took time.Duration, err error) {
-	if time.Now().UnixNano() < c.skipUntil.Load() {
+	if c.skipping() {
 		return 0, 0, nil // Redis failed a moment ago: reads already say so
 	}
 	if err := c.rdb.Get(ctx, preloadedKey).Err(); !errors.Is(err, redis.Nil) {
