@@ -4,8 +4,12 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
+	"net/url"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -94,5 +98,52 @@ func TestAlertsReachTheOnCallMailbox(t *testing.T) {
 			t.Fatalf("no mail for the alert in the mail catcher 40 s after Alertmanager took it")
 		}
 		time.Sleep(time.Second)
+	}
+}
+
+// exporterFamily is a metric name from an exporter of a program we did not write: Prometheus
+// keeps only the families of these that something reads (infra/prometheus/prometheus.yml).
+var exporterFamily = regexp.MustCompile(`\b(pg|haproxy|redis|etcd|patroni|pgbouncer|alertmanager|prometheus)_[a-z0-9_]+\b`)
+
+// Every exporter family that a recording or alerting rule reads is scraped: a rule over a family
+// that the scrape drops would stay silent, not fail.
+func TestRulesReadScrapedFamilies(t *testing.T) {
+	var rules struct {
+		Data struct {
+			Groups []struct {
+				Rules []struct{ Name, Query string }
+			}
+		}
+	}
+	getJSON(t, prometheusURL+"/api/v1/rules", &rules)
+	readBy := map[string][]string{} // family: the rules that read it
+	for _, g := range rules.Data.Groups {
+		for _, r := range g.Rules {
+			for _, m := range exporterFamily.FindAllStringIndex(r.Query, -1) {
+				if rest := strings.TrimSpace(r.Query[m[1]:]); rest != "" && strings.ContainsAny(rest[:1], "=!~") {
+					continue // a label (job="haproxy") or a label matcher, not a metric
+				}
+				family := r.Query[m[0]:m[1]]
+				readBy[family] = append(readBy[family], r.Name)
+			}
+		}
+	}
+	if len(readBy) == 0 {
+		t.Fatal("no rule reads an exporter's family: the test found nothing to check")
+	}
+	// An instant query sees the series with a sample in the last 5 minutes: not what a scrape
+	// dropped since.
+	var got struct {
+		Data struct {
+			Result []struct{ Metric map[string]string }
+		}
+	}
+	q := `count by (__name__) ({__name__=~"` + strings.Join(slices.Sorted(maps.Keys(readBy)), "|") + `"})`
+	getJSON(t, prometheusURL+"/api/v1/query?"+url.Values{"query": {q}}.Encode(), &got)
+	for _, r := range got.Data.Result {
+		delete(readBy, r.Metric["__name__"])
+	}
+	for family, names := range readBy {
+		t.Errorf("rules %v read %s, which Prometheus does not scrape: is it in its job's keep list?", names, family)
 	}
 }
