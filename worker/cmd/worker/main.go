@@ -94,6 +94,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		// critical gets 2 of every 3 free slots, so thumbnails and webhooks still move in a burst.
 		Queues:         map[string]int{tasks.QueueCritical: 6, tasks.QueueDefault: 3},
 		RetryDelayFunc: retryDelay,
+		// While the queues are empty, each worker looks every 1 to 3 s (asynq's default: 0.5 to
+		// 1.5 s): a confirmation mail of a quiet shop leaves a second later, and the idle stack
+		// sends the queue Redis half the polls. A busy worker takes the next task at once.
+		TaskCheckInterval: 2 * time.Second,
 		// On shutdown, tasks still running after this are handed back to the queue for another worker.
 		ShutdownTimeout: cfg.TaskDrainTimeout,
 		Logger:          asynqLogger{log},
