@@ -167,8 +167,8 @@ func TestDashboardsDrawData(t *testing.T) {
 		t.Fatalf("VictoriaMetrics at %s (VICTORIAMETRICS_URL): %v", victoriaMetricsURL, err)
 	}
 
-	// Samples reach VictoriaMetrics a few seconds after a scrape (every 5 s, the data tier's
-	// exporters every 15 s): keep a light load going and ask again until every query answers.
+	// Samples reach VictoriaMetrics a few seconds after a scrape (every 20 s): keep a light load
+	// going and ask again until every query answers.
 	const within = 90 * time.Second
 	deadline := time.Now().Add(within)
 	for {
