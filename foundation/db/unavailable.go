@@ -68,27 +68,38 @@ func NotSent(err error) bool {
 	return errors.As(err, &connErr) || pgconn.SafeToRetry(err)
 }
 
-// WaitForPrimary returns once url reaches a server that takes writes, trying every second for
-// at most within. A migration started with the cluster may find no leader yet, or reach a
-// member that is still a replica (HAProxy's checks take seconds to settle); anything else,
-// such as a refused login, fails at once.
+// WaitForPrimary returns once url reaches a server that takes writes, on several connections in
+// a row, trying every second for at most within. A migration started with the cluster may find
+// no leader yet, or reach a member that is still a replica: HAProxy takes every server for up
+// until its checks say otherwise, which takes seconds after HAProxy (re)starts, and a balancer
+// that sends one connection to the leader may send the next to a replica. Anything else, such as
+// a refused login, fails at once.
 func WaitForPrimary(ctx context.Context, url string, within time.Duration) error {
-	return waitForPrimary(ctx, url, within, 5*time.Second)
+	return waitForPrimary(ctx, func(ctx context.Context) error { return primary(ctx, url) }, within, 5*time.Second)
 }
 
-func waitForPrimary(ctx context.Context, url string, within, perTry time.Duration) error {
+// primaryInARow is how many connections in a row must reach a primary: HAProxy's pg_write has
+// three members, and round robin over them sends three new connections to three of them.
+const primaryInARow = 3
+
+func waitForPrimary(ctx context.Context, try func(context.Context) error, within, perTry time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
+	inARow := 0
 	for {
 		// Each try within a few seconds: a balancer with no server to send it to may hold the
 		// connection without an answer, and a try that runs out of time is tried again.
-		try, cancelTry := context.WithTimeout(ctx, perTry)
-		err := primary(try, url)
-		tryTimedOut := try.Err() != nil && ctx.Err() == nil
+		tryCtx, cancelTry := context.WithTimeout(ctx, perTry)
+		err := try(tryCtx)
+		tryTimedOut := tryCtx.Err() != nil && ctx.Err() == nil
 		cancelTry()
 		if err == nil {
-			return nil
+			if inARow++; inARow == primaryInARow {
+				return nil
+			}
+			continue
 		}
+		inARow = 0
 		if !Unavailable(err) && !tryTimedOut {
 			return err
 		}

@@ -74,12 +74,45 @@ func TestWaitForPrimaryRetriesATryThatTimesOut(t *testing.T) {
 		}
 	}()
 	url := fmt.Sprintf("postgres://u:p@%s/db?sslmode=disable", ln.Addr())
-	err = waitForPrimary(context.Background(), url, 2500*time.Millisecond, 300*time.Millisecond)
+	try := func(ctx context.Context) error { return primary(ctx, url) }
+	err = waitForPrimary(context.Background(), try, 2500*time.Millisecond, 300*time.Millisecond)
 	if err == nil {
 		t.Fatal("found a primary behind a silent listener")
 	}
 	if n := len(accepted); n < 2 {
 		t.Errorf("%d tries in 2.5 s, want several (the first timed-out try ended the wait: %v)", n, err)
+	}
+}
+
+// While HAProxy's checks settle, round robin sends one connection to the leader and the next to
+// a replica: the wait ends only once several in a row reach a primary.
+func TestWaitForPrimaryWantsSeveralInARow(t *testing.T) {
+	replica := &pgconn.PgError{Code: "25006"}
+	answers := []error{nil, replica, nil, nil, replica, nil, nil, nil, replica}
+	tries := 0
+	try := func(context.Context) error {
+		tries++
+		if tries > len(answers) {
+			return nil
+		}
+		return answers[tries-1]
+	}
+	if err := waitForPrimary(context.Background(), try, 10*time.Second, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if tries != 8 {
+		t.Errorf("returned after %d tries, want 8 (the first three in a row on a primary)", tries)
+	}
+
+	alternating := func(context.Context) error {
+		tries++
+		if tries%2 == 0 {
+			return replica
+		}
+		return nil
+	}
+	if err := waitForPrimary(context.Background(), alternating, 2500*time.Millisecond, time.Second); err == nil {
+		t.Error("returned while every other connection reached a replica")
 	}
 }
 
