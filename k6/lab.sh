@@ -54,29 +54,39 @@ k6_as() {
 }
 
 # staircase <label>: the coarse and then the fine breakpoint run against what BASE_URL (default:
-# the mode's) points at; prints the fine run's summary. Each climbs until the service level
-# breaks (k6 exits 99 then, by design). The coarse one has no top; the fine one's is 6 × its
-# start (each step is a threshold of its own for k6 to keep): a stall in a coarse step once
-# put its verdict at a third of the limit, and a cap of 3 × cut that fine run short.
+# the mode's) points at; prints the fine run's summary. The coarse one climbs ×1.5 until the
+# service level breaks (k6 exits 99 then, by design) and says roughly where the limit lies. The
+# fine one climbs ten steps of ×1.06, from a little under the highest coarse step held to 1.7 ×
+# that start, and does not stop early: its stop on dropped iterations counts them over the whole
+# run, so stalls below the limit (a hypervisor's pause, a garbage collection) added up to a stop
+# at a rate that varied from run to run. The limit is the highest fine step held.
 staircase() {
-  local coarse start
+  local coarse start fine tries=0
   touch "$marker"
   k6_as "$1" SCENARIO=breakpoint START_RATE=50 STEP_FACTOR=1.5 STEP_TIME=8s SETTLE=3s MAX_RATE=100000 >&2 || true
   # (set -e does not reach into a command substitution: each step returns on failure itself.)
   coarse=$(newest_summary breakpoint "$1" "$marker") || return 1
   start=$("$lab" fine-start "$coarse") || return 1
   echo "==> lab: $1 held $(max_of "$coarse") req/s on the coarse staircase; the fine one starts at $start" >&2
-  # A coarse step that held by luck can put the fine start above the limit: its first step then
-  # fails and finds nothing. Start again a quarter lower (twice at most).
-  local fine tries=0
   while :; do
     touch "$marker"
-    k6_as "$1" SCENARIO=breakpoint START_RATE="$start" STEP_FACTOR=1.06 STEP_TIME=12s SETTLE=4s MAX_RATE=$((start * 6)) >&2 || true
+    k6_as "$1" SCENARIO=breakpoint START_RATE="$start" STEP_FACTOR=1.06 STEP_TIME=12s SETTLE=4s \
+      MAX_RATE=$((start * 17 / 10)) ABORT_DROPPED=off >&2 || true
     fine=$(newest_summary breakpoint "$1" "$marker") || return 1
     tries=$((tries + 1))
-    [ "$(max_of "$fine")" -eq 0 ] && [ "$tries" -lt 3 ] || break
-    start=$((start * 3 / 4))
-    echo "==> lab: $1 failed the fine staircase's first step; again from $start" >&2
+    [ "$tries" -lt 4 ] || break
+    # A coarse step that held by luck can put the start above the limit: the first step fails
+    # and finds nothing; start again a quarter lower. A coarse staircase cut short by a stall
+    # can put the whole fine range below it: every step holds; go on from the top one.
+    if [ "$(max_of "$fine")" -eq 0 ]; then
+      start=$((start * 3 / 4))
+      echo "==> lab: $1 failed the fine staircase's first step; again from $start" >&2
+    elif grep -q '"broke": *false' "$fine"; then
+      start=$(grep -o '"target_rps_reached": *[0-9]*' "$fine" | grep -o '[0-9]*$')
+      echo "==> lab: $1 held the fine staircase's top step; on from $start" >&2
+    else
+      break
+    fi
   done
   echo "$fine"
 }
@@ -130,6 +140,9 @@ for mode in "$base" full; do
     overload=$(( $(max_of "$breakpoint") * 3 ))
     [ "$overload" -ge 30 ] || overload=$(( rate * 3 ))
   fi
+  # The staircase ended past the limit: queues, retries and collections it left behind would
+  # land in the measured run's tail. 15 s at the common load first, not measured.
+  k6_as "$mode" SCENARIO=browse RATE="$rate" DURATION=15s >/dev/null || true
   cpu="results/cpu-$mode-$stamp"
   cpu_snapshot "$cpu-before.json"
   touch "$marker"
@@ -139,13 +152,15 @@ for mode in "$base" full; do
   cpu_snapshot "$cpu-after.json"
   browse=$(newest_summary browse "$mode" "$marker")
   # Our sources' error row: 3× the baseline's limit, and shoppers who give up after 10 s. VUs
-  # for 10 s of answers at that rate, up to 1,000 (about 550 MiB of k6's 1 GiB); past that,
-  # requests k6 could not send count as failed (in an open model they would have waited past
-  # 10 s too).
+  # for 10 s of answers at that rate, up to 1,000 (about 550 MiB of k6's 1 GiB), all made
+  # before the run: VUs made mid-run come too late for a stall's backlog, and k6 would count
+  # requests it dropped for its own slowness against the stack. Past 1,000 busy VUs, requests
+  # k6 could not send count as failed (in an open model they would have waited longer too).
   echo "==> lab: $mode at $overload req/s, 3× $base's limit, with a 10 s timeout"
   touch "$marker"
+  vus=$(( overload * 10 < 1000 ? overload * 10 : 1000 ))
   k6_as "$mode" SCENARIO=browse RATE="$overload" DURATION="${LAB_OVERLOAD:-30s}" \
-    REQUEST_TIMEOUT=10s MAX_VUS=$(( overload * 10 < 1000 ? overload * 10 : 1000 )) || true
+    REQUEST_TIMEOUT=10s MAX_VUS="$vus" PRE_VUS="$vus" || true
   over=$(newest_summary browse "$mode" "$marker")
   args+=(-run "$mode,$breakpoint,$browse,$start,$end,$cpu-before.json,$cpu-after.json,$over")
 done
