@@ -25,6 +25,7 @@ esac
 rate=${LAB_RATE:-}
 duration=${LAB_DURATION:-60s}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
+began=$(date +%s)
 report="results/lab-${LAYER:-naive}-$stamp.md"
 chart="${report%.md}.svg"
 . infra/scripts/lib.sh
@@ -54,16 +55,19 @@ k6_as() {
 }
 
 # staircase <label>: the coarse and then the fine breakpoint run against what BASE_URL (default:
-# the mode's) points at; prints the fine run's summary. The coarse one climbs ×1.5 until the
-# service level breaks (k6 exits 99 then, by design) and says roughly where the limit lies. The
-# fine one climbs ten steps of ×1.06, from a little under the highest coarse step held to 1.7 ×
-# that start, and does not stop early: its stop on dropped iterations counts them over the whole
-# run, so stalls below the limit (a hypervisor's pause, a garbage collection) added up to a stop
-# at a rate that varied from run to run. The limit is the highest fine step held.
+# the mode's) points at; prints the fine run's summary. The coarse one climbs ×1.5 until it is
+# clearly past the limit (k6 exits 99 then, by design) and says roughly where the limit lies:
+# it stops after 3,000 dropped iterations, several seconds' worth past the limit, while a jump
+# of ×1.5 below it can drop a few hundred before the stack catches up. The fine one climbs
+# eleven steps of ×1.06, from a little under the highest coarse step held to 1.8 × that start,
+# and does not stop early: k6 counts dropped iterations over the whole run, so stalls below the
+# limit (a hypervisor's pause, a garbage collection) added up to a stop at a rate that moved
+# from run to run. The limit is the highest fine step held.
 staircase() {
   local coarse start fine tries=0
   touch "$marker"
-  k6_as "$1" SCENARIO=breakpoint START_RATE=50 STEP_FACTOR=1.5 STEP_TIME=8s SETTLE=3s MAX_RATE=100000 >&2 || true
+  k6_as "$1" SCENARIO=breakpoint START_RATE=50 STEP_FACTOR=1.5 STEP_TIME=8s SETTLE=3s MAX_RATE=100000 \
+    ABORT_DROPPED=3000 >&2 || true
   # (set -e does not reach into a command substitution: each step returns on failure itself.)
   coarse=$(newest_summary breakpoint "$1" "$marker") || return 1
   start=$("$lab" fine-start "$coarse") || return 1
@@ -71,7 +75,7 @@ staircase() {
   while :; do
     touch "$marker"
     k6_as "$1" SCENARIO=breakpoint START_RATE="$start" STEP_FACTOR=1.06 STEP_TIME=12s SETTLE=4s \
-      MAX_RATE=$((start * 17 / 10)) ABORT_DROPPED=off >&2 || true
+      MAX_RATE=$((start * 18 / 10)) ABORT_DROPPED=off >&2 || true
     fine=$(newest_summary breakpoint "$1" "$marker") || return 1
     tries=$((tries + 1))
     [ "$tries" -lt 4 ] || break
@@ -100,6 +104,9 @@ steal_pct() {
     if (d > 0) printf "%.1f %%", 100 * (y[2] - x[2]) / d; else printf "n/a" }'
 }
 steal=()
+# One core's speed just before each staircase (`lab speed`, SHA-256 MB/s): a host can also slow
+# the cores it lends without taking them, which steal does not show.
+speed=()
 
 # max_of <breakpoint summary>: its maximum sustainable rate, rounded down to a multiple of 10.
 max_of() {
@@ -114,6 +121,7 @@ echo "==> lab: the machine's ceiling (a bare Go server, infra/ceiling), beside t
 make --no-print-directory up MODE="$base"
 docker compose --profile tools build --quiet k6 ceiling
 docker compose --profile tools up --detach ceiling
+speed+=("ceiling $("$lab" speed)")
 t0=$(cpu_times)
 ceiling=$(BASE_URL=http://ceiling:8080 staircase ceiling)
 steal+=("ceiling $(steal_pct "$t0" "$(cpu_times)")")
@@ -128,6 +136,7 @@ for mode in "$base" full; do
   # Warm-up, not measured: freshly started instances plan their first queries, fill pools and
   # read cold index pages; without it the first step could fail on start-up costs.
   k6_as "$mode" SCENARIO=browse RATE=20 DURATION=15s >/dev/null || true
+  speed+=("$mode $("$lab" speed)")
   t0=$(cpu_times)
   breakpoint=$(staircase "$mode")
   steal+=("$mode $(steal_pct "$t0" "$(cpu_times)")")
@@ -166,7 +175,8 @@ for mode in "$base" full; do
 done
 
 "$lab" -prometheus "http://127.0.0.1:${PROMETHEUS_PORT:-9090}" -rate "$rate" -overload "$overload" -ceiling "$ceiling" -out "$report" -chart "$chart" "${args[@]}"
-note="CPU time the hypervisor took from this machine's cores during each staircase (steal, /proc/stat): $(IFS=,; echo "${steal[*]}" | sed 's/,/, /g')."
+elapsed=$(( $(date +%s) - began ))
+note="CPU time the hypervisor took from this machine's cores during each staircase (steal, /proc/stat): $(IFS=,; echo "${steal[*]}" | sed 's/,/, /g'). One core's speed just before each (SHA-256, MB/s): $(IFS=,; echo "${speed[*]}" | sed 's/,/, /g'). The lab took $((elapsed / 60)) min $((elapsed % 60)) s."
 printf '\n%s\n' "$note" >>"$report"
 echo "==> lab: $note"
 echo "==> lab: table written to $report, chart to $chart; the stack is left in full mode"

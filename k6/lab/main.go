@@ -31,6 +31,8 @@ func main() {
 			cmd = func(ctx context.Context, args []string, w io.Writer) error { return idleCommand(ctx, args[1:], w) }
 		case "hpa":
 			cmd = func(_ context.Context, args []string, w io.Writer) error { return hpaCommand(args[1:], w) }
+		case "speed":
+			cmd = func(_ context.Context, _ []string, w io.Writer) error { return speedCommand(w) }
 		case "fine-start":
 			cmd = func(_ context.Context, args []string, w io.Writer) error { return fineStartCommand(args[1:], w) }
 		}
