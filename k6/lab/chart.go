@@ -20,7 +20,9 @@ type breakpointRun struct {
 	Broke             bool     `json:"broke"`
 	BrokeAtRPS        *float64 `json:"broke_at_rps"`
 	SLO               struct {
-		P95 float64 `json:"p95"`
+		P95      float64 `json:"p95"`
+		P99      float64 `json:"p99"`
+		FailRate float64 `json:"failRate"`
 	} `json:"slo"`
 	Staircase struct {
 		StepS   float64 `json:"step_s"`
@@ -35,6 +37,8 @@ type step struct {
 	Rate        float64  `json:"rate"`
 	AchievedRPS float64  `json:"achieved_rps"`
 	P95         *float64 `json:"p95"`
+	P99         *float64 `json:"p99"`
+	FailRate    float64  `json:"failRate"`
 	Sustained   bool     `json:"sustained"`
 }
 
