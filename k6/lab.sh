@@ -59,11 +59,10 @@ k6_as() {
 # clearly past the limit (k6 exits 99 then, by design) and says roughly where the limit lies:
 # it stops after 3,000 dropped iterations, several seconds' worth past the limit, while a jump
 # of ×1.5 below it can drop a few hundred before the stack catches up. The fine one climbs
-# eleven steps of ×1.06, from a little under what the coarse one served in time (lab fine-start)
-# to 1.8 × that start,
-# and does not stop early: k6 counts dropped iterations over the whole run, so stalls below the
-# limit (a hypervisor's pause, a garbage collection) added up to a stop at a rate that moved
-# from run to run. The limit is the highest fine step held.
+# eleven steps of ×1.06, from a little under what the coarse one served in time (lab
+# fine-start) to 1.8 × that start, and does not stop early: k6 counts dropped iterations over
+# the whole run, so stalls below the limit (a hypervisor's pause, a garbage collection) added up
+# to a stop at a rate that moved from run to run. The limit is the highest fine step held.
 staircase() {
   local coarse start fine tries=0
   touch "$marker"
