@@ -397,8 +397,9 @@ func render(baseMode, fullMode string, rate, overload int, ceiling limit, base, 
 // the planned requests sent rather than the 95 % a held step needs: the coarse steps are short
 // and climb ×1.5, and after a jump k6 itself can send a little less than it planned while the
 // server answers as fast as before (in one ceiling run every step from 575/s to 4,373/s "sent
-// only 94 %" at a p95 under 30 ms, and the fine staircase, started from 383/s, needed four runs
-// to climb to the limit). Far past the limit k6 sends much less: those steps do not count.
+// only 94 %" at a p95 under 30 ms, and the fine staircase, started below the 383/s step, was
+// still climbing on its fourth run). Far past the limit k6 sends much less: those steps do not
+// count.
 func fineStartCommand(args []string, w io.Writer) error {
 	if len(args) != 1 {
 		return errors.New("usage: lab fine-start <breakpoint summary>")
