@@ -408,11 +408,9 @@ func fineStartCommand(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d := s.Flashcrowd.Derived
 	served := 0.0
-	for _, st := range d.Steps {
-		inTime := st.P95 != nil && st.P99 != nil && *st.P95 < d.SLO.P95 && *st.P99 < d.SLO.P99
-		if inTime && st.FailRate < d.SLO.FailRate && st.AchievedRPS >= 0.9*st.Rate {
+	for _, st := range s.Flashcrowd.Derived.Steps {
+		if st.InTime && st.AchievedRPS >= 0.9*st.Rate {
 			served = max(served, min(st.Rate, st.AchievedRPS))
 		}
 	}
