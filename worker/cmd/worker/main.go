@@ -97,7 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		// While the queues are empty, each worker looks every 1 to 3 s (asynq's default: 0.5 to
 		// 1.5 s): a confirmation mail of a quiet shop leaves a second later, and the idle stack
 		// sends the queue Redis half the polls. A busy worker takes the next task at once.
-		TaskCheckInterval: 2 * time.Second,
+		TaskCheckInterval: taskCheckInterval,
 		// On shutdown, tasks still running after this are handed back to the queue for another worker.
 		ShutdownTimeout: cfg.TaskDrainTimeout,
 		Logger:          asynqLogger{log},
@@ -156,6 +156,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 // retryDelay spaces the retries of webhook deliveries as webhook.RetryDelay says; other tasks
 // keep asynq's default.
+// taskCheckInterval is how long an idle worker waits before it looks at the queues again.
+const taskCheckInterval = 2 * time.Second
+
 func retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if t.Type() == tasks.TypeWebhookDelivery {
 		return webhook.RetryDelay(n, err, t)

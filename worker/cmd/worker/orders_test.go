@@ -96,8 +96,12 @@ func TestOrderTasks(t *testing.T) {
 	insp := asynq.NewInspector(redisOpt)
 	defer insp.Close()
 	okID, goneID := "webhook:evt-77:"+hook.URL+"/ok", "webhook:evt-77:"+hook.URL+"/gone"
-	// RetryDelay: 1–2 s, plus up to 5 s for asynq to move a due retry; its default is 15 s or more.
-	deadline := time.Now().Add(12 * time.Second)
+	// The slowest honest path: the event, its delivery and the delivery's retry are each picked
+	// up by a worker that may have just gone idle (taskCheckInterval), the retry waits RetryDelay's
+	// 1–2 s (asynq's default is 15 s or more) and up to 5 s for asynq's forwarder to make it due;
+	// plus 5 s for a slow machine under -race.
+	wait := 3*taskCheckInterval + 2*webhook.BaseDelay + 5*time.Second + 5*time.Second
+	deadline := time.Now().Add(wait)
 	for {
 		ok, _ := insp.GetTaskInfo(tasks.QueueDefault, okID)
 		gone, _ := insp.GetTaskInfo(tasks.QueueDefault, goneID)
@@ -105,7 +109,7 @@ func TestOrderTasks(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 12 s: delivery to /ok %+v, to /gone %+v, %d mails", ok, gone, mails.count())
+			t.Fatalf("after %v: delivery to /ok %+v, to /gone %+v, %d mails", wait, ok, gone, mails.count())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
