@@ -104,9 +104,20 @@ steal_pct() {
     if (d > 0) printf "%.1f %%", 100 * (y[2] - x[2]) / d; else printf "n/a" }'
 }
 steal=()
-# One core's speed just before each staircase (`lab speed`, SHA-256 MB/s): a host can also slow
-# the cores it lends without taking them, which steal does not show.
+# One core's speed just before and just after each staircase (`lab speed`, SHA-256 MB/s): a
+# host can also slow the cores it lends without taking them, which steal does not show. A
+# CPU-bound limit follows that speed, so the table also gives each limit per GB/s of the mean.
 speed=()
+speed_args=()
+speed_before=
+measure_speed() {
+  local after
+  if [ -z "$speed_before" ]; then speed_before=$("$lab" speed); return; fi
+  after=$("$lab" speed)
+  speed+=("$1 $speed_before → $after")
+  speed_args+=("$1=$(( (speed_before + after) / 2 ))")
+  speed_before=
+}
 
 # max_of <breakpoint summary>: its maximum sustainable rate, rounded down to a multiple of 10.
 max_of() {
@@ -121,10 +132,11 @@ echo "==> lab: the machine's ceiling (a bare Go server, infra/ceiling), beside t
 make --no-print-directory up MODE="$base"
 docker compose --profile tools build --quiet k6 ceiling
 docker compose --profile tools up --detach ceiling
-speed+=("ceiling $("$lab" speed)")
+measure_speed ceiling
 t0=$(cpu_times)
 ceiling=$(BASE_URL=http://ceiling:8080 staircase ceiling)
 steal+=("ceiling $(steal_pct "$t0" "$(cpu_times)")")
+measure_speed ceiling
 echo "==> lab: the machine's ceiling is $(max_of "$ceiling") req/s"
 docker compose --profile tools rm --stop --force ceiling >/dev/null
 
@@ -136,10 +148,11 @@ for mode in "$base" full; do
   # Warm-up, not measured: freshly started instances plan their first queries, fill pools and
   # read cold index pages; without it the first step could fail on start-up costs.
   k6_as "$mode" SCENARIO=browse RATE=20 DURATION=15s >/dev/null || true
-  speed+=("$mode $("$lab" speed)")
+  measure_speed "$mode"
   t0=$(cpu_times)
   breakpoint=$(staircase "$mode")
   steal+=("$mode $(steal_pct "$t0" "$(cpu_times)")")
+  measure_speed "$mode"
   if [ -z "$rate" ]; then
     rate=$(max_of "$breakpoint")
     [ "$rate" -ge 10 ] || { echo "lab.sh: $breakpoint gives no usable maximum; set LAB_RATE" >&2; exit 1; }
@@ -174,9 +187,9 @@ for mode in "$base" full; do
   args+=(-run "$mode,$breakpoint,$browse,$start,$end,$cpu-before.json,$cpu-after.json,$over")
 done
 
-"$lab" -prometheus "http://127.0.0.1:${PROMETHEUS_PORT:-9090}" -rate "$rate" -overload "$overload" -ceiling "$ceiling" -out "$report" -chart "$chart" "${args[@]}"
+"$lab" -prometheus "http://127.0.0.1:${PROMETHEUS_PORT:-9090}" -rate "$rate" -overload "$overload" -ceiling "$ceiling" -speed "$(IFS=,; echo "${speed_args[*]}")" -out "$report" -chart "$chart" "${args[@]}"
 elapsed=$(( $(date +%s) - began ))
-note="CPU time the hypervisor took from this machine's cores during each staircase (steal, /proc/stat): $(IFS=,; echo "${steal[*]}" | sed 's/,/, /g'). One core's speed just before each (SHA-256, MB/s): $(IFS=,; echo "${speed[*]}" | sed 's/,/, /g'). The lab took $((elapsed / 60)) min $((elapsed % 60)) s."
+note="CPU time the hypervisor took from this machine's cores during each staircase (steal, /proc/stat): $(IFS=,; echo "${steal[*]}" | sed 's/,/, /g'). One core's speed just before and just after each (SHA-256, MB/s): $(IFS=,; echo "${speed[*]}" | sed 's/,/, /g'). The lab took $((elapsed / 60)) min $((elapsed % 60)) s."
 printf '\n%s\n' "$note" >>"$report"
 echo "==> lab: $note"
 echo "==> lab: table written to $report, chart to $chart; the stack is left in full mode"

@@ -81,6 +81,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	overload := fs.Int("overload", 0, "the overload runs' rate, requests/s (3× the baseline's limit)")
 	out := fs.String("out", "", "also write the table to this Markdown file")
 	chartOut := fs.String("chart", "", "write the chart of RPS and p95 per breakpoint step to this SVG file (and link it from -out)")
+	speedFlag := fs.String("speed", "", "one core's speed around each staircase, MB/s of SHA-256 (lab speed): ceiling=1100,naive=1050,full=1200")
 	var runs runFlags
 	fs.Var(&runs, "run", "one mode's runs (repeat: baseline first, then full)")
 	if err := fs.Parse(args); err != nil {
@@ -93,6 +94,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("ceiling: %w", err)
 	}
+	speed, err := parseSpeeds(*speedFlag)
+	if err != nil {
+		return err
+	}
 	p := promClient{base: strings.TrimRight(*prom, "/"), http: &http.Client{Timeout: 10 * time.Second}}
 	var figs [2]figures
 	for i, r := range runs {
@@ -102,7 +107,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		figs[i] = f
 	}
-	table := render(runs[0].mode, runs[1].mode, *rate, *overload, limitOf(ceiling.Flashcrowd.Derived), figs[0], figs[1])
+	table := render(runs[0].mode, runs[1].mode, *rate, *overload, limitOf(ceiling.Flashcrowd.Derived), figs[0], figs[1], speed)
 	// A chart that cannot be drawn must not lose the table a quarter of an hour of runs made:
 	// the table is still printed and written, and the chart's error returned after.
 	var chartErr error
@@ -330,9 +335,21 @@ func (p promClient) scalar(ctx context.Context, query string, t time.Time) (floa
 	return strconv.ParseFloat(s, 64)
 }
 
-func render(baseMode, fullMode string, rate, overload int, ceiling limit, base, full figures) string {
+// render is the report. speed, when known, is one core's MB/s around each staircase (by mode,
+// and "ceiling"): a CPU-bound limit follows the host's speed, so the table also gives each
+// limit per GB/s of it, the figure to compare between runs on a host whose speed moves.
+func render(baseMode, fullMode string, rate, overload int, ceiling limit, base, full figures, speed map[string]float64) string {
 	var b strings.Builder
+	perGBs := func(mode string, l limit) float64 {
+		if speed[mode] <= 0 {
+			return math.NaN()
+		}
+		return l.max / (speed[mode] / 1000)
+	}
 	fmt.Fprintf(&b, "\nThe machine's ceiling: %s req/s, a bare Go server answering the same requests with bodies made at start (infra/ceiling), measured with the same k6 in this run.\n", ceiling)
+	if v := perGBs("ceiling", ceiling); !math.IsNaN(v) {
+		fmt.Fprintf(&b, "At one core's speed during its staircase (%.0f MB/s of SHA-256), that is %.0f req/s per GB/s.\n", speed["ceiling"], v)
+	}
 	fmt.Fprintf(&b, "\n| Metric | %s | %s | %s ÷ %s |\n|---|---:|---:|---:|\n", baseMode, fullMode, fullMode, baseMode)
 	row := func(name string, v0, v1 float64, cell func(float64) string) {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name, cell(v0), cell(v1), ratioOf(v0, v1))
@@ -360,6 +377,10 @@ func render(baseMode, fullMode string, rate, overload int, ceiling limit, base, 
 	fmt.Fprintf(&b, "| Max sustainable RPS (breakpoint: the highest step held, and the step above it) | %s | %s | %s |\n",
 		base.limit, full.limit, ratioOf(base.limit.max, full.limit.max))
 	row("Max sustainable RPS, share of the machine's ceiling", base.limit.max/ceiling.max, full.limit.max/ceiling.max, percent)
+	if len(speed) > 0 {
+		row("Max sustainable RPS per GB/s of one core's speed (SHA-256, before and after its staircase)",
+			perGBs(baseMode, base.limit), perGBs(fullMode, full.limit), num(0))
+	}
 	at := fmt.Sprintf(" at %d req/s", rate)
 	row("p50 latency"+at, base.p50, full.p50, msec)
 	row("p95 latency"+at, base.p95, full.p95, msec)
@@ -419,6 +440,23 @@ func fineStartCommand(args []string, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "%.0f\n", max(1, math.Round(0.8*served)))
 	return nil
+}
+
+// parseSpeeds reads -speed: "ceiling=1100,naive=1050,full=1200" (MB/s); empty is none.
+func parseSpeeds(v string) (map[string]float64, error) {
+	speeds := map[string]float64{}
+	if v == "" {
+		return speeds, nil
+	}
+	for _, kv := range strings.Split(v, ",") {
+		mode, mbps, ok := strings.Cut(kv, "=")
+		f, err := strconv.ParseFloat(mbps, 64)
+		if !ok || err != nil || f <= 0 {
+			return nil, fmt.Errorf("-speed: want mode=MB/s pairs, got %q", kv)
+		}
+		speeds[mode] = f
+	}
+	return speeds, nil
 }
 
 // ratioOf is v1/v0, or "–" when it means nothing.

@@ -173,9 +173,31 @@ func TestRunNeedsTwoModes(t *testing.T) {
 }
 
 func TestUnbrokenStaircaseIsALowerBound(t *testing.T) {
-	got := render("naive", "full", 100, 300, limit{4000, 4400}, figures{limit: limit{400, 425}}, figures{limit: limit{1500, math.NaN()}})
+	got := render("naive", "full", 100, 300, limit{4000, 4400}, figures{limit: limit{400, 425}}, figures{limit: limit{1500, math.NaN()}}, nil)
 	if !strings.Contains(got, "| 400 (425 failed) | ≥ 1500 (never failed) | 3.75× |") {
 		t.Fatalf("table does not mark the lower bound:\n%s", got)
+	}
+	if strings.Contains(got, "per GB/s") {
+		t.Fatalf("a row per GB/s without speeds:\n%s", got)
+	}
+}
+
+func TestLimitsPerCoreSpeed(t *testing.T) {
+	speed, err := parseSpeeds("ceiling=1250,naive=800,full=1200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := render("naive", "full", 100, 300, limit{4000, 4400}, figures{limit: limit{400, 425}}, figures{limit: limit{3000, 3200}}, speed)
+	for _, want := range []string{"(1250 MB/s of SHA-256), that is 3200 req/s per GB/s",
+		"| Max sustainable RPS per GB/s of one core's speed (SHA-256, before and after its staircase) | 500 | 2500 | 5.00× |"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks %q:\n%s", want, got)
+		}
+	}
+	for _, bad := range []string{"full=", "full=0", "full=x", "full"} {
+		if _, err := parseSpeeds(bad); err == nil {
+			t.Errorf("-speed %q accepted", bad)
+		}
 	}
 }
 
