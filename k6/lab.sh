@@ -109,14 +109,12 @@ steal=()
 # CPU-bound limit follows that speed, so the table also gives each limit per GB/s of the mean.
 speed=()
 speed_args=()
-speed_before=
-measure_speed() {
+# speed_after <label> <MB/s before>: measures again and records both, and their mean.
+speed_after() {
   local after
-  if [ -z "$speed_before" ]; then speed_before=$("$lab" speed); return; fi
   after=$("$lab" speed)
-  speed+=("$1 $speed_before → $after")
-  speed_args+=("$1=$(( (speed_before + after) / 2 ))")
-  speed_before=
+  speed+=("$1 $2 → $after")
+  speed_args+=("$1=$(( ($2 + after) / 2 ))")
 }
 
 # max_of <breakpoint summary>: its maximum sustainable rate, rounded down to a multiple of 10.
@@ -132,11 +130,11 @@ echo "==> lab: the machine's ceiling (a bare Go server, infra/ceiling), beside t
 make --no-print-directory up MODE="$base"
 docker compose --profile tools build --quiet k6 ceiling
 docker compose --profile tools up --detach ceiling
-measure_speed ceiling
+before=$("$lab" speed)
 t0=$(cpu_times)
 ceiling=$(BASE_URL=http://ceiling:8080 staircase ceiling)
 steal+=("ceiling $(steal_pct "$t0" "$(cpu_times)")")
-measure_speed ceiling
+speed_after ceiling "$before"
 echo "==> lab: the machine's ceiling is $(max_of "$ceiling") req/s"
 docker compose --profile tools rm --stop --force ceiling >/dev/null
 
@@ -148,11 +146,11 @@ for mode in "$base" full; do
   # Warm-up, not measured: freshly started instances plan their first queries, fill pools and
   # read cold index pages; without it the first step could fail on start-up costs.
   k6_as "$mode" SCENARIO=browse RATE=20 DURATION=15s >/dev/null || true
-  measure_speed "$mode"
+  before=$("$lab" speed)
   t0=$(cpu_times)
   breakpoint=$(staircase "$mode")
   steal+=("$mode $(steal_pct "$t0" "$(cpu_times)")")
-  measure_speed "$mode"
+  speed_after "$mode" "$before"
   if [ -z "$rate" ]; then
     rate=$(max_of "$breakpoint")
     [ "$rate" -ge 10 ] || { echo "lab.sh: $breakpoint gives no usable maximum; set LAB_RATE" >&2; exit 1; }

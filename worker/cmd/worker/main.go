@@ -154,11 +154,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	return web.Serve(ctx, log, cfg.HTTPAddr, r, 0, cfg.HTTPDrainTimeout) // no load balancer in front
 }
 
-// retryDelay spaces the retries of webhook deliveries as webhook.RetryDelay says; other tasks
-// keep asynq's default.
 // taskCheckInterval is how long an idle worker waits before it looks at the queues again.
 const taskCheckInterval = 2 * time.Second
 
+// retryDelay spaces the retries of webhook deliveries as webhook.RetryDelay says; other tasks
+// keep asynq's default.
 func retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if t.Type() == tasks.TypeWebhookDelivery {
 		return webhook.RetryDelay(n, err, t)
