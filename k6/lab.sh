@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# make lab: the before/after table. First the machine's ceiling: a bare Go server (infra/ceiling)
-# measured with the same k6. Then, for a baseline mode and the full stack in turn, it brings the
-# stack up in that mode, finds the highest request rate it sustains (two breakpoint staircases:
-# a coarse one, ×1.5 per short step, finds the range; a fine one, ×1.06 per step from a little
-# below it, finds the limit within 6 %), holds the same fixed load on both (browse scenario) and
-# reads what the databases and caches did meanwhile from Prometheus, what CPU each container
-# used from Docker and what k6 used itself, then sends 3× the baseline's limit with a shopper's
-# 10 s timeout. k6/lab turns the runs' own figures into the table, and draws beside it a chart of
-# the requests/s and p95 each mode achieved at each step of its fine staircase.
+# make lab: the before/after table. For a baseline mode, the machine's ceiling (a bare Go server,
+# infra/ceiling, measured with the same k6 beside the idle stack) and the full stack in turn, it
+# finds the highest request rate each sustains: a coarse breakpoint staircase, ×1.5 per short
+# step, finds the range; a fine one, ×1.06 per step from a little below it, finds the limit
+# within 6 %; a 30 s hold at that step confirms it. For both modes it then holds the same fixed
+# load (browse scenario) and reads what the databases and caches did meanwhile from Prometheus,
+# what CPU each container used from Docker and what k6 used itself, then sends 3× the baseline's
+# limit with a shopper's 10 s timeout. k6/lab turns the runs' own figures into the table, and
+# draws beside it a chart of the requests/s and p95 each mode achieved at each step of its fine
+# staircase.
 #   LAYER          empty: naive vs full; cache | pooler | replicas | instances: that layer alone
 #   LAB_RATE       the common load for the browse runs, requests/s (default: the baseline's maximum
 #                  sustainable rate, the load it can just carry)
@@ -54,23 +55,32 @@ k6_as() {
   fi
 }
 
-# staircase <label>: the coarse and then the fine breakpoint run against what BASE_URL (default:
-# the mode's) points at; prints the fine run's summary. The coarse one climbs ×1.5 until it is
+# staircase <label> <from>: the coarse and then the fine breakpoint run against what BASE_URL
+# (default: the mode's) points at, then holds; prints the fine run's summary and the holds' joined by "+"
+# (`lab limit` reads the limit from them). The coarse one climbs ×1.5 from <from> until it is
 # clearly past the limit (k6 exits 99 then, by design) and says roughly where the limit lies:
 # it stops after 3,000 dropped iterations, several seconds' worth past the limit, while a jump
 # of ×1.5 below it can drop a few hundred before the stack catches up. The fine one climbs
 # eleven steps of ×1.06, from a little under what the coarse one served in time (lab
 # fine-start) to 1.8 × that start, and does not stop early: k6 counts dropped iterations over
 # the whole run, so stalls below the limit (a hypervisor's pause, a garbage collection) added up
-# to a stop at a rate that moved from run to run. The limit is the highest fine step held.
+# to a stop at a rate that moved from run to run. Near its limit a server whose slow requests
+# queue can hold an 8 s step by luck and fail the minute after, so the limit is the highest fine
+# step that then holds for 30 s as well.
 staircase() {
-  local coarse start fine tries=0
-  touch "$marker"
-  k6_as "$1" SCENARIO=breakpoint START_RATE=50 STEP_FACTOR=1.5 STEP_TIME=8s SETTLE=3s MAX_RATE=100000 \
-    ABORT_DROPPED=3000 >&2 || true
-  # (set -e does not reach into a command substitution: each step returns on failure itself.)
-  coarse=$(newest_summary breakpoint "$1" "$marker") || return 1
-  start=$("$lab" fine-start "$coarse") || return 1
+  local from=$2 coarse start fine tries=0
+  while :; do
+    touch "$marker"
+    k6_as "$1" SCENARIO=breakpoint START_RATE="$from" STEP_FACTOR=1.5 STEP_TIME=8s SETTLE=3s MAX_RATE=100000 \
+      ABORT_DROPPED=3000 >&2 || true
+    # (set -e does not reach into a command substitution: each step returns on failure itself.)
+    coarse=$(newest_summary breakpoint "$1" "$marker") || return 1
+    start=$("$lab" fine-start "$coarse" 2>/dev/null) && break
+    # Started above the limit: nothing held. Again from the bottom, or give up there.
+    [ "$from" -gt 50 ] || { "$lab" fine-start "$coarse"; return 1; }
+    echo "==> lab: $1 held no step of the coarse staircase from $from req/s; again from 50" >&2
+    from=50
+  done
   echo "==> lab: $1 held $(max_of "$coarse") req/s on the coarse staircase; the fine one starts at $start" >&2
   while :; do
     touch "$marker"
@@ -92,7 +102,18 @@ staircase() {
       break
     fi
   done
-  echo "$fine"
+  # Then hold the fine staircase's highest held step for 30 s (24 s judged), and after a failed
+  # hold one fine step below what it achieved (lab hold-rate says where, and when to stop:
+  # k6/lab/limit.go).
+  local spec=$fine rate hold
+  while rate=$("$lab" hold-rate "$spec") && [ -n "$rate" ]; do
+    echo "==> lab: $1 holds $rate req/s for 30 s" >&2
+    touch "$marker"
+    k6_as "$1" SCENARIO=breakpoint START_RATE="$rate" MAX_RATE="$rate" STEP_TIME=30s SETTLE=6s ABORT_DROPPED=off >&2 || true
+    hold=$(newest_summary breakpoint "$1" "$marker") || return 1
+    spec="$spec+$hold"
+  done
+  echo "$spec"
 }
 
 # On a virtual machine the host may run something else while this machine's cores are ready to
@@ -117,30 +138,32 @@ speed_after() {
   speed_args+=("$1=$(( ($2 + after) / 2 ))")
 }
 
-# max_of <breakpoint summary>: its maximum sustainable rate, rounded down to a multiple of 10.
-max_of() {
-  local max
-  max=$(grep -o '"max_sustainable_rps": *[0-9.]*' "$1" | head -1 | grep -o '[0-9.]*$' || true)
-  max=${max:-0}
-  echo $(( ${max%.*} / 10 * 10 ))
-}
+# max_of <breakpoint summary or staircase's spec>: its maximum sustainable rate, rounded down to
+# a multiple of 10 (0: none).
+max_of() { "$lab" limit "$1"; }
 
-echo "==> lab: the machine's ceiling (a bare Go server, infra/ceiling), beside the idle stack"
-# The stack is up, idle, while the ceiling is measured, as it is beside each mode's runs.
-make --no-print-directory up MODE="$base"
 docker compose --profile tools build --quiet k6 ceiling
-docker compose --profile tools up --detach ceiling
-before=$("$lab" speed)
-t0=$(cpu_times)
-ceiling=$(BASE_URL=http://ceiling:8080 staircase ceiling)
-steal+=("ceiling $(steal_pct "$t0" "$(cpu_times)")")
-speed_after ceiling "$before"
-echo "==> lab: the machine's ceiling is $(max_of "$ceiling") req/s"
-docker compose --profile tools rm --stop --force ceiling >/dev/null
-
 args=()
 overload=
-for mode in "$base" full; do
+# Where each coarse staircase starts: at 50 req/s, and the ceiling's at the baseline's limit,
+# which it exceeds (if not, it starts again from 50), without a minute of steps far below its
+# own. Not full's: its low steps warm its caches, and started at naive's limit (400/s), its
+# coarse staircase broke on cold caches at 2,025/s, where it holds 3,000 warm.
+for mode in "$base" ceiling full; do
+  if [ "$mode" = ceiling ]; then
+    # The stack is up in the baseline's mode, idle, while the ceiling is measured, as it is
+    # beside each mode's runs.
+    echo "==> lab: the machine's ceiling (a bare Go server, infra/ceiling), beside the idle stack"
+    docker compose --profile tools up --detach ceiling
+    before=$("$lab" speed)
+    t0=$(cpu_times)
+    ceiling=$(BASE_URL=http://ceiling:8080 staircase ceiling "$base_limit")
+    steal+=("ceiling $(steal_pct "$t0" "$(cpu_times)")")
+    speed_after ceiling "$before"
+    echo "==> lab: the machine's ceiling is $(max_of "$ceiling") req/s"
+    docker compose --profile tools rm --stop --force ceiling >/dev/null
+    continue
+  fi
   echo "==> lab: $mode mode"
   make --no-print-directory up MODE="$mode"
   # Warm-up, not measured: freshly started instances plan their first queries, fill pools and
@@ -148,7 +171,7 @@ for mode in "$base" full; do
   k6_as "$mode" SCENARIO=browse RATE=20 DURATION=15s >/dev/null || true
   before=$("$lab" speed)
   t0=$(cpu_times)
-  breakpoint=$(staircase "$mode")
+  breakpoint=$(staircase "$mode" 50)
   steal+=("$mode $(steal_pct "$t0" "$(cpu_times)")")
   speed_after "$mode" "$before"
   if [ -z "$rate" ]; then
@@ -159,10 +182,9 @@ for mode in "$base" full; do
   if [ -z "$overload" ]; then
     overload=$(( $(max_of "$breakpoint") * 3 ))
     [ "$overload" -ge 30 ] || overload=$(( rate * 3 ))
+    base_limit=$(max_of "$breakpoint")
+    [ "$base_limit" -ge 50 ] || base_limit=50
   fi
-  # The staircase ended past the limit: queues, retries and collections it left behind would
-  # land in the measured run's tail. 15 s at the common load first, not measured.
-  k6_as "$mode" SCENARIO=browse RATE="$rate" DURATION=15s >/dev/null || true
   cpu="results/cpu-$mode-$stamp"
   cpu_snapshot "$cpu-before.json"
   touch "$marker"

@@ -33,6 +33,10 @@ func main() {
 			cmd = func(_ context.Context, args []string, w io.Writer) error { return hpaCommand(args[1:], w) }
 		case "speed":
 			cmd = func(_ context.Context, _ []string, w io.Writer) error { return speedCommand(w) }
+		case "hold-rate":
+			cmd = func(_ context.Context, args []string, w io.Writer) error { return holdRateCommand(args[1:], w) }
+		case "limit":
+			cmd = func(_ context.Context, args []string, w io.Writer) error { return limitCommand(args[1:], w) }
 		case "fine-start":
 			cmd = func(_ context.Context, args []string, w io.Writer) error { return fineStartCommand(args[1:], w) }
 		}
@@ -45,7 +49,8 @@ func main() {
 
 // runSpec is one mode's runs:
 // -run mode,breakpoint.json,browse.json,startUnix,endUnix,cpu-before.json,cpu-after.json,overload.json
-// (the CPU snapshots are `lab cpu` taken just before and just after the browse run; k6's own
+// (breakpoint.json is the fine staircase's summary and its holds', joined by "+", see limit.go;
+// the CPU snapshots are `lab cpu` taken just before and just after the browse run; k6's own
 // CPU is the browse run's .cpu file beside its summary; overload.json is the browse run at 3×
 // the baseline's limit).
 type runSpec struct {
@@ -77,7 +82,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
 	prom := fs.String("prometheus", "http://127.0.0.1:9090", "Prometheus base URL")
 	rate := fs.Int("rate", 0, "the common load of the browse runs, requests/s")
-	ceilingPath := fs.String("ceiling", "", "the breakpoint summary of the ceiling server (infra/ceiling), measured in the same run")
+	ceilingPath := fs.String("ceiling", "", "the breakpoint summaries (fine.json+hold.json...) of the ceiling server (infra/ceiling), measured in the same run")
 	overload := fs.Int("overload", 0, "the overload runs' rate, requests/s (3× the baseline's limit)")
 	out := fs.String("out", "", "also write the table to this Markdown file")
 	chartOut := fs.String("chart", "", "write the chart of RPS and p95 per breakpoint step to this SVG file (and link it from -out)")
@@ -90,7 +95,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(runs) != 2 || *rate <= 0 || *overload <= 0 || *ceilingPath == "" {
 		return errors.New("need -rate, -overload, -ceiling and exactly two -run flags, the baseline first")
 	}
-	ceiling, err := readSummary(*ceilingPath)
+	_, ceiling, err := readLimit(*ceilingPath)
 	if err != nil {
 		return fmt.Errorf("ceiling: %w", err)
 	}
@@ -107,7 +112,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		figs[i] = f
 	}
-	table := render(runs[0].mode, runs[1].mode, *rate, *overload, limitOf(ceiling.Flashcrowd.Derived), figs[0], figs[1], speed)
+	table := render(runs[0].mode, runs[1].mode, *rate, *overload, ceiling, figs[0], figs[1], speed)
 	// A chart that cannot be drawn must not lose the table a quarter of an hour of runs made:
 	// the table is still printed and written, and the chart's error returned after.
 	var chartErr error
@@ -163,35 +168,6 @@ type figures struct {
 	breakpoint breakpointRun
 }
 
-// limit is a staircase's verdict: the throughput of the highest step held, and the rate of the
-// step above it, which failed (NaN when the staircase ended without failing: max is then only
-// a lower bound).
-type limit struct {
-	max, failedAt float64
-}
-
-func limitOf(r breakpointRun) limit {
-	l := limit{max: math.NaN(), failedAt: math.NaN()}
-	if r.MaxSustainableRPS != nil {
-		l.max = *r.MaxSustainableRPS
-	}
-	if r.Broke && r.BrokeAtRPS != nil {
-		l.failedAt = *r.BrokeAtRPS
-	}
-	return l
-}
-
-// String is the figure with the step that bounds it: "412 (437 failed)".
-func (l limit) String() string {
-	switch {
-	case math.IsNaN(l.max):
-		return "–"
-	case math.IsNaN(l.failedAt):
-		return fmt.Sprintf("≥ %.0f (never failed)", l.max)
-	}
-	return fmt.Sprintf("%.0f (%.0f failed)", l.max, l.failedAt)
-}
-
 // summary is the part of a k6 summary (k6/lib/summary.js writes it) that the table and the
 // chart read; flashcrowd.derived is the breakpoint's (a browse summary has none).
 type summary struct {
@@ -217,12 +193,11 @@ func readSummary(path string) (summary, error) {
 
 func measure(ctx context.Context, r runSpec, p promClient) (figures, error) {
 	f := figures{hitRatio: math.NaN(), edgeRatio: math.NaN(), k6Ms: math.NaN()}
-	bp, err := readSummary(r.breakpoint)
+	var err error
+	f.breakpoint, f.limit, err = readLimit(r.breakpoint)
 	if err != nil {
 		return f, err
 	}
-	f.breakpoint = bp.Flashcrowd.Derived
-	f.limit = limitOf(f.breakpoint)
 	br, err := readSummary(r.browse)
 	if err != nil {
 		return f, err
@@ -374,7 +349,7 @@ func render(baseMode, fullMode string, rate, overload int, ceiling limit, base, 
 		}
 		return strconv.FormatFloat(100*v, 'f', 2, 64) + "%"
 	}
-	fmt.Fprintf(&b, "| Max sustainable RPS (breakpoint: the highest step held, and the step above it) | %s | %s | %s |\n",
+	fmt.Fprintf(&b, "| Max sustainable RPS (the highest breakpoint step that a longer hold confirmed, and the lowest rate that failed) | %s | %s | %s |\n",
 		base.limit, full.limit, ratioOf(base.limit.max, full.limit.max))
 	row("Max sustainable RPS, share of the machine's ceiling", base.limit.max/ceiling.max, full.limit.max/ceiling.max, percent)
 	if len(speed) > 0 {
@@ -410,36 +385,6 @@ func render(baseMode, fullMode string, rate, overload int, ceiling limit, base, 
 	fmt.Fprintf(&b, "\nMeasured on this machine (%d CPUs, %s/%s) on %s; k6 shared those CPUs with the stack. Compare ratios, not absolute figures.\n",
 		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	return b.String()
-}
-
-// fineStartCommand is `lab fine-start coarse.json`: where the fine staircase starts, below the
-// most requests a second a coarse step achieved within the latency and failure limits, so that
-// its first steps hold and the limit lies in its range. What the server achieved, with 90 % of
-// the planned requests sent rather than the 95 % a held step needs: the coarse steps are short
-// and climb ×1.5, and after a jump k6 itself can send a little less than it planned while the
-// server answers as fast as before (in one ceiling run every step from 575/s to 4,373/s "sent
-// only 94 %" at a p95 under 30 ms, and the fine staircase, started below the 383/s step, was
-// still climbing on its fourth run). Far past the limit k6 sends much less: those steps do not
-// count.
-func fineStartCommand(args []string, w io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("usage: lab fine-start <breakpoint summary>")
-	}
-	s, err := readSummary(args[0])
-	if err != nil {
-		return err
-	}
-	served := 0.0
-	for _, st := range s.Flashcrowd.Derived.Steps {
-		if st.InTime && st.AchievedRPS >= 0.9*st.Rate {
-			served = max(served, min(st.Rate, st.AchievedRPS))
-		}
-	}
-	if served == 0 {
-		return fmt.Errorf("%s: no step kept within the latency and failure limits, so there is nothing to refine", args[0])
-	}
-	fmt.Fprintf(w, "%.0f\n", max(1, math.Round(0.8*served)))
-	return nil
 }
 
 // parseSpeeds reads -speed: "ceiling=1100,naive=1050,full=1200" (MB/s); empty is none.

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+)
+
+// A mode's limit comes from three k6 runs of k6/breakpoint.js: a coarse staircase finds the
+// range, a fine one the highest step held over its judged 8 s, and holds confirm it: that
+// step's rate for 30 s, judged over the last 24, up to maxHolds times. Near its limit a server
+// whose slow requests queue (naive's search on a 10-connection pool) can pass an 8 s step by
+// luck and fail the minute that follows; a rate held three times as long is what "sustainable"
+// means here. After a failed hold the next one runs one fine step (×1/1.06) below what the
+// failed one achieved: past its limit a server answers about as many requests a second as it
+// can, so that is where to look (in one run naive held 616/s for 8 s, then served 520, 452, 454
+// and 383/s in holds one fine step apart from 616/s down). k6/lab.sh passes the runs as one
+// spec: the fine staircase's summary, then each hold's, joined by "+".
+const (
+	maxHolds   = 4
+	holdFactor = 1.06
+)
+
+// limit is a mode's verdict: max, the throughput of the highest rate held, and failedAt, the
+// lowest rate above it that failed (NaN when none did: max is then only a lower bound).
+// confirmed is false when no hold held: max is then the fine staircase's step alone.
+type limit struct {
+	max, failedAt float64
+	confirmed     bool
+}
+
+// String is the figure with the rate that bounds it: "412 (437 failed)".
+func (l limit) String() string {
+	switch {
+	case math.IsNaN(l.max):
+		return "–"
+	case !l.confirmed && !math.IsNaN(l.failedAt):
+		return fmt.Sprintf("%.0f, unconfirmed (holds down to %.0f failed)", l.max, l.failedAt)
+	case math.IsNaN(l.failedAt):
+		return fmt.Sprintf("≥ %.0f (never failed)", l.max)
+	}
+	return fmt.Sprintf("%.0f (%.0f failed)", l.max, l.failedAt)
+}
+
+// limitOf is the limit that a fine staircase and its holds (in the order they ran) establish.
+func limitOf(fine breakpointRun, holds []breakpointRun) limit {
+	l := limit{max: math.NaN(), failedAt: math.NaN()}
+	if fine.Broke && fine.BrokeAtRPS != nil {
+		l.failedAt = *fine.BrokeAtRPS
+	}
+	for _, h := range holds {
+		if len(h.Steps) == 0 {
+			continue
+		}
+		if s := h.Steps[0]; s.Sustained {
+			return limit{max: s.AchievedRPS, failedAt: l.failedAt, confirmed: true}
+		} else {
+			l.failedAt = s.Rate
+		}
+	}
+	if fine.MaxSustainableRPS != nil && *fine.MaxSustainableRPS > 0 {
+		l.max = *fine.MaxSustainableRPS
+	}
+	return l
+}
+
+// readRuns reads a spec: the fine staircase's summary, then its holds'.
+func readRuns(spec string) ([]breakpointRun, error) {
+	var runs []breakpointRun
+	for _, path := range strings.Split(spec, "+") {
+		s, err := readSummary(path)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, s.Flashcrowd.Derived)
+	}
+	return runs, nil
+}
+
+// readLimit reads a spec and returns the fine staircase, for the chart, and the limit.
+func readLimit(spec string) (breakpointRun, limit, error) {
+	runs, err := readRuns(spec)
+	if err != nil {
+		return breakpointRun{}, limit{}, err
+	}
+	return runs[0], limitOf(runs[0], runs[1:]), nil
+}
+
+// nextHold is the rate the next hold runs at, or 0 when the limit is settled: a hold held, or
+// maxHolds failed.
+func nextHold(fine breakpointRun, holds []breakpointRun) (float64, error) {
+	if len(holds) == 0 {
+		best := 0.0
+		for _, s := range fine.Steps {
+			if s.Sustained {
+				best = max(best, s.Rate)
+			}
+		}
+		if best == 0 {
+			return 0, errors.New("the fine staircase held no step: nothing to hold")
+		}
+		return best, nil
+	}
+	last := holds[len(holds)-1]
+	if len(holds) >= maxHolds || len(last.Steps) == 0 || last.Steps[0].Sustained {
+		return 0, nil
+	}
+	return math.Round(last.Steps[0].AchievedRPS / holdFactor), nil
+}
+
+// holdRateCommand is `lab hold-rate fine.json[+hold.json...]`: prints the rate of the next
+// hold, or nothing when the limit is settled.
+func holdRateCommand(args []string, w io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: lab hold-rate <fine.json[+hold.json...]>")
+	}
+	runs, err := readRuns(args[0])
+	if err != nil {
+		return err
+	}
+	r, err := nextHold(runs[0], runs[1:])
+	if err != nil || r == 0 {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%.0f\n", r)
+	return err
+}
+
+// limitCommand is `lab limit <spec>`: the limit rounded down to a multiple of 10, 0 when there
+// is none (the rates k6/lab.sh derives from it).
+func limitCommand(args []string, w io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: lab limit <breakpoint.json[+hold.json...]>")
+	}
+	_, l, err := readLimit(args[0])
+	if err != nil {
+		return err
+	}
+	v := 0.0
+	if !math.IsNaN(l.max) {
+		v = math.Floor(l.max/10) * 10
+	}
+	_, err = fmt.Fprintf(w, "%.0f\n", v)
+	return err
+}
+
+// fineStartCommand is `lab fine-start coarse.json`: where the fine staircase starts, below the
+// most requests a second a coarse step achieved within the latency and failure limits, so that
+// its first steps hold and the limit lies in its range. What the server achieved, with 90 % of
+// the planned requests sent rather than the 95 % a held step needs: the coarse steps are short
+// and climb ×1.5, and after a jump k6 itself can send a little less than it planned while the
+// server answers as fast as before (in one ceiling run every step from 575/s to 4,373/s "sent
+// only 94 %" at a p95 under 30 ms, and the fine staircase, started below the 383/s step, was
+// still climbing on its fourth run). Far past the limit k6 sends much less: those steps do not
+// count.
+func fineStartCommand(args []string, w io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: lab fine-start <breakpoint summary>")
+	}
+	s, err := readSummary(args[0])
+	if err != nil {
+		return err
+	}
+	served := 0.0
+	for _, st := range s.Flashcrowd.Derived.Steps {
+		if st.InTime && st.AchievedRPS >= 0.9*st.Rate {
+			served = max(served, min(st.Rate, st.AchievedRPS))
+		}
+	}
+	if served == 0 {
+		return fmt.Errorf("%s: no step kept within the latency and failure limits, so there is nothing to refine", args[0])
+	}
+	fmt.Fprintf(w, "%.0f\n", max(1, math.Round(0.8*served)))
+	return nil
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// held is a confirmed limit.
+func held(max, failedAt float64) limit { return limit{max: max, failedAt: failedAt, confirmed: true} }
+
+// writeRun writes a breakpoint summary whose flashcrowd.derived is derived and returns its path.
+func writeRun(t *testing.T, dir, name, derived string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(`{"flashcrowd": {"derived": `+derived+`}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A ragged fine staircase: a lucky 550/s step above a failed 519/s one.
+const raggedFine = `{"max_sustainable_rps": 550.4, "broke": true, "broke_at_rps": 583, "steps": [
+	{"rate": 490, "achieved_rps": 489, "sustained": true},
+	{"rate": 519, "achieved_rps": 510, "sustained": false},
+	{"rate": 550, "achieved_rps": 550.4, "sustained": true},
+	{"rate": 583, "achieved_rps": 540, "sustained": false}]}`
+
+// holdRun is a hold's derived summary: one step at rate.
+func holdRun(rate, achieved float64, ok bool) string {
+	return fmt.Sprintf(`{"max_sustainable_rps": %g, "broke": %t, "steps": [{"rate": %g, "achieved_rps": %g, "sustained": %t}]}`,
+		map[bool]float64{true: achieved, false: 0}[ok], !ok, rate, achieved, ok)
+}
+
+// run is `lab <cmd> <spec>`'s output.
+func runCmd(t *testing.T, cmd func([]string, io.Writer) error, spec string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := cmd([]string{spec}, &out)
+	return out.String(), err
+}
+
+func TestHoldsConfirmTheLimit(t *testing.T) {
+	dir := t.TempDir()
+	spec := writeRun(t, dir, "fine.json", raggedFine)
+	// The first hold runs at the highest fine step held; each next one a fine step below what
+	// the one before achieved: 550 sent all it planned but missed the p95 limit, 519 could not
+	// send all it planned.
+	for i, h := range []struct {
+		rate     string
+		holdRate float64
+		achieved float64
+		ok       bool
+	}{{"550", 550, 550, false}, {"519", 519, 450, false}, {"425", 425, 424.6, true}} {
+		if got, err := runCmd(t, holdRateCommand, spec); err != nil || got != h.rate+"\n" {
+			t.Fatalf("hold %d: hold-rate = %q (%v), want %s", i+1, got, err, h.rate)
+		}
+		spec += "+" + writeRun(t, dir, fmt.Sprintf("hold%d.json", i), holdRun(h.holdRate, h.achieved, h.ok))
+	}
+	if got, err := runCmd(t, holdRateCommand, spec); err != nil || got != "" {
+		t.Fatalf("after a hold held, hold-rate = %q (%v), want nothing", got, err)
+	}
+	_, l, err := readLimit(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.String() != "425 (519 failed)" {
+		t.Errorf("limit = %s, want the hold's 425 bounded by the failed 519 hold", l)
+	}
+	if got, err := runCmd(t, limitCommand, spec); err != nil || got != "420\n" {
+		t.Errorf("lab limit = %q (%v), want 420", got, err)
+	}
+}
+
+func TestFirstHoldHeldKeepsTheStaircasesBound(t *testing.T) {
+	var fine breakpointRun
+	fine.Broke, fine.BrokeAtRPS = true, ptr(583.0)
+	fine.Steps = []step{{Rate: 550, AchievedRPS: 550.4, Sustained: true}}
+	h := breakpointRun{Steps: []step{{Rate: 550, AchievedRPS: 548.9, Sustained: true}}}
+	if l := limitOf(fine, []breakpointRun{h}); l.String() != "549 (583 failed)" {
+		t.Errorf("limit = %s, want 549 (583 failed)", l)
+	}
+	// The top of the staircase never failed: a lower bound, even when held.
+	fine.Broke, fine.BrokeAtRPS = false, nil
+	if l := limitOf(fine, []breakpointRun{h}); l.String() != "≥ 549 (never failed)" {
+		t.Errorf("limit = %s, want ≥ 549 (never failed)", l)
+	}
+}
+
+func TestEveryHoldFailedLeavesTheLimitUnconfirmed(t *testing.T) {
+	dir := t.TempDir()
+	spec := writeRun(t, dir, "fine.json", raggedFine)
+	rate := 550.0
+	for i := range maxHolds {
+		spec += "+" + writeRun(t, dir, fmt.Sprintf("hold%d.json", i), holdRun(rate, rate*0.95, false))
+		rate = math.Round(rate * 0.95 / holdFactor)
+	}
+	if got, err := runCmd(t, holdRateCommand, spec); err != nil || got != "" {
+		t.Fatalf("after %d failed holds, hold-rate = %q (%v), want nothing", maxHolds, got, err)
+	}
+	_, l, err := readLimit(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.String() != "550, unconfirmed (holds down to 396 failed)" {
+		t.Errorf("limit = %s", l)
+	}
+}
+
+func TestNoStepHeldIsNoLimit(t *testing.T) {
+	dir := t.TempDir()
+	spec := writeRun(t, dir, "fine.json", `{"max_sustainable_rps": 0, "broke": true, "broke_at_rps": 460,
+		"steps": [{"rate": 460, "achieved_rps": 300, "sustained": false}]}`)
+	if _, err := runCmd(t, holdRateCommand, spec); err == nil {
+		t.Error("a staircase that held no step gave a rate to hold")
+	}
+	if got, err := runCmd(t, limitCommand, spec); err != nil || got != "0\n" {
+		t.Errorf("lab limit = %q (%v), want 0", got, err)
+	}
+	if _, l, _ := readLimit(spec); l.String() != "–" {
+		t.Errorf("limit = %s, want –", l)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestFineStartIsBelowTheMostServedWithinTheLimits(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "coarse.json")
+	// 113/s held; 169/s served 160/s in time though k6 sent under 95 % (not held, yet served);
+	// 253/s broke the p95 limit, 380/s failed requests, 570/s sent too few: none counts.
+	body := `{"flashcrowd": {"derived": {"steps": [
+		{"rate": 50, "achieved_rps": 50, "in_time": true, "sustained": true},
+		{"rate": 113, "achieved_rps": 113.2, "in_time": true, "sustained": true},
+		{"rate": 169, "achieved_rps": 160, "in_time": true, "sustained": false},
+		{"rate": 570, "achieved_rps": 300, "in_time": true, "sustained": false},
+		{"rate": 253, "achieved_rps": 253, "in_time": false, "sustained": false},
+		{"rate": 380, "achieved_rps": 380, "in_time": false, "sustained": false}]}}}`
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := fineStartCommand([]string{path}, &out); err != nil || out.String() != "128\n" {
+		t.Fatalf("fine-start = %q (%v), want 128 (0.8 × 160)", out.String(), err)
+	}
+	body = `{"flashcrowd": {"derived": {"steps": [
+		{"rate": 50, "achieved_rps": 50, "in_time": false, "sustained": false},
+		{"rate": 75, "achieved_rps": 0, "in_time": false, "sustained": false}]}}}`
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := fineStartCommand([]string{path}, &out); err == nil {
+		t.Fatalf("a staircase that kept no step within the limits gave a start: %q", out.String())
+	}
+}
