@@ -37,7 +37,7 @@ func (l limit) String() string {
 	case math.IsNaN(l.max):
 		return "–"
 	case !l.confirmed && !math.IsNaN(l.failedAt):
-		return fmt.Sprintf("%.0f, unconfirmed (holds down to %.0f failed)", l.max, l.failedAt)
+		return fmt.Sprintf("%.0f, unconfirmed (%.0f failed)", l.max, l.failedAt)
 	case math.IsNaN(l.failedAt):
 		return fmt.Sprintf("≥ %.0f (never failed)", l.max)
 	}
@@ -54,11 +54,11 @@ func limitOf(fine breakpointRun, holds []breakpointRun) limit {
 		if len(h.Steps) == 0 {
 			continue
 		}
-		if s := h.Steps[0]; s.Sustained {
+		s := h.Steps[0]
+		if s.Sustained {
 			return limit{max: s.AchievedRPS, failedAt: l.failedAt, confirmed: true}
-		} else {
-			l.failedAt = s.Rate
 		}
+		l.failedAt = s.Rate
 	}
 	if fine.MaxSustainableRPS != nil && *fine.MaxSustainableRPS > 0 {
 		l.max = *fine.MaxSustainableRPS

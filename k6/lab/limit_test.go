@@ -106,7 +106,7 @@ func TestEveryHoldFailedLeavesTheLimitUnconfirmed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.String() != "550, unconfirmed (holds down to 396 failed)" {
+	if l.String() != "550, unconfirmed (396 failed)" {
 		t.Errorf("limit = %s", l)
 	}
 }
