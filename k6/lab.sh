@@ -174,16 +174,16 @@ for mode in "$base" ceiling full; do
   breakpoint=$(staircase "$mode" 50)
   steal+=("$mode $(steal_pct "$t0" "$(cpu_times)")")
   speed_after "$mode" "$before"
+  limit=$(max_of "$breakpoint")
   if [ -z "$rate" ]; then
-    rate=$(max_of "$breakpoint")
+    rate=$limit
     [ "$rate" -ge 10 ] || { echo "lab.sh: $breakpoint gives no usable maximum; set LAB_RATE" >&2; exit 1; }
     echo "==> lab: the common load is $rate req/s, the most $mode sustained"
   fi
   if [ -z "$overload" ]; then
-    overload=$(( $(max_of "$breakpoint") * 3 ))
+    overload=$(( limit * 3 ))
     [ "$overload" -ge 30 ] || overload=$(( rate * 3 ))
-    base_limit=$(max_of "$breakpoint")
-    [ "$base_limit" -ge 50 ] || base_limit=50
+    base_limit=$(( limit >= 50 ? limit : 50 ))
   fi
   cpu="results/cpu-$mode-$stamp"
   cpu_snapshot "$cpu-before.json"
