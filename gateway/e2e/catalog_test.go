@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -120,19 +121,16 @@ func measureAgain(t *testing.T, measure func() string) {
 
 func TestReadsAreServedByBothReplicas(t *testing.T) {
 	leader, replicas := cluster(t)
+	for _, r := range replicas {
+		eventually(t, 30*time.Second, r+" in HAProxy's read pool", func() bool {
+			return haproxyStatus(t, "pg_replicas", r) == "UP"
+		})
+	}
 	before := productReads(t)
 	delta := map[string]int{}
-	// HAProxy balances PgBouncer's server connections, not queries, and PgBouncer retires each
-	// connection after 60 s: right after start-up, while a replica was still being checked,
-	// one replica may hold them all for that long.
 	misses := 0
 	eventually(t, 90*time.Second, "both replicas serving reads", func() bool {
-		first := uncachedIDs(t, 20)
-		for id := first; id < first+20; id++ {
-			if _, r := getProduct(t, id); r.header.Get("X-Cache") == "miss" {
-				misses++
-			}
-		}
+		misses += readInParallel(t, uncachedIDs(t, 40), 40)
 		after := productReads(t)
 		for _, node := range dbNodes {
 			delta[node] = after[node] - before[node]
@@ -143,6 +141,48 @@ func TestReadsAreServedByBothReplicas(t *testing.T) {
 	if delta[leader] != 0 {
 		t.Errorf("the leader served %d reads that replicas should have", delta[leader])
 	}
+}
+
+// readInParallel reads products first to first+n-1 past the edge, 8 at a time, and returns how
+// many the catalogs missed in their caches. HAProxy balances PgBouncer's server connections,
+// not queries: reads one at a time keep reusing the few connections each PgBouncer holds, which
+// may all lead to one replica until PgBouncer retires them (server_lifetime, 60 s). Reads in
+// parallel, as shoppers send them, make the pools open more, and HAProxy (leastconn) sends
+// those to the replica with the fewest.
+func readInParallel(t *testing.T, first int64, n int) (misses int) {
+	t.Helper()
+	const parallel = 8
+	cache := make([]string, n)
+	errs := make([]error, parallel)
+	var wg sync.WaitGroup
+	for g := range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < n; i += parallel {
+				id := first + int64(i)
+				r, err := send(http.MethodGet, fmt.Sprintf("/api/v1/products/%d", id), nil, pastTheEdge)
+				if err == nil && r.status != http.StatusOK {
+					err = fmt.Errorf("GET product %d: %d %s", id, r.status, r.body)
+				}
+				if err != nil {
+					errs[g] = err
+					return
+				}
+				cache[i] = r.header.Get("X-Cache")
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cache {
+		if c == "miss" {
+			misses++
+		}
+	}
+	return misses
 }
 
 func TestReplicationStreamsToBothReplicas(t *testing.T) {

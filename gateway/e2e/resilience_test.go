@@ -128,16 +128,12 @@ func TestReadsSurviveAReplicaOutage(t *testing.T) {
 		return psql(t, leader, `SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'`) == "2"
 	})
 	served := productReads(t)[down]
-	next := uncachedIDs(t, 900)
-	// HAProxy takes the replica back after two passing checks; PgBouncer retires the read pool's
-	// server connections after 60 s (server_lifetime) and opens new ones, balanced over both
-	// replicas. Seen: about 55 s.
+	// HAProxy takes the replica back after two passing checks; the pools' connections opened
+	// before stay on the other replica until PgBouncer retires them (60 s), but reads in
+	// parallel make the pools open new ones, which HAProxy sends to the replica with the fewest.
 	back := time.Now()
 	eventually(t, 90*time.Second, down+" serving reads again", func() bool {
-		for range 10 {
-			getProduct(t, next)
-			next++
-		}
+		readInParallel(t, uncachedIDs(t, 40), 40)
 		return productReads(t)[down] > served
 	})
 	t.Logf("%s served reads again %v after it was streaming", down, time.Since(back).Round(time.Second))
