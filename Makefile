@@ -58,7 +58,7 @@ stats: ## What the running stack uses now (docker stats): memory and CPU per ser
 	@infra/scripts/stats.sh
 
 down: ## Stop the stack and delete its data volumes
-	$(COMPOSE) down --volumes --remove-orphans
+	@infra/scripts/down.sh
 
 logs: ## Follow every service's logs
 	$(COMPOSE) logs --follow --tail=100

@@ -24,13 +24,13 @@ teardown() {
     docker compose logs --tail=40 --no-color || true
   fi
   log "stack down"
-  docker compose down --volumes --remove-orphans >/dev/null 2>&1 || true
+  infra/scripts/down.sh >/dev/null 2>&1 || true
   exit "$rc"
 }
 trap teardown EXIT
 
 log "stack up"
-docker compose down --volumes --remove-orphans >/dev/null 2>&1 || true  # start from empty volumes
+infra/scripts/down.sh >/dev/null 2>&1 || true  # start from empty volumes
 make --no-print-directory up
 log "integration tests"
 make --no-print-directory integration
