@@ -16,8 +16,11 @@ import (
 // means here. After a failed hold the next one runs one fine step (×1/1.06) below what the
 // failed one achieved: past its limit a server answers about as many requests a second as it
 // can, so that is where to look (in one run naive held 616/s for 8 s, then served 520, 452, 454
-// and 383/s in holds one fine step apart from 616/s down). k6/lab.sh passes the runs as one
-// spec: the fine staircase's summary, then each hold's, joined by "+".
+// and 383/s in holds one fine step apart from 616/s down). Two fine steps below when its p95
+// was over twice the limit: a queue that grew that far shows a rate well past what holds, and
+// one step at a time from there used up the holds (naive, in one run: 616, 532, 502 and 474/s
+// failed, 449/s had held in the run before). k6/lab.sh passes the runs as one spec: the fine
+// staircase's summary, then each hold's, joined by "+".
 const (
 	maxHolds   = 4
 	holdFactor = 1.06
@@ -107,7 +110,11 @@ func nextHold(fine breakpointRun, holds []breakpointRun) (float64, error) {
 	if len(holds) >= maxHolds || len(last.Steps) == 0 || last.Steps[0].Sustained {
 		return 0, nil
 	}
-	return math.Round(last.Steps[0].AchievedRPS / holdFactor), nil
+	s, below := last.Steps[0], holdFactor
+	if s.P95 != nil && last.SLO.P95 > 0 && *s.P95 > 2*last.SLO.P95 {
+		below = holdFactor * holdFactor
+	}
+	return math.Round(s.AchievedRPS / below), nil
 }
 
 // holdRateCommand is `lab hold-rate fine.json[+hold.json...]`: prints the rate of the next

@@ -30,10 +30,12 @@ const raggedFine = `{"max_sustainable_rps": 550.4, "broke": true, "broke_at_rps"
 	{"rate": 550, "achieved_rps": 550.4, "sustained": true},
 	{"rate": 583, "achieved_rps": 540, "sustained": false}]}`
 
-// holdRun is a hold's derived summary: one step at rate.
-func holdRun(rate, achieved float64, ok bool) string {
-	return fmt.Sprintf(`{"max_sustainable_rps": %g, "broke": %t, "steps": [{"rate": %g, "achieved_rps": %g, "sustained": %t}]}`,
-		map[bool]float64{true: achieved, false: 0}[ok], !ok, rate, achieved, ok)
+// holdRun is a hold's derived summary: one step at rate, its p95 in ms, judged against a p95
+// limit of 250 ms.
+func holdRun(rate, achieved, p95 float64, ok bool) string {
+	return fmt.Sprintf(`{"max_sustainable_rps": %g, "broke": %t, "slo": {"p95": 250},
+		"steps": [{"rate": %g, "achieved_rps": %g, "p95": %g, "sustained": %t}]}`,
+		map[bool]float64{true: achieved, false: 0}[ok], !ok, rate, achieved, p95, ok)
 }
 
 // run is `lab <cmd> <spec>`'s output.
@@ -48,18 +50,20 @@ func TestHoldsConfirmTheLimit(t *testing.T) {
 	dir := t.TempDir()
 	spec := writeRun(t, dir, "fine.json", raggedFine)
 	// The first hold runs at the highest fine step held; each next one a fine step below what
-	// the one before achieved: 550 sent all it planned but missed the p95 limit, 519 could not
-	// send all it planned.
+	// the one before achieved, two when its p95 was over twice the limit: 550 sent all it
+	// planned but just missed the p95 limit, 519 could not send all it planned and queued far
+	// past it (1.3 s), 400 held.
 	for i, h := range []struct {
 		rate     string
 		holdRate float64
 		achieved float64
+		p95      float64
 		ok       bool
-	}{{"550", 550, 550, false}, {"519", 519, 450, false}, {"425", 425, 424.6, true}} {
+	}{{"550", 550, 550, 270, false}, {"519", 519, 450, 1300, false}, {"400", 400, 400.4, 40, true}} {
 		if got, err := runCmd(t, holdRateCommand, spec); err != nil || got != h.rate+"\n" {
 			t.Fatalf("hold %d: hold-rate = %q (%v), want %s", i+1, got, err, h.rate)
 		}
-		spec += "+" + writeRun(t, dir, fmt.Sprintf("hold%d.json", i), holdRun(h.holdRate, h.achieved, h.ok))
+		spec += "+" + writeRun(t, dir, fmt.Sprintf("hold%d.json", i), holdRun(h.holdRate, h.achieved, h.p95, h.ok))
 	}
 	if got, err := runCmd(t, holdRateCommand, spec); err != nil || got != "" {
 		t.Fatalf("after a hold held, hold-rate = %q (%v), want nothing", got, err)
@@ -68,11 +72,11 @@ func TestHoldsConfirmTheLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.String() != "425 (519 failed)" {
-		t.Errorf("limit = %s, want the hold's 425 bounded by the failed 519 hold", l)
+	if l.String() != "400 (519 failed)" {
+		t.Errorf("limit = %s, want the hold's 400 bounded by the failed 519 hold", l)
 	}
-	if got, err := runCmd(t, limitCommand, spec); err != nil || got != "420\n" {
-		t.Errorf("lab limit = %q (%v), want 420", got, err)
+	if got, err := runCmd(t, limitCommand, spec); err != nil || got != "400\n" {
+		t.Errorf("lab limit = %q (%v), want 400", got, err)
 	}
 }
 
@@ -96,7 +100,7 @@ func TestEveryHoldFailedLeavesTheLimitUnconfirmed(t *testing.T) {
 	spec := writeRun(t, dir, "fine.json", raggedFine)
 	rate := 550.0
 	for i := range maxHolds {
-		spec += "+" + writeRun(t, dir, fmt.Sprintf("hold%d.json", i), holdRun(rate, rate*0.95, false))
+		spec += "+" + writeRun(t, dir, fmt.Sprintf("hold%d.json", i), holdRun(rate, rate*0.95, 300, false))
 		rate = math.Round(rate * 0.95 / holdFactor)
 	}
 	if got, err := runCmd(t, holdRateCommand, spec); err != nil || got != "" {

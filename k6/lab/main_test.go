@@ -41,14 +41,14 @@ func TestTableFromRuns(t *testing.T) {
 	dir := t.TempDir()
 	// Prometheus answers per query and per evaluation time (each mode's window ends elsewhere).
 	answers := map[string]string{
-		"100|sum(increase(flashcrowd_db_queries_total[60s]))":                                  "6000",
-		"100|" + `sum(increase(flashcrowd_cache_requests_total{layer="l1"}[60s]))`:             "0",
-		"300|sum(increase(flashcrowd_db_queries_total[60s]))":                                  "300",
-		"300|" + `sum(increase(flashcrowd_cache_requests_total{layer="l1"}[60s]))`:             "6000",
-		"300|" + `sum(increase(flashcrowd_cache_requests_total{result="hit"}[60s]))`:           "5700",
-		"100|" + `sum(increase(haproxy_frontend_http_cache_lookups_total{proxy="edge"}[60s]))`: "0",
-		"300|" + `sum(increase(haproxy_frontend_http_cache_lookups_total{proxy="edge"}[60s]))`: "6000",
-		"300|" + `sum(increase(haproxy_frontend_http_cache_hits_total{proxy="edge"}[60s]))`:    "3000",
+		"100|sum(increase(flashcrowd_db_queries_total[60s]))":                                              "6000",
+		"100|" + `sum(increase(flashcrowd_cache_requests_total{layer="l1"}[60s]))`:                         "0",
+		"300|sum(increase(flashcrowd_db_queries_total[60s]))":                                              "300",
+		"300|" + `sum(increase(flashcrowd_cache_requests_total{layer="l1"}[60s]))`:                         "6000",
+		"300|" + `sum(increase(flashcrowd_cache_requests_total{layer="redis",result=~"miss|error"}[60s]))`: "300",
+		"100|" + `sum(increase(haproxy_frontend_http_cache_lookups_total{proxy="edge"}[60s]))`:             "0",
+		"300|" + `sum(increase(haproxy_frontend_http_cache_lookups_total{proxy="edge"}[60s]))`:             "6000",
+		"300|" + `sum(increase(haproxy_frontend_http_cache_hits_total{proxy="edge"}[60s]))`:                "3000",
 	}
 	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, ok := answers[r.URL.Query().Get("time")+"|"+r.URL.Query().Get("query")]
@@ -82,11 +82,11 @@ func TestTableFromRuns(t *testing.T) {
 	// Each staircase's one hold held the rate it found. The overload runs, 60 s each (writeSummary's rates): 4,800 requests sent, 1,200 never sent
 	// (dropped), and a quarter of those sent failed in naive.
 	args := []string{"-prometheus", prom.URL, "-rate", "100", "-overload", "1200", "-out", filepath.Join(dir, "lab.md"), "-chart", filepath.Join(dir, "lab.svg"),
-		"-ceiling", writeSummary(t, dir, "bp-ceiling.json", "4000", 0, 0, 0, 0, 1) + "+" + writeRun(t, dir, "hold-ceiling.json", holdRun(4000, 4000, true)),
-		"-run", "naive," + writeSummary(t, dir, "bp-naive.json", "400", 0, 0, 0, 0, 1) + "+" + writeRun(t, dir, "hold-naive.json", holdRun(400, 400, true)) + "," +
+		"-ceiling", writeSummary(t, dir, "bp-ceiling.json", "4000", 0, 0, 0, 0, 1) + "+" + writeRun(t, dir, "hold-ceiling.json", holdRun(4000, 4000, 30, true)),
+		"-run", "naive," + writeSummary(t, dir, "bp-naive.json", "400", 0, 0, 0, 0, 1) + "+" + writeRun(t, dir, "hold-naive.json", holdRun(400, 400, 30, true)) + "," +
 			writeSummary(t, dir, "br-naive.json", "", 20, 80, 200, 0.05, 6000) + ",40,100," + naiveCPU + "," +
 			writeSummary(t, dir, "ov-naive.json", "", 0, 0, 0, 0.25, 4800),
-		"-run", "full," + writeSummary(t, dir, "bp-full.json", "1200", 0, 0, 0, 0, 1) + "+" + writeRun(t, dir, "hold-full.json", holdRun(1200, 1200, true)) + "," +
+		"-run", "full," + writeSummary(t, dir, "bp-full.json", "1200", 0, 0, 0, 0, 1) + "+" + writeRun(t, dir, "hold-full.json", holdRun(1200, 1200, 30, true)) + "," +
 			writeSummary(t, dir, "br-full.json", "", 5, 20, 50, 0, 6000) + ",240,300," + fullCPU + "," +
 			writeSummary(t, dir, "ov-full.json", "", 0, 0, 0, 0, 4800),
 	}
