@@ -103,7 +103,7 @@ staircase() {
     fi
   done
   # Then hold the fine staircase's highest held step for 30 s (24 s judged), and after a failed
-  # hold one fine step below what it achieved (lab hold-rate says where, and when to stop:
+  # hold one or two fine steps below what it achieved (lab hold-rate says where, and when to stop:
   # k6/lab/limit.go).
   local spec=$fine rate hold
   while rate=$("$lab" hold-rate "$spec") && [ -n "$rate" ]; do
