@@ -61,8 +61,8 @@ k6_as() {
 # clearly past the limit (k6 exits 99 then, by design) and says roughly where the limit lies:
 # it stops after 3,000 dropped iterations, several seconds' worth past the limit, while a jump
 # of ×1.5 below it can drop a few hundred before the stack catches up. The fine one climbs
-# eleven steps of ×1.06, from a little under what the coarse one served in time (lab
-# fine-start) to 1.8 × that start, and does not stop early: k6 counts dropped iterations over
+# ten steps of ×1.06, 10 s each, from a little under what the coarse one served in time (lab
+# fine-start) to 1.7 × that start, and does not stop early: k6 counts dropped iterations over
 # the whole run, so stalls below the limit (a hypervisor's pause, a garbage collection) added up
 # to a stop at a rate that moved from run to run. Near its limit a server whose slow requests
 # queue can hold an 8 s step by luck and fail the minute after, so the limit is the highest fine
@@ -84,8 +84,8 @@ staircase() {
   echo "==> lab: $1 held $(max_of "$coarse") req/s on the coarse staircase; the fine one starts at $start" >&2
   while :; do
     touch "$marker"
-    k6_as "$1" SCENARIO=breakpoint START_RATE="$start" STEP_FACTOR=1.06 STEP_TIME=12s SETTLE=4s \
-      MAX_RATE=$((start * 18 / 10)) ABORT_DROPPED=off >&2 || true
+    k6_as "$1" SCENARIO=breakpoint START_RATE="$start" STEP_FACTOR=1.06 STEP_TIME=10s SETTLE=3s \
+      MAX_RATE=$((start * 17 / 10)) ABORT_DROPPED=off >&2 || true
     fine=$(newest_summary breakpoint "$1" "$marker") || return 1
     tries=$((tries + 1))
     [ "$tries" -lt 4 ] || break
@@ -103,8 +103,8 @@ staircase() {
     fi
   done
   # Then hold the fine staircase's highest held step for 30 s (24 s judged), and after a failed
-  # hold one or two fine steps below what it achieved (lab hold-rate says where, and when to stop:
-  # k6/lab/limit.go).
+  # hold at what it achieved in time, or one or two fine steps below it (lab hold-rate says
+  # where, and when to stop: k6/lab/limit.go).
   local spec=$fine rate hold
   while rate=$("$lab" hold-rate "$spec") && [ -n "$rate" ]; do
     echo "==> lab: $1 holds $rate req/s for 30 s" >&2
