@@ -7,6 +7,9 @@ COMPOSE ?= docker compose
 empty :=
 space := $(empty) $(empty)
 MODULES := contracts foundation services/catalog services/orders gateway worker k6/lab
+# The workspace's modules in one go command: their packages build and run side by side, where a
+# loop over the modules waited for each module's slowest test before building the next.
+WORKSPACE_PACKAGES := $(addsuffix /...,$(addprefix ./,$(MODULES)))
 # Modules whose Go sqlc makes from SQL (each has a sqlc.yaml).
 SQLC_MODULES := services/catalog services/orders
 # Go programs of the infrastructure images, outside the workspace (their images build them alone).
@@ -91,16 +94,16 @@ vet: ## gofmt, generated code up to date, go vet, module boundaries and a linux/
 	  || { echo "vet: the Go sqlc generates in $$m differs from what is committed: run make generate"; exit 1; }; \
 	  rm -rf "$$tmp"; done
 	@# One pass with every build tag: a tagged file is vetted, and so is every untagged one.
-	@for m in $(MODULES); do (cd $$m && go vet -tags integration,e2e,drill ./...); done
+	@go vet -tags integration,e2e,drill $(WORKSPACE_PACKAGES)
 	@for m in $(INFRA_MODULES); do (cd $$m && GOWORK=off go vet ./...); done
 	@infra/scripts/check-modules.sh
 	@# Apple-silicon users build these images natively: a cgo or assembly dependency must not break arm64.
-	@for m in $(MODULES); do (cd $$m && CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -o /dev/null ./...); done
+	@CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -o /dev/null $(WORKSPACE_PACKAGES)
 	@for m in $(INFRA_MODULES); do (cd $$m && CGO_ENABLED=0 GOOS=linux GOARCH=arm64 GOWORK=off go build -o /dev/null ./...); done
 	@echo "vet: gofmt, generated code, go vet, module boundaries and the linux/arm64 build are clean"
 
 unit: ## Unit tests of every module
-	@for m in $(MODULES); do (cd $$m && go test -race -count=1 ./...); done
+	@go test -race -count=1 $(WORKSPACE_PACKAGES)
 	@for m in $(INFRA_MODULES); do (cd $$m && GOWORK=off go test -count=1 ./...); done
 
 # A count, not a duration: with a duration Go 1.26's fuzz coordinator can report its own stop as
