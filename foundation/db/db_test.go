@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,7 +39,14 @@ flashcrowd_db_pool_connections{role="replica",state="max"} 3
 	}
 }
 
+// The waits below run in a synctest bubble: its clock moves only when every goroutine in it
+// waits, so a wait of seconds takes none, and still follows the same timers.
+
 func TestWaitForRetriesUntilItWorks(t *testing.T) {
+	synctest.Test(t, testWaitForRetriesUntilItWorks)
+}
+
+func testWaitForRetriesUntilItWorks(t *testing.T) {
 	calls := 0
 	err := WaitFor(context.Background(), 5*time.Second, func(context.Context) error {
 		calls++
@@ -53,6 +61,10 @@ func TestWaitForRetriesUntilItWorks(t *testing.T) {
 }
 
 func TestWaitForGivesUpWithTheLastError(t *testing.T) {
+	synctest.Test(t, testWaitForGivesUpWithTheLastError)
+}
+
+func testWaitForGivesUpWithTheLastError(t *testing.T) {
 	calls := 0
 	start := time.Now()
 	err := WaitFor(context.Background(), 2*time.Second, func(context.Context) error {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -87,6 +88,10 @@ func TestWaitForPrimaryRetriesATryThatTimesOut(t *testing.T) {
 // While HAProxy's checks settle, round robin sends one connection to the leader and the next to
 // a replica: the wait ends only once several in a row reach a primary.
 func TestWaitForPrimaryWantsSeveralInARow(t *testing.T) {
+	synctest.Test(t, testWaitForPrimaryWantsSeveralInARow) // fake time, as for WaitFor's tests
+}
+
+func testWaitForPrimaryWantsSeveralInARow(t *testing.T) {
 	replica := &pgconn.PgError{Code: "25006"}
 	answers := []error{nil, replica, nil, nil, replica, nil, nil, nil, replica}
 	tries := 0
