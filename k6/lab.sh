@@ -61,8 +61,9 @@ k6_as() {
 # clearly past the limit (k6 exits 99 then, by design) and says roughly where the limit lies:
 # it stops after 3,000 dropped iterations, several seconds' worth past the limit, while a jump
 # of ×1.5 below it can drop a few hundred before the stack catches up. The fine one climbs
-# ten steps of ×1.06, 10 s each, from a little under what the coarse one served in time (lab
-# fine-start) to 1.7 × that start, and does not stop early: k6 counts dropped iterations over
+# eleven steps of ×1.06, 10 s each, from a little under what the coarse one served in time (lab
+# fine-start) to 1.8 × that start (past the coarse step that failed, 1.5 × what it held, so one
+# fine run nearly always brackets the limit), and does not stop early: k6 counts dropped iterations over
 # the whole run, so stalls below the limit (a hypervisor's pause, a garbage collection) added up
 # to a stop at a rate that moved from run to run. Near its limit a server whose slow requests
 # queue can hold an 8 s step by luck and fail the minute after, so the limit is the highest fine
@@ -85,7 +86,7 @@ staircase() {
   while :; do
     touch "$marker"
     k6_as "$1" SCENARIO=breakpoint START_RATE="$start" STEP_FACTOR=1.06 STEP_TIME=10s SETTLE=3s \
-      MAX_RATE=$((start * 17 / 10)) ABORT_DROPPED=off >&2 || true
+      MAX_RATE=$((start * 18 / 10)) ABORT_DROPPED=off >&2 || true
     fine=$(newest_summary breakpoint "$1" "$marker") || return 1
     tries=$((tries + 1))
     [ "$tries" -lt 4 ] || break
