@@ -62,8 +62,8 @@ k6_as() {
 # it stops after 3,000 dropped iterations, several seconds' worth past the limit, while a jump
 # of ×1.5 below it can drop a few hundred before the stack catches up. The fine one climbs
 # eleven steps of ×1.06, 10 s each, from a little under what the coarse one served in time (lab
-# fine-start) to 1.8 × that start (past the coarse step that failed, 1.5 × what it held, so one
-# fine run nearly always brackets the limit), and does not stop early: k6 counts dropped iterations over
+# fine-start) to 1.8 × that start (past the coarse step that failed, at 1.5 × what it held: a
+# limit between the two needs no second fine run), and does not stop early: k6 counts dropped iterations over
 # the whole run, so stalls below the limit (a hypervisor's pause, a garbage collection) added up
 # to a stop at a rate that moved from run to run. Near its limit a server whose slow requests
 # queue can hold an 8 s step by luck and fail the minute after, so the limit is the highest fine
