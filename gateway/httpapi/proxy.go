@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -98,6 +99,10 @@ func upstreamCheck(upstream *url.URL, transport http.RoundTripper) web.Check {
 		if err != nil {
 			return err
 		}
+		// Read the (short) body to its end, so the connection goes back to the pool: closed
+		// unread, it is closed, and every check (HAProxy's, every 2 s) dialled, and looked the
+		// load balancer's name up in Docker's DNS, anew.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			return errors.New("upstream answered " + resp.Status)

@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,5 +188,36 @@ func TestStorefrontCallsTheAPIInProcess(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/cart", nil))
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "Your cart is empty") {
 		t.Fatalf("GET /cart: %d\n%s", rec.Code, rec.Body)
+	}
+}
+
+// HAProxy asks every gateway's /readyz every 2 s, and each asks the internal load balancer in
+// turn: that must reuse one connection, not dial (and look the name up) every time.
+func TestReadinessReusesItsConnectionToTheUpstream(t *testing.T) {
+	upstream := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			t.Errorf("readiness asked the upstream for %s, want /healthz", r.URL.Path)
+		}
+		io.WriteString(w, "<html><body><h1>200 OK</h1>\nService ready.\n</body></html>\n") // as HAProxy's monitor-uri answers
+	}))
+	var conns atomic.Int32
+	upstream.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	upstream.Start()
+	defer upstream.Close()
+	gw := newGateway(t, upstream.URL)
+
+	for range 5 {
+		rec := httptest.NewRecorder()
+		gw.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET /readyz: %d %s", rec.Code, rec.Body)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("five readiness checks opened %d connections to the upstream, want 1", n)
 	}
 }
