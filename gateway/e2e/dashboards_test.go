@@ -167,9 +167,10 @@ func TestDashboardsDrawData(t *testing.T) {
 		t.Fatalf("VictoriaMetrics at %s (VICTORIAMETRICS_URL): %v", victoriaMetricsURL, err)
 	}
 
-	// Samples reach VictoriaMetrics a few seconds after a scrape (every 20 s): keep a light load
-	// going and ask again until every query answers.
-	const within = 90 * time.Second
+	// Samples reach VictoriaMetrics a few seconds after a scrape (every 20 s; the Postgres
+	// exporters' every 60 s, and a rate needs two of them): keep a light load going and ask
+	// again until every query answers.
+	const within = 150 * time.Second
 	deadline := time.Now().Add(within)
 	for {
 		lightTraffic(t)
