@@ -156,7 +156,8 @@ func TestRulesReadScrapedFamilies(t *testing.T) {
 	// answering instant queries for 5 minutes, with an ever older sample. The slowest job (the
 	// Postgres exporters) is scraped every 60 s, and a fresh stack's first scrapes may take that
 	// long: a sample under 90 s old is fresh, and the test asks again for 90 s.
-	deadline := time.Now().Add(90 * time.Second)
+	const fresh = 90 * time.Second
+	deadline := time.Now().Add(fresh)
 	for {
 		for _, family := range slices.Sorted(maps.Keys(readBy)) {
 			var got struct {
@@ -171,7 +172,7 @@ func TestRulesReadScrapedFamilies(t *testing.T) {
 			for _, r := range got.Data.Result {
 				at, _ := r.Value[0].(float64)
 				newest, _ := strconv.ParseFloat(fmt.Sprint(r.Value[1]), 64)
-				if at-newest < 90 {
+				if at-newest < fresh.Seconds() {
 					delete(readBy, family)
 				}
 			}
@@ -182,6 +183,6 @@ func TestRulesReadScrapedFamilies(t *testing.T) {
 		time.Sleep(5 * time.Second)
 	}
 	for family, names := range readBy {
-		t.Errorf("rules %v read %s, which Prometheus has not scraped in the last 90 s: is it in its job's keep list?", names, family)
+		t.Errorf("rules %v read %s, which Prometheus has not scraped in the last %v: is it in its job's keep list?", names, family, fresh)
 	}
 }
