@@ -31,7 +31,10 @@ const (
 
 // limit is a mode's verdict: max, the throughput of the highest rate held, and failedAt, the
 // lowest rate above it that failed (NaN when none did: max is then only a lower bound).
-// confirmed is false when no hold held: max is then the fine staircase's step alone.
+// confirmed is false when no hold held: max is then an upper bound, what the lowest failed hold
+// served (every rate tried for 30 s failed, so what the fine staircase held for 7 s is not
+// sustainable: in one run naive's limit was "550, unconfirmed", and its common load of 550/s
+// and overload of 3 × 550 were past every hold's rate, 550 down to 336/s).
 type limit struct {
 	max, failedAt float64
 	confirmed     bool
@@ -43,7 +46,7 @@ func (l limit) String() string {
 	case math.IsNaN(l.max):
 		return "–"
 	case !l.confirmed && !math.IsNaN(l.failedAt):
-		return fmt.Sprintf("%.0f, unconfirmed (%.0f failed)", l.max, l.failedAt)
+		return fmt.Sprintf("≤ %.0f, unconfirmed (every hold failed, the lowest at %.0f)", l.max, l.failedAt)
 	case math.IsNaN(l.failedAt):
 		return fmt.Sprintf("≥ %.0f (never failed)", l.max)
 	}
@@ -65,8 +68,12 @@ func limitOf(fine breakpointRun, holds []breakpointRun) limit {
 			return limit{max: s.AchievedRPS, failedAt: l.failedAt, confirmed: true}
 		}
 		l.failedAt = s.Rate
+		served := min(s.Rate, s.AchievedRPS)
+		if math.IsNaN(l.max) || served < l.max {
+			l.max = served
+		}
 	}
-	if fine.MaxSustainableRPS != nil && *fine.MaxSustainableRPS > 0 {
+	if math.IsNaN(l.max) && fine.MaxSustainableRPS != nil && *fine.MaxSustainableRPS > 0 {
 		l.max = *fine.MaxSustainableRPS
 	}
 	return l
