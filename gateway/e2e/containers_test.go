@@ -16,7 +16,7 @@ var readOnlyRoot = []string{
 	"haproxy", "gateway", "catalog", "worker", "migrate", "pgbouncer-1", "pgbouncer-2",
 	"postgres-1", "postgres-2", "postgres-3", "etcd", "redis", "redis-queue", "minio", "prometheus",
 	"postgres-exporter-1", "postgres-exporter-2", "postgres-exporter-3",
-	"pgbouncer-exporter-1", "pgbouncer-exporter-2", "redis-exporter", "redis-queue-exporter",
+	"pgbouncer-exporter-1", "pgbouncer-exporter-2", "redis-exporter",
 	"orders", "migrate-orders", "mailpit", "asynqmon", "webhook-sink", "victoriametrics", "cgroup-exporter",
 	"edge-cert", "alertmanager",
 }
