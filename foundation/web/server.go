@@ -13,7 +13,7 @@ import (
 
 // Serve runs h on addr until ctx is cancelled (SIGTERM), then leaves without dropping a request:
 // for unready it goes on serving but answers /readyz 503 and closes each connection after its
-// answer, so the load balancer stops sending it requests (HAProxy: two failed checks, 2 s apart)
+// answer, so the load balancer stops sending it requests (HAProxy: two failed checks, within 3 s)
 // and opens no new ones here; then it stops accepting and gives in-flight requests up to drain
 // to finish. An instance no load balancer checks passes unready 0.
 func Serve(ctx context.Context, logger *slog.Logger, addr string, h http.Handler, unready, drain time.Duration) error {

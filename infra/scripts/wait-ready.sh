@@ -17,21 +17,26 @@ services=("$@")
 deadline=$((SECONDS + ${WAIT_READY_TIMEOUT:-120}))
 
 # not_ready prints "service addresses" for every running instance HAProxy does not route to
-# yet. An instance on two networks (the HA pair's) is routed to at one of its addresses.
+# yet. An instance on two networks (the HA pair's) is routed to at one of its addresses. Two
+# docker calls for all the instances, not two per instance: on a machine busy starting the
+# stack each call takes a second, and a pass over ten instances took longer than the checks.
 not_ready() {
-  local csv svc id ids ips
+  local csv ids svc ips
   csv=$(curl -fsS --max-time 2 "$stats" 2>/dev/null) || { echo "haproxy stats"; return; }
+  ids=$(docker compose ps -q "${services[@]}")
+  declare -A running=()
+  # (no quotes around $ids: one argument per container)
+  while read -r svc ips; do
+    [ -n "$svc" ] || continue
+    running[$svc]=1
+    awk -F, -v b="${backend_of[$svc]}" -v ips="$ips" '
+      BEGIN { n = split(ips, ip, " ") }
+      NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+      $1 ~ "^(" b ")$" && $col["status"] == "UP" { for (i = 1; i <= n; i++) if ($col["addr"] ~ "^" ip[i] ":") up = 1 }
+      END { exit !up }' <<<"${csv#\# }" || echo "$svc $ips"
+  done < <([ -z "$ids" ] || docker inspect -f '{{index .Config.Labels "com.docker.compose.service"}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' $ids)
   for svc in "${services[@]}"; do
-    ids=$(docker compose ps -q "$svc")
-    [ -n "$ids" ] || { echo "$svc (no running instance)"; continue; }
-    for id in $ids; do
-      ips=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$id")
-      awk -F, -v b="${backend_of[$svc]}" -v ips="$ips" '
-        BEGIN { n = split(ips, ip, " ") }
-        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-        $1 ~ "^(" b ")$" && $col["status"] == "UP" { for (i = 1; i <= n; i++) if ($col["addr"] ~ "^" ip[i] ":") up = 1 }
-        END { exit !up }' <<<"${csv#\# }" || echo "$svc ${ips% }"
-    done
+    [ -n "${running[$svc]:-}" ] || echo "$svc (no running instance)"
   done
 }
 

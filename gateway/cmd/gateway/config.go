@@ -20,7 +20,7 @@ type Config struct {
 	UpstreamURL       url.URL       `env:"UPSTREAM_URL" envDefault:"http://haproxy:8081" desc:"Where /api/* is forwarded, and where the orders service's /internal/v1/customers* is called: HAProxy's internal frontend, http://host:port."`
 	AdminToken        string        `env:"ADMIN_TOKEN,required" secret:"true" desc:"Bearer token for /api/v1/admin/*, and what the admin pages (/admin) take to sign in. The catalog checks it too."`
 	ProxyMaxIdleConns int           `env:"PROXY_MAX_IDLE_CONNS" envDefault:"512" desc:"Idle keep-alive connections of the one proxy transport, in total and per host (2 to 100000): size it to the expected concurrency."`
-	HTTPUnreadyDelay  time.Duration `env:"HTTP_UNREADY_DELAY" envDefault:"5s" desc:"On SIGTERM, how long the instance goes on serving while /readyz answers 503, so that HAProxy (two failed checks, 2 s apart) stops sending it requests before it stops accepting them (0 to 20s)."`
+	HTTPUnreadyDelay  time.Duration `env:"HTTP_UNREADY_DELAY" envDefault:"5s" desc:"On SIGTERM, how long the instance goes on serving while /readyz answers 503, so that HAProxy (two failed checks, within 3 s) stops sending it requests before it stops accepting them (0 to 20s)."`
 	HTTPDrainTimeout  time.Duration `env:"HTTP_DRAIN_TIMEOUT" envDefault:"10s" desc:"On SIGTERM, how long in-flight requests may take to finish."`
 
 	RedisAddr               string        `env:"REDIS_ADDR" envDefault:"redis:6379" desc:"Redis: customers' sessions and the login and checkout limits."`

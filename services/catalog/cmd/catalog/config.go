@@ -48,7 +48,7 @@ type Config struct {
 	CacheL1Size      int           `env:"CACHE_L1_SIZE" envDefault:"10000" desc:"Entries in each of the two L1 LRUs (products; pages) (1 to 10000000)."`
 
 	EdgePurgeURL     string        `env:"EDGE_PURGE_URL" desc:"HAProxy's private purge port; comma-separated, one per edge node (the HA pair has two caches). After every write the instance sends PURGE /api/v1/products/{id} and /products/{id} (the storefront's page) to each, and again 1 s and 5 s later. Empty: no purges (no edge cache)."`
-	HTTPUnreadyDelay time.Duration `env:"HTTP_UNREADY_DELAY" envDefault:"5s" desc:"On SIGTERM, how long the instance goes on serving while /readyz answers 503, so that HAProxy (two failed checks, 2 s apart) stops sending it requests before it stops accepting them (0 to 20s)."`
+	HTTPUnreadyDelay time.Duration `env:"HTTP_UNREADY_DELAY" envDefault:"5s" desc:"On SIGTERM, how long the instance goes on serving while /readyz answers 503, so that HAProxy (two failed checks, within 3 s) stops sending it requests before it stops accepting them (0 to 20s)."`
 	HTTPDrainTimeout time.Duration `env:"HTTP_DRAIN_TIMEOUT" envDefault:"10s" desc:"On SIGTERM, how long in-flight requests may take to finish."`
 
 	Media

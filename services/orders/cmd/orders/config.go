@@ -32,7 +32,7 @@ type Config struct {
 	CartHold           time.Duration `env:"CART_HOLD" envDefault:"15m" desc:"How long units added to a cart stay held for it after it last changed them (1m to 24h): other buyers hear \"sold out\" while every unit is held; then they are free again and the cart's checkout holds anew."`
 	OrderCancelWindow  time.Duration `env:"ORDER_CANCEL_WINDOW" envDefault:"30m" desc:"How long after checkout its owner may cancel an order, putting the stock back (0 to 720h; 0: never)."`
 	OutboxPollInterval time.Duration `env:"OUTBOX_POLL_INTERVAL" envDefault:"5s" desc:"How often the outbox relay looks for rows no commit of this instance woke it for (a dead instance's, or a failed enqueue's) (10ms to 1m), and its first back-off after a failure; a local commit (an order placed or cancelled) wakes it at once. Each look at an empty outbox is one query on the primary, from every instance: every 1 s rather than 5, the two instances' looks cost the idle stack a third of a percent of a core more (orders and PgBouncer, measured)."`
-	HTTPUnreadyDelay   time.Duration `env:"HTTP_UNREADY_DELAY" envDefault:"5s" desc:"On SIGTERM, how long the instance goes on serving while /readyz answers 503, so that HAProxy (two failed checks, 2 s apart) stops sending it requests before it stops accepting them (0 to 20s)."`
+	HTTPUnreadyDelay   time.Duration `env:"HTTP_UNREADY_DELAY" envDefault:"5s" desc:"On SIGTERM, how long the instance goes on serving while /readyz answers 503, so that HAProxy (two failed checks, within 3 s) stops sending it requests before it stops accepting them (0 to 20s)."`
 	HTTPDrainTimeout   time.Duration `env:"HTTP_DRAIN_TIMEOUT" envDefault:"10s" desc:"On SIGTERM, how long in-flight requests may take to finish."`
 }
 
