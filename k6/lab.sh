@@ -93,17 +93,17 @@ staircase() {
     [ "$tries" -lt 4 ] || break
     # A coarse step that held by luck can put the start above the limit: the first step fails
     # and finds nothing; start again a quarter lower. A coarse staircase cut short by a stall
-    # can put the whole fine range below it: every step holds; go on from a step above the top
-    # one, six steps (×1.4) rather than eleven: the limit is usually just past it (full's
-    # coarse staircase can fail its ×1.5 jump at 72 to 95 % of its limit, and in three labs in a
-    # row its limit lay 3 to 34 % above the fine range's top).
+    # can put the whole fine range below it: every step holds; go on from the top one (held
+    # again, so that this run has a step to hold if the next fails), six steps (to ×1.4) rather
+    # than eleven: the limit is usually just past it (full's coarse staircase can fail its ×1.5
+    # jump at 72 to 95 % of its limit, and in three labs in a row its limit lay 3 to 34 % above
+    # the fine range's top).
     if [ "$(max_of "$fine")" -eq 0 ]; then
       start=$((start * 3 / 4))
       top=$((start * 18 / 10))
       echo "==> lab: $1 failed the fine staircase's first step; again from $start" >&2
     elif grep -q '"broke": *false' "$fine"; then
       start=$(grep -o '"target_rps_reached": *[0-9]*' "$fine" | grep -o '[0-9]*$')
-      start=$((start * 106 / 100))
       top=$((start * 14 / 10))
       echo "==> lab: $1 held the fine staircase's top step; on from $start" >&2
     else
