@@ -83,11 +83,12 @@ staircase() {
     from=50
   done
   echo "==> lab: $1 held $(max_of "$coarse") req/s on the coarse staircase; the fine one starts at $start" >&2
-  local top=$((start * 18 / 10))
+  # span: how far the fine staircase climbs, in tenths of its start.
+  local span=18
   while :; do
     touch "$marker"
     k6_as "$1" SCENARIO=breakpoint START_RATE="$start" STEP_FACTOR=1.06 STEP_TIME=10s SETTLE=3s \
-      MAX_RATE="$top" ABORT_DROPPED=off >&2 || true
+      MAX_RATE=$((start * span / 10)) ABORT_DROPPED=off >&2 || true
     fine=$(newest_summary breakpoint "$1" "$marker") || return 1
     tries=$((tries + 1))
     [ "$tries" -lt 4 ] || break
@@ -100,11 +101,11 @@ staircase() {
     # the fine range's top).
     if [ "$(max_of "$fine")" -eq 0 ]; then
       start=$((start * 3 / 4))
-      top=$((start * 18 / 10))
+      span=18
       echo "==> lab: $1 failed the fine staircase's first step; again from $start" >&2
     elif grep -q '"broke": *false' "$fine"; then
       start=$(grep -o '"target_rps_reached": *[0-9]*' "$fine" | grep -o '[0-9]*$')
-      top=$((start * 14 / 10))
+      span=14
       echo "==> lab: $1 held the fine staircase's top step; on from $start" >&2
     else
       break

@@ -25,9 +25,9 @@ not_ready() {
   csv=$(curl -fsS --max-time 2 "$stats" 2>/dev/null) || { echo "haproxy stats"; return; }
   ids=$(docker compose ps -q "${services[@]}")
   declare -A running=()
-  # (no quotes around $ids: one argument per container)
+  # Each instance's service and addresses, from one docker inspect ($ids unquoted there: one
+  # argument per container).
   while read -r svc ips; do
-    [ -n "$svc" ] || continue
     running[$svc]=1
     awk -F, -v b="${backend_of[$svc]}" -v ips="$ips" '
       BEGIN { n = split(ips, ip, " ") }
