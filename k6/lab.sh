@@ -61,9 +61,10 @@ k6_as() {
 # clearly past the limit (k6 exits 99 then, by design) and says roughly where the limit lies:
 # it stops after 3,000 dropped iterations, several seconds' worth past the limit, while a jump
 # of ×1.5 below it can drop a few hundred before the stack catches up. The fine one climbs
-# eleven steps of ×1.06, 10 s each, from a little under what the coarse one served in time (lab
+# eleven steps of ×1.06, 10 s each, from a little under what the coarse one served (lab
 # fine-start) to 1.8 × that start (past the coarse step that failed, at 1.5 × what it held: a
-# limit between the two needs no second fine run), and does not stop early: k6 counts dropped iterations over
+# limit between the two needs no second fine run), and does not stop early (unless its first
+# step fails: it started above the limit): k6 counts dropped iterations over
 # the whole run, so stalls below the limit (a hypervisor's pause, a garbage collection) added up
 # to a stop at a rate that moved from run to run. Near its limit a server whose slow requests
 # queue can hold an 8 s step by luck and fail the minute after, so the limit is the highest fine
@@ -88,12 +89,12 @@ staircase() {
   while :; do
     touch "$marker"
     k6_as "$1" SCENARIO=breakpoint START_RATE="$start" STEP_FACTOR=1.06 STEP_TIME=10s SETTLE=3s \
-      MAX_RATE=$((start * span / 10)) ABORT_DROPPED=off >&2 || true
+      MAX_RATE=$((start * span / 10)) ABORT_DROPPED=off ABORT_FIRST_STEP=on >&2 || true
     fine=$(newest_summary breakpoint "$1" "$marker") || return 1
     tries=$((tries + 1))
     [ "$tries" -lt 4 ] || break
     # A coarse step that held by luck can put the start above the limit: the first step fails
-    # and finds nothing; start again a quarter lower. A coarse staircase cut short by a stall
+    # (and k6 stops then) and finds nothing; start again a quarter lower. A coarse staircase cut short by a stall
     # can put the whole fine range below it: every step holds; go on from the top one (held
     # again, so that this run has a step to hold if the next fails), six steps (to ×1.4) rather
     # than eleven: the limit is usually just past it (full's coarse staircase can fail its ×1.5

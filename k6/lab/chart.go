@@ -20,7 +20,8 @@ type breakpointRun struct {
 	Broke             bool     `json:"broke"`
 	BrokeAtRPS        *float64 `json:"broke_at_rps"`
 	SLO               struct {
-		P95 float64 `json:"p95"`
+		P95      float64 `json:"p95"`
+		FailRate float64 `json:"failRate"`
 	} `json:"slo"`
 	Staircase struct {
 		StepS   float64 `json:"step_s"`
@@ -35,6 +36,7 @@ type step struct {
 	Rate        float64  `json:"rate"`
 	AchievedRPS float64  `json:"achieved_rps"`
 	P95         *float64 `json:"p95"`
+	FailRate    float64  `json:"failRate"`
 	InTime      bool     `json:"in_time"` // p95, p99 and failures within the service level
 	Sustained   bool     `json:"sustained"`
 }
