@@ -43,7 +43,7 @@
 import exec from 'k6/execution';
 import { envDuration, envInt, envNumber, slo } from './lib/config.js';
 import { browse, browseEndpoints, preflight } from './lib/catalog.js';
-import { SYSTEM_TAGS, TREND_STATS, reportByTag, sloThresholds } from './lib/thresholds.js';
+import { SYSTEM_TAGS, TREND_STATS, reportByTag, sloRules, sloThresholds } from './lib/thresholds.js';
 import { latencyRow, ms, pad, pct, summaryHandler } from './lib/summary.js';
 
 // 25/s steps: a mode without caches may not hold 50/s here (its typo searches alone saturate
@@ -110,12 +110,7 @@ export const options = {
 // samples after it, so a verdict then stands for the rest of the run). A step that sent too few
 // requests is not caught: k6 has no per-step count of what it dropped.
 function firstStepAbort() {
-  const rule = (threshold) => ({ threshold, abortOnFail: true, delayAbortEval: `${STEP_TIME.secs + 1}s` });
-  const tag = `step:${rates[0]}`;
-  return {
-    [`http_req_duration{${tag}}`]: [rule(`p(95)<${SLO.p95}`), rule(`p(99)<${SLO.p99}`)],
-    [`http_req_failed{${tag}}`]: [rule(`rate<${SLO.failRate}`)],
-  };
+  return sloRules(SLO, `{step:${rates[0]}}`, { abort: true, delay: `${STEP_TIME.secs + 1}s` });
 }
 
 export function setup() {

@@ -64,9 +64,9 @@ k6_as() {
 # eleven steps of ×1.06, 10 s each, from a little under what the coarse one served (lab
 # fine-start) to 1.8 × that start (past the coarse step that failed, at 1.5 × what it held: a
 # limit between the two needs no second fine run), and does not stop early (unless its first
-# step fails: it started above the limit): k6 counts dropped iterations over
-# the whole run, so stalls below the limit (a hypervisor's pause, a garbage collection) added up
-# to a stop at a rate that moved from run to run. Near its limit a server whose slow requests
+# step fails: it started too high): k6 counts dropped iterations over the whole run, so stalls
+# below the limit (a hypervisor's pause, a garbage collection) added up to a stop at a rate that
+# moved from run to run. Near its limit a server whose slow requests
 # queue can hold an 8 s step by luck and fail the minute after, so the limit is the highest fine
 # step that then holds for 30 s as well.
 staircase() {
@@ -94,8 +94,8 @@ staircase() {
     tries=$((tries + 1))
     [ "$tries" -lt 4 ] || break
     # A coarse step that held by luck can put the start above the limit: the first step fails
-    # (and k6 stops then) and finds nothing; start again a quarter lower. A coarse staircase cut short by a stall
-    # can put the whole fine range below it: every step holds; go on from the top one (held
+    # (and k6 stops then) and finds nothing; start again a quarter lower. A coarse staircase cut
+    # short by a stall can put the whole fine range below it: every step holds; go on from the top one (held
     # again, so that this run has a step to hold if the next fails), six steps (to ×1.4) rather
     # than eleven: the limit is usually just past it (full's coarse staircase can fail its ×1.5
     # jump at 72 to 95 % of its limit, and in three labs in a row its limit lay 3 to 34 % above

@@ -15,15 +15,19 @@ export const SYSTEM_TAGS = ['status', 'method', 'name', 'group', 'check', 'error
 // config.js). With `abort`, a breach stops the run, after `delay` so the first seconds' few
 // samples cannot decide it.
 export function sloThresholds(s, endpoints, { abort = false, delay = '10s' } = {}) {
-  const rule = (threshold) => (abort ? { threshold, abortOnFail: true, delayAbortEval: delay } : threshold);
-  const latency = [rule(`p(95)<${s.p95}`), rule(`p(99)<${s.p99}`)];
-  const failed = [rule(`rate<${s.failRate}`)];
-  const t = { http_req_duration: latency, http_req_failed: failed };
-  for (const e of endpoints) {
-    t[`http_req_duration{endpoint:${e}}`] = latency;
-    t[`http_req_failed{endpoint:${e}}`] = failed;
-  }
+  const t = sloRules(s, '', { abort, delay });
+  for (const e of endpoints) Object.assign(t, sloRules(s, `{endpoint:${e}}`, { abort, delay }));
   return t;
+}
+
+// sloRules holds the requests that `selector` picks (empty: all of them, or e.g.
+// '{step:400}') to the service level `s`, with sloThresholds's `abort` and `delay`.
+export function sloRules(s, selector, { abort = false, delay = '10s' } = {}) {
+  const rule = (threshold) => (abort ? { threshold, abortOnFail: true, delayAbortEval: delay } : threshold);
+  return {
+    [`http_req_duration${selector}`]: [rule(`p(95)<${s.p95}`), rule(`p(99)<${s.p99}`)],
+    [`http_req_failed${selector}`]: [rule(`rate<${s.failRate}`)],
+  };
 }
 
 // Rules that always hold: they make k6 report a sub-metric without judging it. The summary
