@@ -3,7 +3,7 @@
 # infra/ceiling, measured with the same k6 beside the idle stack) and the full stack in turn, it
 # finds the highest request rate each sustains: a coarse breakpoint staircase, ×1.5 per short
 # step, finds the range; a fine one, ×1.06 per step from a little below it, finds the limit
-# within 6 %; a 30 s hold at that step confirms it. For both modes it then holds the same fixed
+# within 6 %; a hold of 28 s at that step confirms it. For both modes it then holds the same fixed
 # load (browse scenario) and reads what the databases and caches did meanwhile from Prometheus,
 # what CPU each container used from Docker and what k6 used itself, then sends 3× the baseline's
 # limit with a shopper's 10 s timeout. k6/lab turns the runs' own figures into the table, and
@@ -68,9 +68,10 @@ k6_as() {
 # below the limit (a hypervisor's pause, a garbage collection) added up to a stop at a rate that
 # moved from run to run. Near its limit a server whose slow requests
 # queue can hold an 8 s step by luck and fail the minute after, so the limit is the highest fine
-# step that then holds for 30 s as well.
+# step that then holds for 28 s as well. (Each run climbs into its first step over 4 s, k6's
+# LEAD_IN, so that its own start does not load a server near its limit.)
 staircase() {
-  local from=$2 coarse start fine tries=0
+  local from=$2 coarse start fine held= tries=0
   while :; do
     touch "$marker"
     k6_as "$1" SCENARIO=breakpoint START_RATE="$from" STEP_FACTOR=1.5 STEP_TIME=8s SETTLE=3s MAX_RATE=100000 \
@@ -100,11 +101,18 @@ staircase() {
     # than eleven: the limit is usually just past it (full's coarse staircase can fail its ×1.5
     # jump at 72 to 95 % of its limit, and in three labs in a row its limit lay 3 to 34 % above
     # the fine range's top).
-    if [ "$(max_of "$fine")" -eq 0 ]; then
+    if [ "$(max_of "$fine")" -eq 0 ] && [ -n "$held" ]; then
+      # A continuation that failed its first step, the top step the run before held: the
+      # limit lies there, and the holds start from that run.
+      echo "==> lab: $1 failed the continuation's first step; holds from the run before" >&2
+      fine=$held
+      break
+    elif [ "$(max_of "$fine")" -eq 0 ]; then
       start=$((start * 3 / 4))
       span=18
       echo "==> lab: $1 failed the fine staircase's first step; again from $start" >&2
     elif grep -q '"broke": *false' "$fine"; then
+      held=$fine
       start=$(grep -o '"target_rps_reached": *[0-9]*' "$fine" | grep -o '[0-9]*$')
       span=14
       echo "==> lab: $1 held the fine staircase's top step; on from $start" >&2
@@ -112,14 +120,14 @@ staircase() {
       break
     fi
   done
-  # Then hold the fine staircase's highest held step for 30 s (24 s judged), and after a failed
+  # Then hold the fine staircase's highest held step for 28 s (24 s judged), and after a failed
   # hold at what it achieved in time, or one or two fine steps below it (lab hold-rate says
   # where, and when to stop: k6/lab/limit.go).
   local spec=$fine rate hold
   while rate=$("$lab" hold-rate "$spec") && [ -n "$rate" ]; do
-    echo "==> lab: $1 holds $rate req/s for 30 s" >&2
+    echo "==> lab: $1 holds $rate req/s for 28 s" >&2
     touch "$marker"
-    k6_as "$1" SCENARIO=breakpoint START_RATE="$rate" MAX_RATE="$rate" STEP_TIME=30s SETTLE=6s ABORT_DROPPED=off >&2 || true
+    k6_as "$1" SCENARIO=breakpoint START_RATE="$rate" MAX_RATE="$rate" STEP_TIME=28s SETTLE=4s ABORT_DROPPED=off >&2 || true
     hold=$(newest_summary breakpoint "$1" "$marker") || return 1
     spec="$spec+$hold"
   done

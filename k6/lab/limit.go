@@ -10,7 +10,7 @@ import (
 
 // A mode's limit comes from three k6 runs of k6/breakpoint.js: a coarse staircase finds the
 // range, a fine one the highest step held over its judged 7 s, and holds confirm it: that
-// step's rate for 30 s, judged over the last 24, up to maxHolds times. Near its limit a server
+// step's rate for 28 s, judged over the last 24, up to maxHolds times. Near its limit a server
 // whose slow requests queue (naive's search on a 10-connection pool) can pass an 8 s step by
 // luck and fail the minute that follows; a rate held three times as long is what "sustainable"
 // means here. After a failed hold the next one runs one fine step (×1/1.06) below what the
@@ -32,7 +32,7 @@ const (
 // limit is a mode's verdict: max, the throughput of the highest rate held, and failedAt, the
 // lowest rate above it that failed (NaN when none did: max is then only a lower bound).
 // confirmed is false when no hold held: max is then an upper bound, what the lowest failed hold
-// served (every rate tried for 30 s failed, so what the fine staircase held for 7 s is not
+// served (every rate tried for 28 s failed, so what the fine staircase held for 7 s is not
 // sustainable: in one run naive's limit was "550, unconfirmed", and its common load of 550/s
 // and overload of 3 × 550 were past every hold's rate, 550 down to 336/s).
 type limit struct {
