@@ -60,7 +60,8 @@ k6_as() {
 # (`lab limit` reads the limit from them). The coarse one climbs ×1.5 from <from> until it is
 # clearly past the limit (k6 exits 99 then, by design) and says roughly where the limit lies:
 # it stops after 3,000 dropped iterations, several seconds' worth past the limit, while a jump
-# of ×1.5 below it can drop a few hundred before the stack catches up. The fine one climbs
+# of ×1.5 below it can drop a few hundred before the stack catches up, or after a step that sent
+# under half its plan (where k6 is what falls behind, it drops nothing until its VUs run out). The fine one climbs
 # eleven steps of ×1.06, 10 s each, from a little under what the coarse one served (lab
 # fine-start) to 1.8 × that start (past the coarse step that failed, at 1.5 × what it held: a
 # limit between the two needs no second fine run), and does not stop early (unless its first
@@ -75,7 +76,7 @@ staircase() {
   while :; do
     touch "$marker"
     k6_as "$1" SCENARIO=breakpoint START_RATE="$from" STEP_FACTOR=1.5 STEP_TIME=8s SETTLE=3s MAX_RATE=100000 \
-      ABORT_DROPPED=3000 >&2 || true
+      ABORT_DROPPED=3000 ABORT_SENT=0.5 >&2 || true
     # (set -e does not reach into a command substitution: each step returns on failure itself.)
     coarse=$(newest_summary breakpoint "$1" "$marker") || return 1
     start=$("$lab" fine-start "$coarse" 2>/dev/null) && break
@@ -121,8 +122,8 @@ staircase() {
     fi
   done
   # Then hold the fine staircase's highest held step for 28 s (24 s judged), and after a failed
-  # hold at what it achieved in time, or one or two fine steps below it (lab hold-rate says
-  # where, and when to stop: k6/lab/limit.go).
+  # hold the same rate once more if it failed on a burst, else at what it achieved in time, or
+  # one or two fine steps below it (lab hold-rate says where, and when to stop: k6/lab/limit.go).
   local spec=$fine rate hold
   while rate=$("$lab" hold-rate "$spec") && [ -n "$rate" ]; do
     echo "==> lab: $1 holds $rate req/s for 28 s" >&2

@@ -30,11 +30,12 @@ type breakpointRun struct {
 	Steps []step `json:"steps"`
 }
 
-// step is one step of the staircase, measured over its judged seconds. P95 is nil when the step
-// sent no requests (k6 writes NaN, which JSON turns into null).
+// step is one step of the staircase, measured over its judged seconds. P50 and P95 are nil when
+// the step sent no requests (k6 writes NaN, which JSON turns into null).
 type step struct {
 	Rate        float64  `json:"rate"`
 	AchievedRPS float64  `json:"achieved_rps"`
+	P50         *float64 `json:"p50"`
 	P95         *float64 `json:"p95"`
 	FailRate    float64  `json:"failRate"`
 	InTime      bool     `json:"in_time"` // p95, p99 and failures within the service level

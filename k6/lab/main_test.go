@@ -17,11 +17,12 @@ func writeSummary(t *testing.T, dir, name string, maxRPS string, med, p95, p99, 
 	t.Helper()
 	derived := "null"
 	if maxRPS != "" {
-		// Two steps as k6/breakpoint.js writes them; the second sent nothing, so its p95 is null.
-		derived = `{"max_sustainable_rps": ` + maxRPS + `, "broke": true, "broke_at_rps": 50, "slo": {"p95": 250},
+		// Two steps as k6/breakpoint.js writes them: maxRPS held, ten times that failed; the
+		// second sent nothing, so its p95 is null.
+		derived = `{"max_sustainable_rps": ` + maxRPS + `, "broke": true, "broke_at_rps": ` + maxRPS + `0, "slo": {"p95": 250},
 			"staircase": {"step_s": 20, "settle_s": 5},
-			"steps": [{"rate": 25, "achieved_rps": 24.8, "p95": 12.5, "sustained": true},
-				{"rate": 50, "achieved_rps": 0, "p95": null, "sustained": false}]}`
+			"steps": [{"rate": ` + maxRPS + `, "achieved_rps": ` + maxRPS + `, "p95": 12.5, "sustained": true},
+				{"rate": ` + maxRPS + `0, "achieved_rps": 0, "p95": null, "sustained": false}]}`
 	}
 	body := fmt.Sprintf(`{"metrics": {
 		"http_req_duration": {"values": {"med": %g, "p(95)": %g, "p(99)": %g}},
@@ -95,8 +96,8 @@ func TestTableFromRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"The machine's ceiling: 4000 (50 failed) req/s",
-		"| Max sustainable RPS (the highest breakpoint step that a longer hold confirmed, and the lowest rate that failed) | 400 (50 failed) | 1200 (50 failed) | 3.00× |",
+		"The machine's ceiling: 4000 (40000 failed) req/s",
+		"| Max sustainable RPS (the highest breakpoint step that a longer hold confirmed, and the lowest rate that failed) | 400 (4000 failed) | 1200 (12000 failed) | 3.00× |",
 		"| Max sustainable RPS, share of the machine's ceiling | 10.00% | 30.00% | 3.00× |",
 		// (0.25 × 4800 + 1200) / 6000 in naive; 1200 / 6000 in full.
 		"| Error rate at 3× naive's limit (1200 req/s, 10 s timeout; requests k6 could not send count as failed) | 40.00% | 20.00% | 0.50× |",
@@ -128,7 +129,7 @@ func TestTableFromRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"naive, 25/s step: p95 12.5 ms", "full, 50/s step: 0 req/s achieved"} {
+	for _, want := range []string{"naive, 400/s step: p95 12.5 ms", "full, 12000/s step: 0 req/s achieved"} {
 		if !strings.Contains(string(svg), want) {
 			t.Errorf("the chart lacks %q", want)
 		}

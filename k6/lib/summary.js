@@ -103,6 +103,8 @@ function text(data, scenario, extra, base) {
   let crossed = 0;
   for (const name of Object.keys(data.metrics).sort()) {
     const th = data.metrics[name].thresholds || {};
+    // A rule on a sub-metric that took no sample (a step the run did not reach) judges nothing.
+    if (name.includes('{') && !sampled(data.metrics[name])) continue;
     for (const expr of Object.keys(th)) {
       if (reportOnly.includes(expr)) continue;
       if (!th[expr].ok) crossed++;
@@ -112,6 +114,13 @@ function text(data, scenario, extra, base) {
   out.push(crossed ? `  ${crossed} threshold(s) crossed: the run fails` : '  all thresholds hold');
   out.push(`  summary: ${base}.json   report: ${base}.html (web dashboard export)\n`);
   return out.join('\n') + '\n';
+}
+
+// sampled: whether a metric took any sample (a trend's or a counter's count, a rate's passes
+// and fails).
+function sampled(m) {
+  const v = m.values || {};
+  return (v.count || 0) + (v.passes || 0) + (v.fails || 0) > 0;
 }
 
 // observed shows the value a threshold expression was judged on.
