@@ -46,7 +46,7 @@
 import exec from 'k6/execution';
 import { envDuration, envInt, envNumber, slo } from './lib/config.js';
 import { browse, browseEndpoints, preflight } from './lib/catalog.js';
-import { SYSTEM_TAGS, TREND_STATS, reportByTag, sloRules, sloThresholds } from './lib/thresholds.js';
+import { SYSTEM_TAGS, TREND_STATS, abortRule, reportByTag, sloRules, sloThresholds } from './lib/thresholds.js';
 import { latencyRow, ms, pad, pct, summaryHandler } from './lib/summary.js';
 
 // 25/s steps: a mode without caches may not hold 50/s here (its typo searches alone saturate
@@ -113,9 +113,9 @@ export const options = {
     },
   },
   thresholds: Object.assign(sloThresholds(SLO, browseEndpoints(WRITE_PCT)), reportByTag('step', rates), {
-    'http_req_failed{scenario:breakpoint}': [{ threshold: 'rate<0.05', abortOnFail: true, delayAbortEval: '10s' }],
+    'http_req_failed{scenario:breakpoint}': [abortRule('rate<0.05', '10s')],
   }, ABORT_DROPPED > 0 ? {
-    dropped_iterations: [{ threshold: `count<${ABORT_DROPPED}`, abortOnFail: true, delayAbortEval: '10s' }],
+    dropped_iterations: [abortRule(`count<${ABORT_DROPPED}`, '10s')],
   } : {}, ABORT_FIRST_STEP ? firstStepAbort() : {}, ABORT_SENT > 0 ? sentAbort() : {}),
   summaryTrendStats: TREND_STATS,
   systemTags: SYSTEM_TAGS,
@@ -125,17 +125,21 @@ export const options = {
 // samples after it, so a verdict then stands for the rest of the run). A step that sent too few
 // requests is not caught: k6 has no per-step count of what it dropped.
 function firstStepAbort() {
-  return sloRules(SLO, `{step:${rates[0]}}`, { abort: true, delay: `${LEAD_IN.secs + STEP_TIME.secs + 1}s` });
+  return sloRules(SLO, `{step:${rates[0]}}`, { abort: true, delay: stepOver(0) });
 }
 
 // sentAbort: each step's request count, judged once the step is over.
 function sentAbort() {
   const t = {};
   rates.forEach((r, i) => {
-    const threshold = `count>=${Math.floor(ABORT_SENT * r * judgeSecs)}`;
-    t[`http_reqs{step:${r}}`] = [{ threshold, abortOnFail: true, delayAbortEval: `${LEAD_IN.secs + (i + 1) * STEP_TIME.secs + 1}s` }];
+    t[`http_reqs{step:${r}}`] = [abortRule(`count>=${Math.floor(ABORT_SENT * r * judgeSecs)}`, stepOver(i))];
   });
   return t;
+}
+
+// stepOver is when step i's sub-metrics take no more samples: a second after it ends.
+function stepOver(i) {
+  return `${LEAD_IN.secs + (i + 1) * STEP_TIME.secs + 1}s`;
 }
 
 export function setup() {
@@ -144,12 +148,9 @@ export function setup() {
 
 export default function () {
   const t = (Date.now() - exec.scenario.startTime) / 1000 - LEAD_IN.secs;
-  if (t < 0) {
-    browse({}, WRITE_PCT);
-    return;
-  }
   const i = Math.min(Math.floor(t / STEP_TIME.secs), rates.length - 1);
-  const judged = t - i * STEP_TIME.secs >= SETTLE.secs;
+  // Neither the lead-in (t < 0) nor a step's first SETTLE seconds is judged.
+  const judged = t >= 0 && t - i * STEP_TIME.secs >= SETTLE.secs;
   browse(judged ? { step: String(rates[i]) } : {}, WRITE_PCT);
 }
 

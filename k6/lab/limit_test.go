@@ -51,6 +51,26 @@ func runCmd(t *testing.T, cmd func([]string, io.Writer) error, spec string) (str
 	return out.String(), err
 }
 
+// hold is one hold of a test's sequence: the rate hold-rate must give for it, and the summary
+// of its run.
+type hold struct{ want, run string }
+
+// runHolds runs holds in turn after spec, checking each one's rate and that hold-rate ends after
+// the last, and returns the spec with them.
+func runHolds(t *testing.T, dir, spec string, holds []hold) string {
+	t.Helper()
+	for i, h := range holds {
+		if got, err := runCmd(t, holdRateCommand, spec); err != nil || got != h.want+"\n" {
+			t.Fatalf("hold %d: hold-rate = %q (%v), want %s", i+1, got, err, h.want)
+		}
+		spec += "+" + writeRun(t, dir, fmt.Sprintf("hold%d.json", i), h.run)
+	}
+	if got, err := runCmd(t, holdRateCommand, spec); err != nil || got != "" {
+		t.Fatalf("after a hold held, hold-rate = %q (%v), want nothing", got, err)
+	}
+	return spec
+}
+
 func TestHoldsConfirmTheLimit(t *testing.T) {
 	dir := t.TempDir()
 	spec := writeRun(t, dir, "fine.json", raggedFine)
@@ -58,21 +78,9 @@ func TestHoldsConfirmTheLimit(t *testing.T) {
 	// the one before achieved, two when its p95 was over twice the limit, none when it answered
 	// in time: 550 sent all it planned but just missed the p95 limit, 519 could not send all it
 	// planned and queued far past it (1.3 s), 400 sent 90 % of it in time, 360 held.
-	for i, h := range []struct {
-		rate     string
-		holdRate float64
-		achieved float64
-		p95      float64
-		ok       bool
-	}{{"550", 550, 550, 270, false}, {"519", 519, 450, 1300, false}, {"400", 400, 360, 60, false}, {"360", 360, 360.4, 40, true}} {
-		if got, err := runCmd(t, holdRateCommand, spec); err != nil || got != h.rate+"\n" {
-			t.Fatalf("hold %d: hold-rate = %q (%v), want %s", i+1, got, err, h.rate)
-		}
-		spec += "+" + writeRun(t, dir, fmt.Sprintf("hold%d.json", i), holdRun(h.holdRate, h.achieved, h.p95, h.ok))
-	}
-	if got, err := runCmd(t, holdRateCommand, spec); err != nil || got != "" {
-		t.Fatalf("after a hold held, hold-rate = %q (%v), want nothing", got, err)
-	}
+	spec = runHolds(t, dir, spec, []hold{
+		{"550", holdRun(550, 550, 270, false)}, {"519", holdRun(519, 450, 1300, false)},
+		{"400", holdRun(400, 360, 60, false)}, {"360", holdRun(360, 360.4, 40, true)}})
 	_, l, err := readLimit(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -91,20 +99,9 @@ func TestAHoldFailedByABurstRunsOnceMore(t *testing.T) {
 	// 550 fails on a burst (p50 30 ms, p95 400 ms): again at 550, which fails the same way, so
 	// a fine step below what it achieved; 519 fails on a burst too and then holds. The limit is
 	// bounded by 550, not by the 519 hold that failed.
-	for i, h := range []struct {
-		rate     string
-		holdRate float64
-		p50, p95 float64
-		ok       bool
-	}{{"550", 550, 30, 400, false}, {"550", 550, 30, 400, false}, {"519", 519, 40, 300, false}, {"519", 519, 2, 90, true}} {
-		if got, err := runCmd(t, holdRateCommand, spec); err != nil || got != h.rate+"\n" {
-			t.Fatalf("hold %d: hold-rate = %q (%v), want %s", i+1, got, err, h.rate)
-		}
-		spec += "+" + writeRun(t, dir, fmt.Sprintf("hold%d.json", i), burstHoldRun(h.holdRate, h.holdRate, h.p50, h.p95, h.ok))
-	}
-	if got, err := runCmd(t, holdRateCommand, spec); err != nil || got != "" {
-		t.Fatalf("after a hold held, hold-rate = %q (%v), want nothing", got, err)
-	}
+	spec = runHolds(t, dir, spec, []hold{
+		{"550", burstHoldRun(550, 550, 30, 400, false)}, {"550", burstHoldRun(550, 550, 30, 400, false)},
+		{"519", burstHoldRun(519, 519, 40, 300, false)}, {"519", burstHoldRun(519, 519, 2, 90, true)}})
 	if _, l, err := readLimit(spec); err != nil || l.String() != "519 (550 failed)" {
 		t.Errorf("limit = %s (%v), want 519 (550 failed)", l, err)
 	}

@@ -23,11 +23,16 @@ export function sloThresholds(s, endpoints, { abort = false, delay = '10s' } = {
 // sloRules holds the requests that `selector` picks (empty: all of them, or e.g.
 // '{step:400}') to the service level `s`, with sloThresholds's `abort` and `delay`.
 export function sloRules(s, selector, { abort = false, delay = '10s' } = {}) {
-  const rule = (threshold) => (abort ? { threshold, abortOnFail: true, delayAbortEval: delay } : threshold);
+  const rule = (threshold) => (abort ? abortRule(threshold, delay) : threshold);
   return {
     [`http_req_duration${selector}`]: [rule(`p(95)<${s.p95}`), rule(`p(99)<${s.p99}`)],
     [`http_req_failed${selector}`]: [rule(`rate<${s.failRate}`)],
   };
+}
+
+// abortRule is a threshold whose breach stops the run, judged from `delay` into it.
+export function abortRule(threshold, delay) {
+  return { threshold, abortOnFail: true, delayAbortEval: delay };
 }
 
 // Rules that always hold: they make k6 report a sub-metric without judging it. The summary
