@@ -111,8 +111,8 @@ func instantQuery(expr string) ([]json.RawMessage, error) {
 		Status string `json:"status"`
 		Error  string `json:"error"`
 		Data   struct {
-			ResultType string            `json:"resultType"`
-			Result     []json.RawMessage `json:"result"`
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
@@ -122,9 +122,13 @@ func instantQuery(expr string) ([]json.RawMessage, error) {
 		return nil, fmt.Errorf("%s: %s", resp.Status, r.Error)
 	}
 	if r.Data.ResultType == "scalar" {
-		return []json.RawMessage{json.RawMessage(b)}, nil
+		return []json.RawMessage{r.Data.Result}, nil // one [time, value]
 	}
-	return r.Data.Result, nil
+	var series []json.RawMessage
+	if err := json.Unmarshal(r.Data.Result, &series); err != nil {
+		return nil, fmt.Errorf("%s: %.300s", resp.Status, b)
+	}
+	return series, nil
 }
 
 // lightTraffic sends a few shoppers' reads through the edge: the ratios and percentiles over the
